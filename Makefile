@@ -1,0 +1,54 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything else is installed here.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+# uv from PATH, else a private copy installed from PyPI into .tools/.
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+VENV_STAMP := .venv/.synced
+export UV_LINK_MODE ?= copy
+
+.PHONY: help run test lint typecheck importlint pytest unit integration e2e migrate clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(CURDIR)/.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv
+
+$(VENV_STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+run: $(VENV_STAMP) ## serve the web page and API on http://127.0.0.1:8000 (SQLite in ./var/ unless TODOSTACK_DATABASE_URL says otherwise)
+	$(UV) run --frozen todostack serve
+
+migrate: $(VENV_STAMP) ## apply database migrations (TODOSTACK_DATABASE_URL)
+	$(UV) run --frozen todostack migrate
+
+test: lint typecheck importlint pytest ## everything CI runs: ruff, mypy --strict, import-linter, pytest
+
+lint: $(VENV_STAMP)
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+typecheck: $(VENV_STAMP)
+	.venv/bin/mypy
+
+importlint: $(VENV_STAMP)
+	.venv/bin/lint-imports
+
+pytest: $(VENV_STAMP)
+	.venv/bin/pytest
+
+unit: $(VENV_STAMP) ## only the fast tests
+	.venv/bin/pytest tests/unit
+
+integration: $(VENV_STAMP)
+	.venv/bin/pytest tests/integration
+
+e2e: $(VENV_STAMP)
+	.venv/bin/pytest tests/e2e
+
+clean: ## remove the virtual environment and local data
+	rm -rf .venv .tools var .pytest_cache .mypy_cache .ruff_cache

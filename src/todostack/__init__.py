@@ -1,0 +1,3 @@
+"""Todo Stack: a production-grade todo service."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Adapters: implementations of the use-case ports (storage, password hashing, tokens)."""

@@ -1,0 +1,191 @@
+"""A whole database in dictionaries, with transactions that really roll back."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Self
+
+from todostack.adapters.ordering import ordered_page
+from todostack.domain import Conflict, Todo, TodoList, User
+from todostack.usecases.ports import Snapshot, StoredClaim
+from todostack.usecases.queries import TodoQuery
+
+__all__ = ["IDEMPOTENCY_TTL", "InMemoryDatabase", "InMemoryUnitOfWork"]
+
+IDEMPOTENCY_TTL = timedelta(hours=24)
+
+
+@dataclass
+class _Tables:
+    users: dict[str, User] = field(default_factory=dict)
+    lists: dict[str, TodoList] = field(default_factory=dict)
+    todos: dict[str, Todo] = field(default_factory=dict)
+    keys: dict[tuple[str, str], tuple[str, Snapshot | None, datetime]] = field(default_factory=dict)
+
+    def copy(self) -> _Tables:
+        return _Tables(dict(self.users), dict(self.lists), dict(self.todos), dict(self.keys))
+
+
+class InMemoryDatabase:
+    """Holds the committed state; one writer at a time, like SQLite."""
+
+    def __init__(self) -> None:
+        self.tables = _Tables()
+        self.write_lock = asyncio.Lock()
+
+    def __call__(self, *, write: bool = False) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork(self, write=write)
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+class _Users:
+    def __init__(self, t: _Tables) -> None:
+        self._t = t
+
+    async def add(self, user: User) -> None:
+        if user.id in self._t.users or any(u.email == user.email for u in self._t.users.values()):
+            raise Conflict("an account with this email already exists")
+        self._t.users[user.id] = user
+
+    async def get(self, user_id: str) -> User | None:
+        return self._t.users.get(user_id)
+
+    async def get_by_email(self, email: str) -> User | None:
+        return next((u for u in self._t.users.values() if u.email == email), None)
+
+
+class _Lists:
+    def __init__(self, t: _Tables) -> None:
+        self._t = t
+
+    async def add(self, todo_list: TodoList) -> None:
+        if todo_list.id in self._t.lists:
+            raise Conflict("list id already exists")
+        self._t.lists[todo_list.id] = todo_list
+
+    async def get(self, owner_id: str, list_id: str, *, for_update: bool = False) -> TodoList | None:
+        found = self._t.lists.get(list_id)
+        return found if found is not None and found.owner_id == owner_id else None
+
+    async def oldest(self, owner_id: str) -> TodoList | None:
+        mine = await self.list_for_owner(owner_id)
+        return mine[0] if mine else None
+
+    async def list_for_owner(self, owner_id: str) -> list[TodoList]:
+        mine = [lst for lst in self._t.lists.values() if lst.owner_id == owner_id]
+        return sorted(mine, key=lambda lst: (lst.created_at, lst.id))
+
+    async def update(self, todo_list: TodoList) -> None:
+        self._t.lists[todo_list.id] = todo_list
+
+    async def delete(self, owner_id: str, list_id: str) -> None:
+        self._t.lists.pop(list_id, None)
+        for todo_id in [t.id for t in self._t.todos.values() if t.list_id == list_id]:
+            del self._t.todos[todo_id]
+
+
+class _Todos:
+    def __init__(self, t: _Tables) -> None:
+        self._t = t
+
+    def _in_list(self, owner_id: str, list_id: str) -> list[Todo]:
+        return [t for t in self._t.todos.values() if t.owner_id == owner_id and t.list_id == list_id]
+
+    async def add(self, todo: Todo) -> None:
+        if todo.id in self._t.todos:
+            raise Conflict("todo id already exists")
+        self._t.todos[todo.id] = todo
+
+    async def get(self, owner_id: str, todo_id: str, *, for_update: bool = False) -> Todo | None:
+        found = self._t.todos.get(todo_id)
+        return found if found is not None and found.owner_id == owner_id else None
+
+    async def update(self, todo: Todo) -> None:
+        self._t.todos[todo.id] = todo
+
+    async def delete(self, owner_id: str, todo_id: str) -> None:
+        self._t.todos.pop(todo_id, None)
+
+    async def search(self, query: TodoQuery) -> list[Todo]:
+        return ordered_page(list(self._t.todos.values()), query)
+
+    async def count_in_list(self, owner_id: str, list_id: str) -> int:
+        return len(self._in_list(owner_id, list_id))
+
+    async def max_order(self, owner_id: str, list_id: str) -> int | None:
+        return max((t.order for t in self._in_list(owner_id, list_id)), default=None)
+
+    async def complete_all(self, owner_id: str, list_id: str, now: datetime) -> int:
+        open_todos = [t for t in self._in_list(owner_id, list_id) if not t.completed]
+        for t in open_todos:
+            self._t.todos[t.id] = replace(t, completed=True, completed_at=now, updated_at=now, version=t.version + 1)
+        return len(open_todos)
+
+    async def clear_completed(self, owner_id: str, list_id: str) -> int:
+        done = [t.id for t in self._in_list(owner_id, list_id) if t.completed]
+        for todo_id in done:
+            del self._t.todos[todo_id]
+        return len(done)
+
+
+class _Keys:
+    def __init__(self, t: _Tables) -> None:
+        self._t = t
+
+    async def claim(self, scope: str, key: str, fingerprint: str, now: datetime) -> StoredClaim | None:
+        prior = self._t.keys.get((scope, key))
+        if prior is not None and prior[2] > now - IDEMPOTENCY_TTL:
+            return StoredClaim(prior[0], prior[1])
+        self._t.keys[(scope, key)] = (fingerprint, None, now)
+        return None
+
+    async def complete(self, scope: str, key: str, snapshot: Snapshot) -> None:
+        fingerprint, _, at = self._t.keys[(scope, key)]
+        self._t.keys[(scope, key)] = (fingerprint, snapshot, at)
+
+
+class InMemoryUnitOfWork:
+    """Works on a private copy of the tables; ``commit`` publishes it."""
+
+    users: _Users
+    lists: _Lists
+    todos: _Todos
+    idempotency: _Keys
+
+    def __init__(self, db: InMemoryDatabase, *, write: bool) -> None:
+        self._db = db
+        self._write = write
+        self._tables = db.tables.copy() if write else db.tables
+
+    async def __aenter__(self) -> Self:
+        if self._write:
+            await self._db.write_lock.acquire()
+            # Copy after taking the lock, so this transaction sees every earlier commit.
+            self._tables = self._db.tables.copy()
+        self.users = _Users(self._tables)
+        self.lists = _Lists(self._tables)
+        self.todos = _Todos(self._tables)
+        self.idempotency = _Keys(self._tables)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._write:
+            self._db.write_lock.release()
+
+    async def commit(self) -> None:
+        if not self._write:
+            raise RuntimeError("commit on a read-only unit of work")
+        self._db.tables = self._tables

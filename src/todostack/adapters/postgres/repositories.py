@@ -1,0 +1,295 @@
+"""PostgreSQL repositories on one asyncpg connection (the unit of work's)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, TypeAlias
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from todostack.adapters.snapshots import decode_snapshot, encode_snapshot
+from todostack.domain import Conflict, NotFound, Priority, Todo, TodoList, User
+from todostack.usecases.ports import Snapshot, StoredClaim
+from todostack.usecases.queries import SortField, TodoQuery
+
+__all__ = ["PgIdempotency", "PgLists", "PgTodos", "PgUsers"]
+
+IDEMPOTENCY_TTL = timedelta(hours=24)
+Conn: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
+_TODO_COLUMNS = (
+    "id, owner_id, list_id, title, notes, completed, completed_at, due, priority, tags, position,"
+    " created_at, updated_at, version"
+)
+_LIST_COLUMNS = "id, owner_id, name, created_at, updated_at, version"
+_SORT_EXPR = {
+    SortField.ORDER: "position",
+    SortField.CREATED: "created_at",
+    SortField.PRIORITY: "priority",
+    SortField.DUE: "COALESCE(due, 'infinity'::timestamptz)",
+}
+_KEY_CAST = {
+    SortField.ORDER: "{}::bigint",
+    SortField.CREATED: "{}::timestamptz",
+    SortField.PRIORITY: "{}::smallint",
+    SortField.DUE: "COALESCE({}::timestamptz, 'infinity'::timestamptz)",
+}
+
+
+def _todo(r: asyncpg.Record) -> Todo:
+    return Todo(
+        id=r[0],
+        owner_id=r[1],
+        list_id=r[2],
+        title=r[3],
+        notes=r[4],
+        completed=r[5],
+        completed_at=r[6],
+        due=r[7],
+        priority=Priority.from_rank(r[8]),
+        tags=tuple(r[9]),
+        order=r[10],
+        created_at=r[11],
+        updated_at=r[12],
+        version=r[13],
+    )
+
+
+def _list(r: asyncpg.Record) -> TodoList:
+    return TodoList(id=r[0], owner_id=r[1], name=r[2], created_at=r[3], updated_at=r[4], version=r[5])
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class PgUsers:
+    def __init__(self, conn: Conn) -> None:
+        self._c = conn
+
+    async def add(self, user: User) -> None:
+        try:
+            await self._c.execute(
+                "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)",
+                user.id,
+                user.email,
+                user.password_hash,
+                user.created_at,
+            )
+        except asyncpg.UniqueViolationError:
+            raise Conflict("an account with this email already exists") from None
+
+    async def get(self, user_id: str) -> User | None:
+        r = await self._c.fetchrow("SELECT id, email, password_hash, created_at FROM users WHERE id = $1", user_id)
+        return None if r is None else User(r[0], r[1], r[2], r[3])
+
+    async def get_by_email(self, email: str) -> User | None:
+        r = await self._c.fetchrow("SELECT id, email, password_hash, created_at FROM users WHERE email = $1", email)
+        return None if r is None else User(r[0], r[1], r[2], r[3])
+
+
+class PgLists:
+    def __init__(self, conn: Conn) -> None:
+        self._c = conn
+
+    async def add(self, todo_list: TodoList) -> None:
+        try:
+            await self._c.execute(
+                f"INSERT INTO todo_lists ({_LIST_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)",
+                todo_list.id,
+                todo_list.owner_id,
+                todo_list.name,
+                todo_list.created_at,
+                todo_list.updated_at,
+                todo_list.version,
+            )
+        except asyncpg.UniqueViolationError:
+            raise Conflict("list id already exists") from None
+
+    async def get(self, owner_id: str, list_id: str, *, for_update: bool = False) -> TodoList | None:
+        lock = " FOR UPDATE" if for_update else ""
+        r = await self._c.fetchrow(
+            f"SELECT {_LIST_COLUMNS} FROM todo_lists WHERE id = $1 AND owner_id = $2{lock}", list_id, owner_id
+        )
+        return None if r is None else _list(r)
+
+    async def oldest(self, owner_id: str) -> TodoList | None:
+        r = await self._c.fetchrow(
+            f"SELECT {_LIST_COLUMNS} FROM todo_lists WHERE owner_id = $1 ORDER BY created_at, id LIMIT 1", owner_id
+        )
+        return None if r is None else _list(r)
+
+    async def list_for_owner(self, owner_id: str) -> list[TodoList]:
+        rows = await self._c.fetch(
+            f"SELECT {_LIST_COLUMNS} FROM todo_lists WHERE owner_id = $1 ORDER BY created_at, id", owner_id
+        )
+        return [_list(r) for r in rows]
+
+    async def update(self, todo_list: TodoList) -> None:
+        await self._c.execute(
+            "UPDATE todo_lists SET name = $3, updated_at = $4, version = $5 WHERE id = $1 AND owner_id = $2",
+            todo_list.id,
+            todo_list.owner_id,
+            todo_list.name,
+            todo_list.updated_at,
+            todo_list.version,
+        )
+
+    async def delete(self, owner_id: str, list_id: str) -> None:
+        await self._c.execute("DELETE FROM todo_lists WHERE id = $1 AND owner_id = $2", list_id, owner_id)
+
+
+class PgTodos:
+    def __init__(self, conn: Conn) -> None:
+        self._c = conn
+
+    async def add(self, todo: Todo) -> None:
+        try:
+            await self._c.execute(
+                f"INSERT INTO todos ({_TODO_COLUMNS})"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                *_todo_values(todo),
+            )
+        except asyncpg.UniqueViolationError:
+            raise Conflict("todo id already exists") from None
+        except asyncpg.ForeignKeyViolationError:
+            raise NotFound(f"list {todo.list_id} not found") from None
+
+    async def get(self, owner_id: str, todo_id: str, *, for_update: bool = False) -> Todo | None:
+        lock = " FOR UPDATE" if for_update else ""
+        r = await self._c.fetchrow(
+            f"SELECT {_TODO_COLUMNS} FROM todos WHERE id = $1 AND owner_id = $2{lock}", todo_id, owner_id
+        )
+        return None if r is None else _todo(r)
+
+    async def update(self, todo: Todo) -> None:
+        try:
+            await self._c.execute(
+                "UPDATE todos SET list_id = $3, title = $4, notes = $5, completed = $6, completed_at = $7,"
+                " due = $8, priority = $9, tags = $10, position = $11, created_at = $12, updated_at = $13,"
+                " version = $14 WHERE id = $1 AND owner_id = $2",
+                *_todo_values(todo),
+            )
+        except asyncpg.ForeignKeyViolationError:
+            raise NotFound(f"list {todo.list_id} not found") from None
+
+    async def delete(self, owner_id: str, todo_id: str) -> None:
+        await self._c.execute("DELETE FROM todos WHERE id = $1 AND owner_id = $2", todo_id, owner_id)
+
+    async def search(self, query: TodoQuery) -> list[Todo]:
+        f = query.filter
+        args: list[object] = [query.owner_id]
+        where = ["owner_id = $1"]
+
+        def arg(value: object) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        if f.list_id is not None:
+            where.append(f"list_id = {arg(f.list_id)}")
+        if f.completed is not None:
+            where.append(f"completed = {arg(f.completed)}")
+        if f.due_before is not None:
+            where.append(f"due < {arg(f.due_before)}")
+        if f.due_after is not None:
+            where.append(f"due > {arg(f.due_after)}")
+        if f.tag is not None:
+            where.append(f"tags @> ARRAY[{arg(f.tag)}::text]")
+        if f.text is not None:
+            where.append(f"(title || ' ' || notes) ILIKE {arg('%' + _escape_like(f.text) + '%')}")
+        expr = _SORT_EXPR[query.sort]
+        direction = "DESC" if query.descending else "ASC"
+        if query.after is not None:
+            op = "<" if query.descending else ">"
+            key = _KEY_CAST[query.sort].format(arg(query.after.key))
+            where.append(f"({expr}, id) {op} ({key}, {arg(query.after.id)}::uuid)")
+        sql = (
+            f"SELECT {_TODO_COLUMNS} FROM todos WHERE {' AND '.join(where)}"
+            f" ORDER BY {expr} {direction}, id {direction} LIMIT {arg(query.limit + 1)}"
+        )
+        return [_todo(r) for r in await self._c.fetch(sql, *args)]
+
+    async def count_in_list(self, owner_id: str, list_id: str) -> int:
+        n: int = await self._c.fetchval(
+            "SELECT count(*) FROM todos WHERE owner_id = $1 AND list_id = $2", owner_id, list_id
+        )
+        return n
+
+    async def max_order(self, owner_id: str, list_id: str) -> int | None:
+        n: int | None = await self._c.fetchval(
+            "SELECT max(position) FROM todos WHERE owner_id = $1 AND list_id = $2", owner_id, list_id
+        )
+        return n
+
+    async def complete_all(self, owner_id: str, list_id: str, now: datetime) -> int:
+        status = await self._c.execute(
+            "UPDATE todos SET completed = true, completed_at = $3, updated_at = $3, version = version + 1"
+            " WHERE owner_id = $1 AND list_id = $2 AND NOT completed",
+            owner_id,
+            list_id,
+            now,
+        )
+        return int(status.rsplit(" ", 1)[1])
+
+    async def clear_completed(self, owner_id: str, list_id: str) -> int:
+        status = await self._c.execute(
+            "DELETE FROM todos WHERE owner_id = $1 AND list_id = $2 AND completed", owner_id, list_id
+        )
+        return int(status.rsplit(" ", 1)[1])
+
+
+def _todo_values(t: Todo) -> tuple[object, ...]:
+    return (
+        t.id,
+        t.owner_id,
+        t.list_id,
+        t.title,
+        t.notes,
+        t.completed,
+        t.completed_at,
+        t.due,
+        t.priority.rank,
+        list(t.tags),
+        t.order,
+        t.created_at,
+        t.updated_at,
+        t.version,
+    )
+
+
+class PgIdempotency:
+    def __init__(self, conn: Conn) -> None:
+        self._c = conn
+
+    async def claim(self, scope: str, key: str, fingerprint: str, now: datetime) -> StoredClaim | None:
+        # A concurrent claim of the same key blocks on the primary key until the first
+        # transaction ends, then falls through to reading what it committed.
+        claimed = await self._c.fetchval(
+            "INSERT INTO idempotency_keys (scope, key, fingerprint, created_at) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (scope, key) DO UPDATE"
+            " SET fingerprint = EXCLUDED.fingerprint, kind = NULL, snapshot = NULL, created_at = EXCLUDED.created_at"
+            " WHERE idempotency_keys.created_at < $5 RETURNING true",
+            scope,
+            key,
+            fingerprint,
+            now,
+            now - IDEMPOTENCY_TTL,
+        )
+        if claimed:
+            return None
+        r = await self._c.fetchrow(
+            "SELECT fingerprint, kind, snapshot FROM idempotency_keys WHERE scope = $1 AND key = $2", scope, key
+        )
+        if r is None:  # pragma: no cover - the row exists: the insert above just conflicted with it
+            raise Conflict("idempotency key vanished; retry")
+        return StoredClaim(r[0], decode_snapshot(r[1], r[2]))
+
+    async def complete(self, scope: str, key: str, snapshot: Snapshot) -> None:
+        kind, data = encode_snapshot(snapshot)
+        await self._c.execute(
+            "UPDATE idempotency_keys SET kind = $3, snapshot = $4 WHERE scope = $1 AND key = $2",
+            scope,
+            key,
+            kind,
+            data,
+        )

@@ -1,0 +1,241 @@
+"""SQLite repositories on one aiosqlite connection (the unit of work's)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import aiosqlite
+
+from todostack.adapters.snapshots import decode_snapshot, encode_snapshot
+from todostack.adapters.sqlite.codec import (
+    dt_in,
+    dt_out,
+    list_from_row,
+    todo_from_row,
+    todo_values,
+)
+from todostack.domain import Conflict, NotFound, Todo, TodoList, User
+from todostack.usecases.ports import Snapshot, StoredClaim
+from todostack.usecases.queries import SortField, TodoQuery
+
+__all__ = ["SqliteIdempotency", "SqliteLists", "SqliteTodos", "SqliteUsers"]
+
+IDEMPOTENCY_TTL = timedelta(hours=24)
+_TODO_COLUMNS = (
+    "id, owner_id, list_id, title, notes, completed, completed_at, due, priority, tags, position,"
+    " created_at, updated_at, version"
+)
+_LIST_COLUMNS = "id, owner_id, name, created_at, updated_at, version"
+_SORT_EXPR = {
+    SortField.ORDER: "position",
+    SortField.CREATED: "created_at",
+    SortField.PRIORITY: "priority",
+    SortField.DUE: "COALESCE(due, 'z')",
+}
+
+
+class SqliteUsers:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._c = conn
+
+    async def add(self, user: User) -> None:
+        try:
+            await self._c.execute(
+                "INSERT INTO users (id, email, password_hash, created_at) VALUES (?, ?, ?, ?)",
+                (user.id, user.email, user.password_hash, dt_in(user.created_at)),
+            )
+        except aiosqlite.IntegrityError:
+            raise Conflict("an account with this email already exists") from None
+
+    async def _one(self, where: str, value: str) -> User | None:
+        async with self._c.execute(
+            f"SELECT id, email, password_hash, created_at FROM users WHERE {where} = ?", (value,)
+        ) as cur:
+            r = await cur.fetchone()
+        return None if r is None else User(r[0], r[1], r[2], dt_out(r[3]))
+
+    async def get(self, user_id: str) -> User | None:
+        return await self._one("id", user_id)
+
+    async def get_by_email(self, email: str) -> User | None:
+        return await self._one("email", email)
+
+
+class SqliteLists:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._c = conn
+
+    async def add(self, todo_list: TodoList) -> None:
+        try:
+            await self._c.execute(
+                f"INSERT INTO todo_lists ({_LIST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    todo_list.id,
+                    todo_list.owner_id,
+                    todo_list.name,
+                    dt_in(todo_list.created_at),
+                    dt_in(todo_list.updated_at),
+                    todo_list.version,
+                ),
+            )
+        except aiosqlite.IntegrityError:
+            raise Conflict("list id already exists") from None
+
+    async def get(self, owner_id: str, list_id: str, *, for_update: bool = False) -> TodoList | None:
+        # Writes hold SQLite's single write lock already (BEGIN IMMEDIATE): no row locks needed.
+        async with self._c.execute(
+            f"SELECT {_LIST_COLUMNS} FROM todo_lists WHERE id = ? AND owner_id = ?", (list_id, owner_id)
+        ) as cur:
+            r = await cur.fetchone()
+        return None if r is None else list_from_row(r)
+
+    async def oldest(self, owner_id: str) -> TodoList | None:
+        found = await self.list_for_owner(owner_id, limit=1)
+        return found[0] if found else None
+
+    async def list_for_owner(self, owner_id: str, limit: int = -1) -> list[TodoList]:
+        async with self._c.execute(
+            f"SELECT {_LIST_COLUMNS} FROM todo_lists WHERE owner_id = ? ORDER BY created_at, id LIMIT ?",
+            (owner_id, limit),
+        ) as cur:
+            return [list_from_row(r) for r in await cur.fetchall()]
+
+    async def update(self, todo_list: TodoList) -> None:
+        await self._c.execute(
+            "UPDATE todo_lists SET name = ?, updated_at = ?, version = ? WHERE id = ? AND owner_id = ?",
+            (todo_list.name, dt_in(todo_list.updated_at), todo_list.version, todo_list.id, todo_list.owner_id),
+        )
+
+    async def delete(self, owner_id: str, list_id: str) -> None:
+        await self._c.execute("DELETE FROM todo_lists WHERE id = ? AND owner_id = ?", (list_id, owner_id))
+
+
+class SqliteTodos:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._c = conn
+
+    async def add(self, todo: Todo) -> None:
+        try:
+            await self._c.execute(
+                f"INSERT INTO todos ({_TODO_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                todo_values(todo),
+            )
+        except aiosqlite.IntegrityError as exc:
+            if "FOREIGN KEY" in str(exc):
+                raise NotFound(f"list {todo.list_id} not found") from None
+            raise Conflict("todo id already exists") from None
+
+    async def get(self, owner_id: str, todo_id: str, *, for_update: bool = False) -> Todo | None:
+        async with self._c.execute(
+            f"SELECT {_TODO_COLUMNS} FROM todos WHERE id = ? AND owner_id = ?", (todo_id, owner_id)
+        ) as cur:
+            r = await cur.fetchone()
+        return None if r is None else todo_from_row(r)
+
+    async def update(self, todo: Todo) -> None:
+        v = todo_values(todo)
+        await self._c.execute(
+            "UPDATE todos SET list_id = ?, title = ?, notes = ?, completed = ?, completed_at = ?, due = ?,"
+            " priority = ?, tags = ?, position = ?, created_at = ?, updated_at = ?, version = ?"
+            " WHERE id = ? AND owner_id = ?",
+            (*v[2:], v[0], v[1]),
+        )
+
+    async def delete(self, owner_id: str, todo_id: str) -> None:
+        await self._c.execute("DELETE FROM todos WHERE id = ? AND owner_id = ?", (todo_id, owner_id))
+
+    async def search(self, query: TodoQuery) -> list[Todo]:
+        f = query.filter
+        where = ["owner_id = ?"]
+        args: list[object] = [query.owner_id]
+        if f.list_id is not None:
+            where.append("list_id = ?")
+            args.append(f.list_id)
+        if f.completed is not None:
+            where.append("completed = ?")
+            args.append(int(f.completed))
+        if f.due_before is not None:
+            where.append("due < ?")
+            args.append(dt_in(f.due_before))
+        if f.due_after is not None:
+            where.append("due > ?")
+            args.append(dt_in(f.due_after))
+        if f.tag is not None:
+            where.append("EXISTS (SELECT 1 FROM json_each(todos.tags) WHERE json_each.value = ?)")
+            args.append(f.tag)
+        if f.text is not None:
+            where.append("instr(py_lower(title || ' ' || notes), py_lower(?)) > 0")
+            args.append(f.text)
+        expr = _SORT_EXPR[query.sort]
+        direction = "DESC" if query.descending else "ASC"
+        if query.after is not None:
+            op = "<" if query.descending else ">"
+            key = query.after.key
+            if query.sort is SortField.DUE:
+                where.append(f"({expr}, id) {op} (COALESCE(?, 'z'), ?)")
+            else:
+                where.append(f"({expr}, id) {op} (?, ?)")
+            args.extend((dt_in(key) if isinstance(key, datetime) else key, query.after.id))
+        args.append(query.limit + 1)
+        sql = (
+            f"SELECT {_TODO_COLUMNS} FROM todos WHERE {' AND '.join(where)}"
+            f" ORDER BY {expr} {direction}, id {direction} LIMIT ?"
+        )
+        async with self._c.execute(sql, args) as cur:
+            return [todo_from_row(r) for r in await cur.fetchall()]
+
+    async def _scalar(self, sql: str, args: tuple[object, ...]) -> object:
+        async with self._c.execute(sql, args) as cur:
+            r = await cur.fetchone()
+        return None if r is None else r[0]
+
+    async def count_in_list(self, owner_id: str, list_id: str) -> int:
+        n = await self._scalar("SELECT count(*) FROM todos WHERE owner_id = ? AND list_id = ?", (owner_id, list_id))
+        assert isinstance(n, int)
+        return n
+
+    async def max_order(self, owner_id: str, list_id: str) -> int | None:
+        n = await self._scalar(
+            "SELECT max(position) FROM todos WHERE owner_id = ? AND list_id = ?", (owner_id, list_id)
+        )
+        return n if isinstance(n, int) else None
+
+    async def complete_all(self, owner_id: str, list_id: str, now: datetime) -> int:
+        cur = await self._c.execute(
+            "UPDATE todos SET completed = 1, completed_at = ?, updated_at = ?, version = version + 1"
+            " WHERE owner_id = ? AND list_id = ? AND NOT completed",
+            (dt_in(now), dt_in(now), owner_id, list_id),
+        )
+        return cur.rowcount
+
+    async def clear_completed(self, owner_id: str, list_id: str) -> int:
+        cur = await self._c.execute(
+            "DELETE FROM todos WHERE owner_id = ? AND list_id = ? AND completed", (owner_id, list_id)
+        )
+        return cur.rowcount
+
+
+class SqliteIdempotency:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._c = conn
+
+    async def claim(self, scope: str, key: str, fingerprint: str, now: datetime) -> StoredClaim | None:
+        async with self._c.execute(
+            "SELECT fingerprint, kind, snapshot, created_at FROM idempotency_keys WHERE scope = ? AND key = ?",
+            (scope, key),
+        ) as cur:
+            r = await cur.fetchone()
+        if r is not None and dt_out(r[3]) > now - IDEMPOTENCY_TTL:
+            return StoredClaim(r[0], decode_snapshot(r[1], r[2]))
+        await self._c.execute(
+            "INSERT OR REPLACE INTO idempotency_keys (scope, key, fingerprint, kind, snapshot, created_at)"
+            " VALUES (?, ?, ?, NULL, NULL, ?)",
+            (scope, key, fingerprint, dt_in(now)),
+        )
+        return None
+
+    async def complete(self, scope: str, key: str, snapshot: Snapshot) -> None:
+        kind, data = encode_snapshot(snapshot)
+        await self._c.execute(
+            "UPDATE idempotency_keys SET kind = ?, snapshot = ? WHERE scope = ? AND key = ?", (kind, data, scope, key)
+        )

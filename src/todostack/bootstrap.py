@@ -1,0 +1,105 @@
+"""The composition root: the one place that picks adapters and wires them to the use cases."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from litestar import Litestar
+
+from todostack.adapters.clock import new_id, utc_now
+from todostack.adapters.memory import InMemoryDatabase
+from todostack.adapters.migrations import Migration, MigrationError
+from todostack.adapters.passwords import Argon2Hasher, Argon2Params
+from todostack.adapters.postgres import (
+    PostgresDatabase,
+    migrate_postgres,
+    pending_postgres_migrations,
+)
+from todostack.adapters.sqlite import SqliteDatabase, migrate_sqlite
+from todostack.adapters.tokens import HmacTokenCodec
+from todostack.delivery.http import HttpConfig, Services, create_http_app
+from todostack.runtime import Settings
+from todostack.usecases import AuthService, ListService, TodoBackendService, TodoService
+from todostack.usecases.ports import Clock, IdGenerator, UnitOfWorkFactory
+
+__all__ = ["Storage", "app_from_env", "create_app", "migrate", "open_services", "open_storage", "pending_migrations"]
+
+
+@dataclass(frozen=True, slots=True)
+class Storage:
+    uow: UnitOfWorkFactory
+    ping: Callable[[], Awaitable[None]]
+    close: Callable[[], Awaitable[None]]
+
+
+async def open_storage(settings: Settings) -> Storage:
+    db = settings.database
+    if db.dialect == "postgresql":
+        pg = await PostgresDatabase.connect(db.url, min_size=1, max_size=db.pool_size)
+        return Storage(pg, pg.ping, pg.close)
+    if db.dialect == "sqlite":
+        lite = await SqliteDatabase.connect(db.url, size=min(db.pool_size, 8))
+        return Storage(lite, lite.ping, lite.close)
+    mem = InMemoryDatabase()
+    return Storage(mem, mem.ping, mem.close)
+
+
+async def migrate(settings: Settings) -> list[Migration]:
+    """Apply pending migrations; returns what was applied."""
+    if settings.database.dialect == "postgresql":
+        return await migrate_postgres(settings.database.url)
+    if settings.database.dialect == "sqlite":
+        return await migrate_sqlite(settings.database.url)
+    return []
+
+
+async def pending_migrations(settings: Settings) -> list[Migration]:
+    if settings.database.dialect == "postgresql":
+        return await pending_postgres_migrations(settings.database.url)
+    return []
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings,
+    *,
+    storage: Storage | None = None,
+    clock: Clock = utc_now,
+    ids: IdGenerator = new_id,
+) -> AsyncIterator[Services]:
+    store = storage if storage is not None else await open_storage(settings)
+    try:
+        sec = settings.security
+        hasher = Argon2Hasher(Argon2Params(time_cost=sec.argon2_time_cost, memory_kib=sec.argon2_memory_kib))
+        tokens = HmacTokenCodec(sec.secret_key)
+        todos = TodoService(store.uow, clock, ids)
+        yield Services(
+            auth=AuthService(store.uow, hasher, tokens, clock, ids, timedelta(seconds=sec.token_ttl_seconds)),
+            lists=ListService(store.uow, clock, ids),
+            todos=todos,
+            todobackend=TodoBackendService(store.uow, todos, clock, settings.todobackend_capacity),
+            check_ready=store.ping,
+        )
+    finally:
+        if storage is None:
+            await store.close()
+
+
+def create_app(settings: Settings, *, storage: Storage | None = None) -> Litestar:
+    config = HttpConfig(
+        todobackend_enabled=settings.todobackend,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    return create_http_app(config, lambda: open_services(settings, storage=storage))
+
+
+def app_from_env() -> Litestar:
+    """Factory for the ASGI server's worker processes: settings come through the environment."""
+    return create_app(Settings.from_env(os.environ))
+
+
+__all__ += ["MigrationError"]

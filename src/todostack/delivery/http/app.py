@@ -1,0 +1,138 @@
+"""The Litestar application: routers, error mapping, OpenAPI and interactive docs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, Router
+from litestar.datastructures import CacheControlHeader, MutableScopeHeaders
+from litestar.exceptions import HTTPException
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
+from litestar.types import Message, Scope
+from swagger_ui_bundle import swagger_ui_path
+
+from todostack import __version__
+from todostack.delivery.http.auth import BearerAuthMiddleware
+from todostack.delivery.http.problems import exception_handlers
+from todostack.delivery.http.routes import auth, health, lists, todos
+from todostack.delivery.http.routes.deps import dependencies
+from todostack.delivery.http.routes.todobackend import (
+    CORS_HEADERS,
+    PREFIX,
+    todobackend_router,
+)
+from todostack.delivery.http.services import HttpConfig, Services
+
+__all__ = ["create_http_app"]
+
+API_PREFIX = "/api/v1"
+SWAGGER_ASSETS = "/api/docs-assets"
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+async def _require_json(request: Request[Any, Any, Any]) -> None:
+    """415 for a body that is not JSON on routes that read one."""
+    if request.method not in _BODY_METHODS:
+        return
+    if "data" not in request.route_handler.parsed_fn_signature.parameters:
+        return
+    has_body = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+    if has_body and not _is_json(request.headers.get("content-type", "")):
+        raise HTTPException(
+            status_code=415,
+            detail="send the body as application/json",
+            headers={"Accept-Post": "application/json"},
+        )
+
+
+async def _todobackend_cors(message: Message, scope: Scope) -> None:
+    if message["type"] == "http.response.start" and scope["path"].startswith(PREFIX):
+        headers = MutableScopeHeaders.from_message(message)
+        for name, value in CORS_HEADERS.items():
+            headers[name] = value
+
+
+def _openapi() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Todo Stack",
+        version=__version__,
+        description=(
+            "A todo service. Authenticate with `POST /api/v1/auth/token` and send "
+            "`Authorization: Bearer <token>`. Errors are RFC 9457 `application/problem+json`."
+        ),
+        path="/api",
+        render_plugins=[
+            SwaggerRenderPlugin(
+                path="/docs",
+                js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
+                css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
+                standalone_preset_js_url=f"{SWAGGER_ASSETS}/swagger-ui-standalone-preset.js",
+            )
+        ],
+        components=Components(
+            security_schemes={
+                "BearerAuth": SecurityScheme(type="http", scheme="bearer", description="from /auth/token")
+            }
+        ),
+        use_handler_docstrings=False,
+    )
+
+
+def create_http_app(
+    config: HttpConfig,
+    open_services: Callable[[], AbstractAsyncContextManager[Services]],
+) -> Litestar:
+    """Build the ASGI app. ``open_services`` runs once per worker, inside its event loop."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with open_services() as services:
+            app.state.services = services
+            yield
+
+    public_api = Router(API_PREFIX, route_handlers=[auth.register, auth.token], dependencies=dependencies)
+    private_api = Router(
+        API_PREFIX,
+        route_handlers=[auth.me, *lists.handlers, *todos.handlers],
+        dependencies=dependencies,
+        middleware=[DefineMiddleware(BearerAuthMiddleware)],
+        security=[{"BearerAuth": []}],
+    )
+    handlers: list[Any] = [
+        public_api,
+        private_api,
+        Router("/", route_handlers=health.handlers, dependencies=dependencies),
+        create_static_files_router(
+            SWAGGER_ASSETS,
+            directories=[str(swagger_ui_path)],
+            cache_control=CacheControlHeader(max_age=86400, public=True),
+            include_in_schema=False,
+        ),
+    ]
+    before_send = []
+    if config.todobackend_enabled:
+        handlers.append(todobackend_router(dependencies))
+        before_send.append(_todobackend_cors)
+
+    return Litestar(
+        route_handlers=handlers,
+        lifespan=[lifespan],
+        exception_handlers=exception_handlers,
+        before_request=_require_json,
+        before_send=before_send,
+        openapi_config=_openapi(),
+        request_max_body_size=config.max_body_bytes,
+        debug=config.debug,
+        logging_config=None,
+    )

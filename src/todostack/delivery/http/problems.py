@@ -1,0 +1,182 @@
+"""One mapping from errors to RFC 9457 problem+json responses."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import (
+    ClientException,
+    HTTPException,
+    NotAuthorizedException,
+    SerializationException,
+    ValidationException,
+)
+from litestar.types import Empty, ExceptionHandlersMap
+from litestar.utils.scope.state import ScopeState
+
+from todostack.delivery.http.schemas import FieldProblem, Problem
+from todostack.domain import (
+    AuthenticationFailed,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    PreconditionFailed,
+    TodoError,
+)
+
+__all__ = ["PROBLEM_JSON", "exception_handlers", "problem_response"]
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("todostack.http")
+
+# Most specific first: the first matching class decides.
+_DOMAIN_STATUS: list[tuple[type[TodoError], int, str]] = [
+    (PreconditionFailed, 412, "precondition-failed"),
+    (NotFound, 404, "not-found"),
+    (Conflict, 409, "conflict"),
+    (Invalid, 422, "validation-error"),
+    (Forbidden, 403, "forbidden"),
+    (AuthenticationFailed, 401, "unauthenticated"),
+]
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    412: "Precondition Failed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+_SLUGS = {
+    400: "bad-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    412: "precondition-failed",
+    413: "content-too-large",
+    415: "unsupported-media-type",
+    422: "validation-error",
+    500: "internal-error",
+    503: "unavailable",
+}
+WWW_AUTHENTICATE = 'Bearer realm="todostack"'
+
+
+def problem_response(
+    request: Request[Any, Any, Any],
+    status: int,
+    detail: str,
+    *,
+    slug: str | None = None,
+    errors: list[FieldProblem] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Problem]:
+    body = Problem(
+        type=f"urn:todostack:problem:{slug or _SLUGS.get(status, 'error')}",
+        title=_TITLES.get(status, "Error"),
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        errors=errors,
+    )
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _domain_error(request: Request[Any, Any, Any], exc: TodoError) -> Response[Problem]:
+    status, slug = 500, "internal-error"
+    for cls, code, name in _DOMAIN_STATUS:
+        if isinstance(exc, cls):
+            status, slug = code, name
+            break
+    errors = [FieldProblem(e.field, e.message) for e in exc.errors] if isinstance(exc, Invalid) else None
+    headers = {"WWW-Authenticate": WWW_AUTHENTICATE} if status == 401 else None
+    if isinstance(exc, PreconditionFailed) and exc.current_version is not None:
+        headers = {"ETag": f'"{exc.current_version}"'}
+    return problem_response(request, status, exc.detail, slug=slug, errors=errors, headers=headers)
+
+
+def _body_field_errors(request: Request[Any, Any, Any]) -> list[FieldProblem] | None:
+    """Re-check a rejected JSON body field by field, so the answer names every bad field.
+
+    msgspec stops at the first error; this runs only on the error path.
+    """
+    raw = ScopeState.from_scope(request.scope).json
+    handler = request.scope.get("route_handler")
+    data_field = handler.parsed_fn_signature.parameters.get("data") if handler is not None else None
+    if raw is Empty or data_field is None:
+        return None
+    struct = data_field.annotation
+    if not (isinstance(struct, type) and issubclass(struct, msgspec.Struct)):
+        return None
+    if not isinstance(raw, dict):
+        return [FieldProblem("body", "must be a JSON object")]
+    problems: list[FieldProblem] = []
+    known = set()
+    for f in msgspec.structs.fields(struct):
+        known.add(f.encode_name)
+        if f.encode_name in raw:
+            try:
+                msgspec.convert(raw[f.encode_name], f.type, strict=False)
+            except msgspec.ValidationError as exc:
+                problems.append(FieldProblem(f.encode_name, str(exc).split(" - at ", 1)[0]))
+        elif f.required:
+            problems.append(FieldProblem(f.encode_name, "is required"))
+    if struct.__struct_config__.forbid_unknown_fields:
+        problems.extend(FieldProblem(name, "is not a known field") for name in raw if name not in known)
+    return problems or None
+
+
+def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:
+    errors = _body_field_errors(request)
+    if errors is None:
+        errors = []
+        for item in exc.extra if isinstance(exc.extra, list) else []:
+            if isinstance(item, dict):
+                source = item.get("source")
+                key = str(item.get("key") or source or "body")
+                errors.append(FieldProblem(key, str(item.get("message", "is invalid"))))
+    fields = ", ".join(sorted({e.field for e in errors})) or "the request"
+    return problem_response(request, 422, f"invalid value for: {fields}", errors=errors)
+
+
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
+    if isinstance(exc, ValidationException):
+        return _validation_error(request, exc)
+    status = exc.status_code
+    headers = dict(exc.headers or {})
+    detail = exc.detail
+    if isinstance(exc, NotAuthorizedException):
+        headers["WWW-Authenticate"] = WWW_AUTHENTICATE
+    elif type(exc) is ClientException and isinstance(exc.__cause__, SerializationException):
+        detail = "the request body is not valid JSON"
+    elif status == 404:
+        detail = f"no route for {request.method} {request.url.path}"
+    elif status == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    elif status == 413:
+        detail = "the request body is larger than the limit of 1 MiB"
+    return problem_response(request, status, detail, headers=headers or None)
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(request, 500, "the server failed to handle this request; it has been logged")
+
+
+exception_handlers: ExceptionHandlersMap = {
+    TodoError: _domain_error,
+    HTTPException: _http_error,
+    Exception: _unexpected,
+}

@@ -1,0 +1,47 @@
+"""Liveness and readiness probes (Kubernetes conventions)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from litestar import Request, Response, get
+from msgspec import Struct
+
+from todostack.delivery.http.problems import problem_response
+from todostack.delivery.http.responses import problems
+from todostack.delivery.http.schemas import Problem
+from todostack.delivery.http.services import Services
+
+__all__ = ["handlers"]
+
+log = logging.getLogger("todostack.health")
+READY_TIMEOUT_S = 2.0
+
+
+class Status(Struct):
+    status: str
+
+
+@get("/healthz", summary="Liveness: the process answers (no database)", tags=["health"], exclude_from_auth=True)
+async def healthz() -> Status:
+    return Status("ok")
+
+
+@get(
+    "/readyz",
+    summary="Readiness: the database answers",
+    tags=["health"],
+    responses=problems(503),
+)
+async def readyz(request: Request[Any, Any, Any], services: Services) -> Response[Status] | Response[Problem]:
+    try:
+        await asyncio.wait_for(services.check_ready(), READY_TIMEOUT_S)
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"; the log says why
+        log.warning("not ready: %r", exc)
+        return problem_response(request, 503, "the database is not reachable")
+    return Response(Status("ready"))
+
+
+handlers = [healthz, readyz]

@@ -1,0 +1,153 @@
+"""The Todo-Backend contract (todobackend.com) on a shared demo list, CORS included."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from litestar import Request, Response, Router, delete, get, patch, post, route
+from litestar.enums import HttpMethod
+from msgspec import UNSET, Struct, UnsetType
+
+from todostack.delivery.http.preconditions import parse_id
+from todostack.delivery.http.responses import BODY, problems
+from todostack.delivery.http.schemas import Order, Title
+from todostack.delivery.http.services import Services
+from todostack.domain import Todo
+from todostack.usecases import UNSET as KEEP
+from todostack.usecases import TodoChanges
+
+__all__ = ["CORS_HEADERS", "todobackend_router"]
+
+PREFIX = "/todobackend"
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
+    "Access-Control-Max-Age": "86400",
+}
+_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+
+
+class TBCreate(Struct):
+    """Unknown fields (a client echoing ``url`` or ``id``) are ignored, as the contract expects."""
+
+    title: Title
+    completed: bool = False
+    order: Order | None = None
+
+
+class TBUpdate(Struct):
+    title: Title | UnsetType = UNSET
+    completed: bool | UnsetType = UNSET
+    order: Order | UnsetType = UNSET
+
+
+class TBTodo(Struct):
+    id: str
+    title: str
+    completed: bool
+    order: int
+    url: str
+
+
+def _base_url(request: Request[Any, Any, Any]) -> str:
+    """The URL the client used, as told by a proxy (X-Forwarded-*) when there is one."""
+    proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    if proto not in ("http", "https"):
+        proto = request.url.scheme
+    host = request.headers.get("x-forwarded-host", "").split(",")[0].strip()
+    if not _HOST.match(host):
+        host = request.headers.get("host", "")
+        if not _HOST.match(host):
+            host = request.url.netloc
+    return f"{proto}://{host}{PREFIX}"
+
+
+def _out(request: Request[Any, Any, Any], todo: Todo) -> TBTodo:
+    return TBTodo(todo.id, todo.title, todo.completed, todo.order, f"{_base_url(request)}/{todo.id}")
+
+
+@route("/", http_method=HttpMethod.OPTIONS, include_in_schema=False)
+async def preflight_collection(request: Request[Any, Any, Any]) -> Response[None]:
+    return _preflight(request)
+
+
+@route("/{todo_id:str}", http_method=HttpMethod.OPTIONS, include_in_schema=False)
+async def preflight_item(request: Request[Any, Any, Any]) -> Response[None]:
+    return _preflight(request)
+
+
+def _preflight(request: Request[Any, Any, Any]) -> Response[None]:
+    asked = request.headers.get("access-control-request-headers", "Content-Type")
+    # The other CORS headers are added to every /todobackend answer, errors included (see app.py).
+    return Response(None, status_code=204, headers={"Access-Control-Allow-Headers": asked})
+
+
+@get("/", summary="All todos of the demo list")
+async def tb_all(request: Request[Any, Any, Any], services: Services) -> list[TBTodo]:
+    return [_out(request, t) for t in await services.todobackend.all()]
+
+
+@post("/", status_code=201, summary="Add a todo to the demo list", responses=problems(*BODY, 409))
+async def tb_create(request: Request[Any, Any, Any], data: TBCreate, services: Services) -> Response[TBTodo]:
+    created = await services.todobackend.create(data.title, data.completed, data.order)
+    todo = _out(request, created.value)
+    return Response(todo, status_code=201, headers={"Location": todo.url})
+
+
+@delete("/", status_code=204, summary="Delete every todo of the demo list")
+async def tb_delete_all(services: Services) -> None:
+    await services.todobackend.delete_all()
+
+
+@get("/{todo_id:str}", summary="One demo todo", responses=problems(404))
+async def tb_get(request: Request[Any, Any, Any], todo_id: str, services: Services) -> TBTodo:
+    return _out(request, await services.todobackend.get(parse_id(todo_id, "todo")))
+
+
+async def _update(request: Request[Any, Any, Any], todo_id: str, data: TBUpdate, services: Services) -> TBTodo:
+    changes = TodoChanges(
+        title=KEEP if data.title is UNSET else data.title,
+        completed=KEEP if data.completed is UNSET else data.completed,
+        order=KEEP if data.order is UNSET else data.order,
+    )
+    return _out(request, await services.todobackend.update(parse_id(todo_id, "todo"), changes))
+
+
+@patch("/{todo_id:str}", summary="Change a demo todo", responses=problems(*BODY, 404))
+async def tb_patch(request: Request[Any, Any, Any], todo_id: str, data: TBUpdate, services: Services) -> TBTodo:
+    return await _update(request, todo_id, data, services)
+
+
+@route(
+    "/{todo_id:str}",
+    http_method=HttpMethod.PUT,
+    summary="Replace a demo todo (read-only fields in the body are ignored)",
+    responses=problems(*BODY, 404),
+)
+async def tb_put(request: Request[Any, Any, Any], todo_id: str, data: TBUpdate, services: Services) -> TBTodo:
+    return await _update(request, todo_id, data, services)
+
+
+@delete("/{todo_id:str}", status_code=204, summary="Delete a demo todo", responses=problems(404))
+async def tb_delete(todo_id: str, services: Services) -> None:
+    await services.todobackend.delete(parse_id(todo_id, "todo"))
+
+
+def todobackend_router(dependencies: dict[str, Any]) -> Router:
+    return Router(
+        PREFIX,
+        route_handlers=[
+            preflight_collection,
+            preflight_item,
+            tb_all,
+            tb_create,
+            tb_delete_all,
+            tb_get,
+            tb_patch,
+            tb_put,
+            tb_delete,
+        ],
+        dependencies=dependencies,
+        tags=["todobackend"],
+    )

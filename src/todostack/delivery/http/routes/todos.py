@@ -1,0 +1,184 @@
+"""Todos: search with cursor pagination, and conditional reads and writes of one todo."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+from uuid import UUID
+
+from litestar import Request, Response, delete, get, patch, post, put
+from litestar.params import Parameter
+from msgspec import UNSET
+
+from todostack.delivery.http.preconditions import (
+    etag,
+    not_modified,
+    parse_id,
+    parse_if_match,
+)
+from todostack.delivery.http.responses import AUTHED, BODY, CONDITIONAL, problems
+from todostack.delivery.http.routes.deps import IdempotencyKey, IfMatch, IfNoneMatch
+from todostack.delivery.http.schemas import (
+    TodoCreate,
+    TodoOut,
+    TodoPage,
+    TodoPatch,
+    TodoReplace,
+    priority_of,
+)
+from todostack.delivery.http.services import Services
+from todostack.domain import Principal, Todo
+from todostack.usecases import UNSET as KEEP
+from todostack.usecases import NewTodo, SortField, TodoChanges, TodoFilter
+
+__all__ = ["handlers"]
+
+SORT_PATTERN = r"^[-+]?(order|due|created|created_at|priority)(:(asc|desc))?$"
+
+
+def _one(todo: Todo, status: int = 200, extra: dict[str, str] | None = None) -> Response[TodoOut]:
+    headers = {"ETag": etag(todo.version), **(extra or {})}
+    return Response(TodoOut.of(todo), status_code=status, headers=headers)
+
+
+def _parse_sort(sort: str, direction: str | None) -> tuple[SortField, bool]:
+    descending = sort.startswith("-")
+    name, _, suffix = sort.lstrip("+-").partition(":")
+    if suffix:
+        descending = suffix == "desc"
+    if direction is not None:
+        descending = direction == "desc"
+    return SortField("created" if name == "created_at" else name), descending
+
+
+def _new_todo(data: TodoCreate | TodoReplace) -> NewTodo:
+    return NewTodo(
+        title=data.title,
+        list_id=None if data.list_id is None else str(data.list_id),
+        notes=data.notes,
+        completed=data.completed,
+        due=data.due,
+        priority=priority_of(data.priority),
+        tags=tuple(data.tags),
+        order=data.order,
+    )
+
+
+@get(
+    "/todos",
+    summary="Search your todos, one page at a time",
+    description=(
+        "Filters combine with AND. Pages are cut by a cursor: pass the `next` value of one page as `cursor` "
+        "to get the following one (also given as a `Link: rel=next` header). Walking pages is stable while "
+        "todos are added: nothing is repeated and nothing that existed is skipped."
+    ),
+    responses=problems(*AUTHED, 404),
+    tags=["todos"],
+)
+async def search_todos(
+    request: Request[Any, Any, Any],
+    principal: Principal,
+    services: Services,
+    list_id: UUID | None = None,
+    completed: bool | None = None,
+    due_before: datetime | None = None,
+    due_after: datetime | None = None,
+    tag: Annotated[str | None, Parameter(max_length=40)] = None,
+    q: Annotated[str | None, Parameter(max_length=200, description="Text in the title or notes")] = None,
+    sort: Annotated[
+        str, Parameter(pattern=SORT_PATTERN, description="order, due, created or priority; -field or field:desc")
+    ] = "order",
+    direction: Literal["asc", "desc"] | None = None,
+    limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Parameter(max_length=1000)] = None,
+) -> Response[TodoPage]:
+    sort_field, descending = _parse_sort(sort, direction)
+    todo_filter = TodoFilter(
+        list_id=None if list_id is None else str(list_id),
+        completed=completed,
+        due_before=due_before,
+        due_after=due_after,
+        tag=tag,
+        text=q or None,
+    )
+    page = await services.todos.search(
+        principal, todo_filter, sort=sort_field, descending=descending, limit=limit, cursor=cursor
+    )
+    headers = {}
+    if page.next_cursor is not None:
+        params = [(k, v) for k, v in request.query_params.items() if k != "cursor"]
+        params.append(("cursor", page.next_cursor))
+        headers["Link"] = f'<{request.url.path}?{urlencode(params)}>; rel="next"'
+    return Response(TodoPage([TodoOut.of(t) for t in page.items], page.next_cursor), headers=headers)
+
+
+@post("/todos", status_code=201, summary="Create a todo", responses=problems(*AUTHED, *BODY, 404, 409), tags=["todos"])
+async def create_todo(
+    data: TodoCreate, principal: Principal, services: Services, idempotency_key: IdempotencyKey = None
+) -> Response[TodoOut]:
+    created = await services.todos.create(principal, _new_todo(data), idempotency_key)
+    extra = {"Location": f"/api/v1/todos/{created.value.id}"}
+    if created.replayed:
+        extra["Idempotent-Replayed"] = "true"
+    return _one(created.value, 201, extra)
+
+
+@get("/todos/{todo_id:str}", summary="One todo", responses=problems(*AUTHED, 404), tags=["todos"])
+async def get_todo(
+    todo_id: str, principal: Principal, services: Services, if_none_match: IfNoneMatch = None
+) -> Response[TodoOut]:
+    todo = await services.todos.get(principal, parse_id(todo_id, "todo"))
+    if not_modified(if_none_match, todo.version):
+        return Response(None, status_code=304, headers={"ETag": etag(todo.version)})  # type: ignore[arg-type]
+    return _one(todo)
+
+
+@patch(
+    "/todos/{todo_id:str}",
+    summary="Change some fields of a todo (also: complete, reopen, move to another list)",
+    responses=problems(*AUTHED, *BODY, *CONDITIONAL),
+    tags=["todos"],
+)
+async def patch_todo(
+    todo_id: str, data: TodoPatch, principal: Principal, services: Services, if_match: IfMatch = None
+) -> Response[TodoOut]:
+    changes = TodoChanges(
+        title=KEEP if data.title is UNSET else data.title,
+        list_id=KEEP if data.list_id is UNSET else str(data.list_id),
+        notes=KEEP if data.notes is UNSET else data.notes,
+        completed=KEEP if data.completed is UNSET else data.completed,
+        due=KEEP if data.due is UNSET else data.due,
+        priority=KEEP if data.priority is UNSET else priority_of(data.priority),
+        tags=KEEP if data.tags is UNSET else tuple(data.tags),
+        order=KEEP if data.order is UNSET else data.order,
+    )
+    todo = await services.todos.update(principal, parse_id(todo_id, "todo"), changes, parse_if_match(if_match))
+    return _one(todo)
+
+
+@put(
+    "/todos/{todo_id:str}",
+    summary="Replace a todo",
+    responses=problems(*AUTHED, *BODY, *CONDITIONAL),
+    tags=["todos"],
+)
+async def replace_todo(
+    todo_id: str, data: TodoReplace, principal: Principal, services: Services, if_match: IfMatch = None
+) -> Response[TodoOut]:
+    todo = await services.todos.replace(principal, parse_id(todo_id, "todo"), _new_todo(data), parse_if_match(if_match))
+    return _one(todo)
+
+
+@delete(
+    "/todos/{todo_id:str}",
+    status_code=204,
+    summary="Delete a todo",
+    responses=problems(*AUTHED, *CONDITIONAL),
+    tags=["todos"],
+)
+async def delete_todo(todo_id: str, principal: Principal, services: Services, if_match: IfMatch = None) -> None:
+    await services.todos.delete(principal, parse_id(todo_id, "todo"), parse_if_match(if_match))
+
+
+handlers = [search_todos, create_todo, get_todo, patch_todo, replace_todo, delete_todo]

@@ -1,0 +1,200 @@
+"""The HTTP API's own types: what clients send and receive. Never domain objects."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+from todostack.domain import Priority, Todo, TodoList, User
+from todostack.domain.lists import NAME_MAX
+from todostack.domain.todos import NOTES_MAX, ORDER_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX
+
+__all__ = [
+    "FieldProblem",
+    "ListCreate",
+    "ListOut",
+    "ListPage",
+    "ListPatch",
+    "Problem",
+    "RegisterIn",
+    "ReorderIn",
+    "TodoCreate",
+    "TodoOut",
+    "TodoPage",
+    "TodoPatch",
+    "TodoReplace",
+    "TokenIn",
+    "TokenOut",
+    "UserOut",
+]
+
+# A title must contain something besides white space: it is trimmed before it is stored.
+Title = Annotated[str, Meta(min_length=1, max_length=TITLE_MAX, pattern=r"\S", examples=["Buy milk"])]
+Notes = Annotated[str, Meta(max_length=NOTES_MAX)]
+Tag = Annotated[str, Meta(min_length=1, max_length=TAG_MAX, pattern=r"\S")]
+Tags = Annotated[list[Tag], Meta(max_length=TAGS_MAX)]
+Order = Annotated[int, Meta(ge=-ORDER_MAX, le=ORDER_MAX)]
+PriorityName = Literal["none", "low", "medium", "high"]
+ListName = Annotated[str, Meta(min_length=1, max_length=NAME_MAX, pattern=r"\S", examples=["Groceries"])]
+Email = Annotated[str, Meta(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$", examples=["ada@example.com"])]
+Password = Annotated[str, Meta(min_length=8, max_length=1024)]
+
+
+class Problem(Struct, omit_defaults=True):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldProblem] | None = None
+    cause: str | None = None
+    request_id: str | None = None
+
+
+class FieldProblem(Struct):
+    field: str
+    message: str
+
+
+class RegisterIn(Struct, forbid_unknown_fields=True):
+    email: Email
+    password: Password
+
+
+class TokenIn(Struct, forbid_unknown_fields=True):
+    email: Annotated[str, Meta(min_length=1, max_length=320)]
+    password: Annotated[str, Meta(min_length=1, max_length=1024)]
+
+
+class TokenOut(Struct):
+    access_token: str
+    token_type: str
+    expires_in: int
+    expires_at: datetime
+
+
+class UserOut(Struct):
+    id: str
+    email: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(user.id, user.email, user.created_at)
+
+
+class ListCreate(Struct, forbid_unknown_fields=True):
+    name: ListName
+
+
+class ListPatch(Struct, forbid_unknown_fields=True):
+    name: ListName
+
+
+class ListOut(Struct):
+    id: str
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+    @classmethod
+    def of(cls, todo_list: TodoList) -> ListOut:
+        return cls(todo_list.id, todo_list.name, todo_list.created_at, todo_list.updated_at, todo_list.version)
+
+
+class ListPage(Struct):
+    items: list[ListOut]
+
+
+class TodoCreate(Struct, forbid_unknown_fields=True):
+    title: Title
+    list_id: UUID | None = None
+    notes: Notes = ""
+    completed: bool = False
+    due: datetime | None = None
+    priority: PriorityName = "none"
+    tags: Tags = msgspec.field(default_factory=list)
+    order: Order | None = None
+
+
+class TodoReplace(Struct, forbid_unknown_fields=True):
+    """A whole todo (PUT). Read-only fields may be echoed back; they are ignored."""
+
+    title: Title
+    list_id: UUID | None = None
+    notes: Notes = ""
+    completed: bool = False
+    due: datetime | None = None
+    priority: PriorityName = "none"
+    tags: Tags = msgspec.field(default_factory=list)
+    order: Order | None = None
+    id: str | None = None
+    completed_at: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    version: int | None = None
+
+
+class TodoPatch(Struct, forbid_unknown_fields=True):
+    title: Title | UnsetType = UNSET
+    list_id: UUID | UnsetType = UNSET
+    notes: Notes | UnsetType = UNSET
+    completed: bool | UnsetType = UNSET
+    due: datetime | UnsetType | None = UNSET
+    priority: PriorityName | UnsetType = UNSET
+    tags: Tags | UnsetType = UNSET
+    order: Order | UnsetType = UNSET
+
+
+class ReorderIn(Struct, forbid_unknown_fields=True):
+    todo_ids: Annotated[list[UUID], Meta(max_length=1000)]
+
+
+class TodoOut(Struct):
+    id: str
+    list_id: str
+    title: str
+    notes: str
+    completed: bool
+    completed_at: datetime | None
+    due: datetime | None
+    priority: PriorityName
+    tags: list[str]
+    order: int
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+    @classmethod
+    def of(cls, t: Todo) -> TodoOut:
+        return cls(
+            t.id,
+            t.list_id,
+            t.title,
+            t.notes,
+            t.completed,
+            t.completed_at,
+            t.due,
+            t.priority.value,
+            list(t.tags),
+            t.order,
+            t.created_at,
+            t.updated_at,
+            t.version,
+        )
+
+
+class TodoPage(Struct):
+    items: list[TodoOut]
+    next: str | None
+
+
+def priority_of(name: str) -> Priority:
+    return Priority(name)

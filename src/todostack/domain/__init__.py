@@ -1,0 +1,33 @@
+"""The todo domain: entities and the errors they raise. Standard library only."""
+
+from todostack.domain.errors import (
+    AuthenticationFailed,
+    Conflict,
+    FieldError,
+    Forbidden,
+    IdempotencyKeyReused,
+    Invalid,
+    NotFound,
+    PreconditionFailed,
+    TodoError,
+)
+from todostack.domain.lists import TodoList
+from todostack.domain.todos import Priority, Todo
+from todostack.domain.users import Principal, User
+
+__all__ = [
+    "AuthenticationFailed",
+    "Conflict",
+    "FieldError",
+    "Forbidden",
+    "IdempotencyKeyReused",
+    "Invalid",
+    "NotFound",
+    "PreconditionFailed",
+    "Principal",
+    "Priority",
+    "Todo",
+    "TodoError",
+    "TodoList",
+    "User",
+]

@@ -1,0 +1,108 @@
+"""Todos and the rules every todo obeys, whoever stores it."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from todostack.domain.errors import FieldError
+
+__all__ = [
+    "NOTES_MAX",
+    "ORDER_MAX",
+    "TAGS_MAX",
+    "TAG_MAX",
+    "TITLE_MAX",
+    "Priority",
+    "Todo",
+    "normalize_due",
+    "normalize_tags",
+    "normalize_title",
+    "validate_notes",
+    "validate_order",
+]
+
+TITLE_MAX = 500
+NOTES_MAX = 10_000
+TAGS_MAX = 20
+TAG_MAX = 40
+# Orders travel through JSON to browsers: keep them exact in a JavaScript number.
+ORDER_MAX = 2**53 - 1
+
+
+class Priority(enum.Enum):
+    NONE = "none"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    @classmethod
+    def from_rank(cls, rank: int) -> Priority:
+        return _BY_RANK[rank]
+
+
+_RANK = {Priority.NONE: 0, Priority.LOW: 1, Priority.MEDIUM: 2, Priority.HIGH: 3}
+_BY_RANK = {v: k for k, v in _RANK.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Todo:
+    id: str
+    owner_id: str
+    list_id: str
+    title: str
+    notes: str
+    completed: bool
+    completed_at: datetime | None
+    due: datetime | None
+    priority: Priority
+    tags: tuple[str, ...]
+    order: int
+    created_at: datetime
+    updated_at: datetime
+    version: int = 1
+
+
+def normalize_title(raw: str, errors: list[FieldError]) -> str:
+    title = raw.strip()
+    if not 1 <= len(title) <= TITLE_MAX:
+        errors.append(FieldError("title", f"must be 1 to {TITLE_MAX} characters after trimming"))
+    return title
+
+
+def validate_notes(notes: str, errors: list[FieldError]) -> None:
+    if len(notes) > NOTES_MAX:
+        errors.append(FieldError("notes", f"must be at most {NOTES_MAX} characters"))
+
+
+def normalize_tags(raw: list[str] | tuple[str, ...], errors: list[FieldError]) -> tuple[str, ...]:
+    """Trim tags and drop duplicates, keeping the first occurrence's position."""
+    seen: dict[str, None] = {}
+    for tag in raw:
+        t = tag.strip()
+        if not 1 <= len(t) <= TAG_MAX:
+            errors.append(FieldError("tags", f"each tag must be 1 to {TAG_MAX} characters"))
+            return ()
+        seen.setdefault(t, None)
+    if len(seen) > TAGS_MAX:
+        errors.append(FieldError("tags", f"at most {TAGS_MAX} tags"))
+    return tuple(seen)
+
+
+def validate_order(order: int, errors: list[FieldError]) -> None:
+    if not -ORDER_MAX <= order <= ORDER_MAX:
+        errors.append(FieldError("order", f"must be between {-ORDER_MAX} and {ORDER_MAX}"))
+
+
+def normalize_due(due: datetime | None) -> datetime | None:
+    """Store every due date in UTC; a date-time without an offset is taken as UTC."""
+    if due is None:
+        return None
+    if due.tzinfo is None:
+        return due.replace(tzinfo=UTC)
+    return due.astimezone(UTC)

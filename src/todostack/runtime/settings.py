@@ -1,0 +1,170 @@
+"""Settings, grouped per concern, read from ``TODOSTACK_*`` environment variables.
+
+Nothing reads the environment at import time: the CLI builds one ``Settings`` and passes it on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+__all__ = ["DEFAULT_SECRET", "Settings", "SettingsError"]
+
+DEFAULT_SECRET = "insecure-development-secret-change-me"  # noqa: S105 - refused in production
+DEFAULT_DATABASE_URL = "sqlite:///var/todostack.db"
+MIN_SECRET_LENGTH = 32
+Environment = Literal["development", "production", "test"]
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot run with."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "on", "yes"):
+        return True
+    if raw in ("0", "false", "off", "no"):
+        return False
+    raise SettingsError(f"{name} must be on or off, got {raw!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int | None = None  # None: one per effective CPU
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    url: str = DEFAULT_DATABASE_URL
+    pool_size: int = 10
+
+    @property
+    def dialect(self) -> Literal["postgresql", "sqlite", "memory"]:
+        if self.url.startswith(("postgresql://", "postgres://")):
+            return "postgresql"
+        if self.url.startswith("sqlite://"):
+            return "sqlite"
+        if self.url.startswith("memory://"):
+            return "memory"
+        raise SettingsError(
+            f"TODOSTACK_DATABASE_URL must start with postgresql://, sqlite:// or memory://, got {self.url!r}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SecuritySettings:
+    secret_key: str = DEFAULT_SECRET
+    token_ttl_seconds: int = 7 * 24 * 3600
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    env: Environment = "development"
+    server: ServerSettings = field(default_factory=ServerSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    todobackend: bool = True
+    todobackend_capacity: int = 1000
+    max_body_bytes: int = 1024 * 1024
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        mode = env.get("TODOSTACK_ENV", "development").strip().lower() or "development"
+        if mode not in ("development", "production", "test"):
+            raise SettingsError(f"TODOSTACK_ENV must be development, production or test, got {mode!r}")
+        production = mode == "production"
+        workers_raw = env.get("TODOSTACK_WORKERS", "")
+        settings = cls(
+            env=mode,  # type: ignore[arg-type]
+            server=ServerSettings(
+                host=env.get("TODOSTACK_HOST", "127.0.0.1") or "127.0.0.1",
+                port=_int(env, "TODOSTACK_PORT", 8000, 0, 65535),
+                workers=None if workers_raw == "" else _int(env, "TODOSTACK_WORKERS", 1, 1, 256),
+            ),
+            database=DatabaseSettings(
+                url=env.get("TODOSTACK_DATABASE_URL", "") or DEFAULT_DATABASE_URL,
+                pool_size=_int(env, "TODOSTACK_DB_POOL_SIZE", 10, 1, 1000),
+            ),
+            security=SecuritySettings(
+                secret_key=env.get("TODOSTACK_SECRET_KEY", "") or DEFAULT_SECRET,
+                token_ttl_seconds=_int(env, "TODOSTACK_TOKEN_TTL_SECONDS", 7 * 24 * 3600, 60, 365 * 24 * 3600),
+                argon2_time_cost=_int(env, "TODOSTACK_ARGON2_TIME_COST", 3, 1, 100),
+                argon2_memory_kib=_int(env, "TODOSTACK_ARGON2_MEMORY_KIB", 65536, 8, 4 * 1024 * 1024),
+            ),
+            todobackend=_bool(env, "TODOSTACK_TODOBACKEND", not production),
+            todobackend_capacity=_int(env, "TODOSTACK_TODOBACKEND_CAPACITY", 1000, 1, 1_000_000),
+            log_level=(env.get("TODOSTACK_LOG_LEVEL", "info") or "info").lower(),
+        )
+        settings.database.dialect  # noqa: B018 - validates the URL's scheme early
+        return settings
+
+    def with_overrides(
+        self,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        workers: int | None = None,
+        database_url: str | None = None,
+    ) -> Settings:
+        """Command-line flags win over the environment."""
+        server = replace(
+            self.server,
+            host=host if host is not None else self.server.host,
+            port=port if port is not None else self.server.port,
+            workers=workers if workers is not None else self.server.workers,
+        )
+        database = replace(self.database, url=database_url) if database_url else self.database
+        return replace(self, server=server, database=database)
+
+    def problems_for_start(self) -> list[str]:
+        """Reasons the service must not start with these settings."""
+        problems = []
+        if self.env == "production":
+            key = self.security.secret_key
+            if key == DEFAULT_SECRET:
+                problems.append("TODOSTACK_SECRET_KEY is not set: production needs a secret of its own")
+            elif len(key) < MIN_SECRET_LENGTH:
+                problems.append(f"TODOSTACK_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters in production")
+        return problems
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that reproduces these settings (for worker processes)."""
+        env = {
+            "TODOSTACK_ENV": self.env,
+            "TODOSTACK_HOST": self.server.host,
+            "TODOSTACK_PORT": str(self.server.port),
+            "TODOSTACK_DATABASE_URL": self.database.url,
+            "TODOSTACK_DB_POOL_SIZE": str(self.database.pool_size),
+            "TODOSTACK_SECRET_KEY": self.security.secret_key,
+            "TODOSTACK_TOKEN_TTL_SECONDS": str(self.security.token_ttl_seconds),
+            "TODOSTACK_ARGON2_TIME_COST": str(self.security.argon2_time_cost),
+            "TODOSTACK_ARGON2_MEMORY_KIB": str(self.security.argon2_memory_kib),
+            "TODOSTACK_TODOBACKEND": "on" if self.todobackend else "off",
+            "TODOSTACK_TODOBACKEND_CAPACITY": str(self.todobackend_capacity),
+            "TODOSTACK_LOG_LEVEL": self.log_level,
+        }
+        if self.server.workers is not None:
+            env["TODOSTACK_WORKERS"] = str(self.server.workers)
+        return env

@@ -1,0 +1,147 @@
+"""Ports: what the use cases need from the outside world, declared by the use cases.
+
+Adapters (in-memory, SQLite, PostgreSQL, Argon2, HMAC tokens) implement these protocols;
+``bootstrap`` hands the implementations in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from todostack.domain import Todo, TodoList, User
+from todostack.usecases.queries import TodoQuery
+
+__all__ = [
+    "Clock",
+    "IdGenerator",
+    "IdempotencyRepository",
+    "ListRepository",
+    "PasswordHasher",
+    "Snapshot",
+    "StoredClaim",
+    "TodoRepository",
+    "TokenCodec",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+    "UserRepository",
+]
+
+Clock = Callable[[], datetime]
+IdGenerator = Callable[[], str]
+Snapshot = Todo | TodoList | User
+
+
+class UserRepository(Protocol):
+    async def add(self, user: User) -> None:
+        """Store a new user; raise ``Conflict`` when the email is taken."""
+
+    async def get(self, user_id: str) -> User | None: ...
+
+    async def get_by_email(self, email: str) -> User | None: ...
+
+
+class ListRepository(Protocol):
+    async def add(self, todo_list: TodoList) -> None: ...
+
+    async def get(self, owner_id: str, list_id: str, *, for_update: bool = False) -> TodoList | None: ...
+
+    async def oldest(self, owner_id: str) -> TodoList | None: ...
+
+    async def list_for_owner(self, owner_id: str) -> list[TodoList]: ...
+
+    async def update(self, todo_list: TodoList) -> None: ...
+
+    async def delete(self, owner_id: str, list_id: str) -> None:
+        """Delete the list and every todo in it."""
+
+
+class TodoRepository(Protocol):
+    async def add(self, todo: Todo) -> None: ...
+
+    async def get(self, owner_id: str, todo_id: str, *, for_update: bool = False) -> Todo | None: ...
+
+    async def update(self, todo: Todo) -> None: ...
+
+    async def delete(self, owner_id: str, todo_id: str) -> None: ...
+
+    async def search(self, query: TodoQuery) -> list[Todo]:
+        """Return at most ``query.limit + 1`` todos in the query's order, after its cursor."""
+
+    async def count_in_list(self, owner_id: str, list_id: str) -> int: ...
+
+    async def max_order(self, owner_id: str, list_id: str) -> int | None: ...
+
+    async def complete_all(self, owner_id: str, list_id: str, now: datetime) -> int:
+        """Complete every open todo of the list, bumping versions; return how many changed."""
+
+    async def clear_completed(self, owner_id: str, list_id: str) -> int:
+        """Delete the completed todos of the list; return how many went."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredClaim:
+    """What an earlier request with the same idempotency key left behind."""
+
+    fingerprint: str
+    snapshot: Snapshot | None
+
+
+class IdempotencyRepository(Protocol):
+    async def claim(self, scope: str, key: str, fingerprint: str, now: datetime) -> StoredClaim | None:
+        """Claim ``key`` for this request, or return the earlier claim.
+
+        Must be atomic against concurrent claims of the same key: the loser waits for the
+        winner's transaction and then sees its record.
+        """
+
+    async def complete(self, scope: str, key: str, snapshot: Snapshot) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """Repositories sharing one transaction; usable after ``__aenter__``."""
+
+    @property
+    def users(self) -> UserRepository: ...
+
+    @property
+    def lists(self) -> ListRepository: ...
+
+    @property
+    def todos(self) -> TodoRepository: ...
+
+    @property
+    def idempotency(self) -> IdempotencyRepository: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back whatever was not committed."""
+
+    async def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool = False) -> UnitOfWork:
+        """A unit of work; ``write=True`` opens a transaction that must be committed."""
+
+
+class PasswordHasher(Protocol):
+    async def hash(self, password: str) -> str: ...
+
+    async def verify(self, password_hash: str, password: str) -> bool: ...
+
+
+class TokenCodec(Protocol):
+    def issue(self, user_id: str, expires_at: datetime) -> str: ...
+
+    def verify(self, token: str, now: datetime) -> str | None:
+        """Return the user id the token was issued to, or ``None`` when it is not valid now."""

@@ -1,0 +1,252 @@
+"""Todos: create, read, update, replace, delete, complete, move, reorder, search."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from todostack.domain import (
+    Conflict,
+    FieldError,
+    Invalid,
+    NotFound,
+    Principal,
+    Todo,
+    TodoList,
+)
+from todostack.domain.todos import (
+    normalize_due,
+    normalize_tags,
+    normalize_title,
+    validate_notes,
+    validate_order,
+)
+from todostack.usecases.auth import DEFAULT_LIST_NAME
+from todostack.usecases.commands import UNSET, NewTodo, TodoChanges, VersionCheck
+from todostack.usecases.idempotency import Created, fingerprint, run_idempotent
+from todostack.usecases.lists import check_version, get_list
+from todostack.usecases.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
+from todostack.usecases.queries import (
+    LIMIT_MAX,
+    Cursor,
+    Page,
+    SortField,
+    TodoFilter,
+    TodoQuery,
+    decode_cursor,
+    encode_cursor,
+    sort_key,
+)
+
+__all__ = ["TodoService"]
+
+
+def _completion(completed: bool, before: Todo | None, now: datetime) -> datetime | None:
+    if not completed:
+        return None
+    if before is not None and before.completed and before.completed_at is not None:
+        return before.completed_at
+    return now
+
+
+class TodoService:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdGenerator) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._ids = ids
+
+    async def _target_list(self, uow: UnitOfWork, principal: Principal, list_id: str | None) -> TodoList:
+        if list_id is not None:
+            return await get_list(uow, principal, list_id)
+        oldest = await uow.lists.oldest(principal.user_id)
+        if oldest is not None:
+            return oldest
+        now = self._clock()
+        inbox = TodoList(self._ids(), principal.user_id, DEFAULT_LIST_NAME, now, now)
+        await uow.lists.add(inbox)
+        return inbox
+
+    async def create(
+        self,
+        principal: Principal,
+        cmd: NewTodo,
+        idempotency_key: str | None = None,
+        *,
+        list_capacity: int | None = None,
+    ) -> Created[Todo]:
+        """Create a todo; without ``list_id`` it goes to the owner's first list.
+
+        ``list_capacity`` caps how many todos the target list may hold (the public demo list).
+        """
+        errors: list[FieldError] = []
+        title = normalize_title(cmd.title, errors)
+        validate_notes(cmd.notes, errors)
+        tags = normalize_tags(cmd.tags, errors)
+        if cmd.order is not None:
+            validate_order(cmd.order, errors)
+        if errors:
+            raise Invalid(errors)
+        now = self._clock()
+        async with self._uow(write=True) as uow:
+
+            async def create() -> Todo:
+                todo_list = await self._target_list(uow, principal, cmd.list_id)
+                if (
+                    list_capacity is not None
+                    and await uow.todos.count_in_list(principal.user_id, todo_list.id) >= list_capacity
+                ):
+                    raise Conflict(f"this list is full ({list_capacity} todos); delete some first")
+                order = cmd.order
+                if order is None:
+                    highest = await uow.todos.max_order(principal.user_id, todo_list.id)
+                    order = 0 if highest is None else highest + 1
+                todo = Todo(
+                    id=self._ids(),
+                    owner_id=principal.user_id,
+                    list_id=todo_list.id,
+                    title=title,
+                    notes=cmd.notes,
+                    completed=cmd.completed,
+                    completed_at=_completion(cmd.completed, None, now),
+                    due=normalize_due(cmd.due),
+                    priority=cmd.priority,
+                    tags=tags,
+                    order=order,
+                    created_at=now,
+                    updated_at=now,
+                )
+                await uow.todos.add(todo)
+                return todo
+
+            return await run_idempotent(
+                uow,
+                scope=principal.user_id,
+                key=idempotency_key,
+                digest=fingerprint("todo", cmd),
+                now=now,
+                result_type=Todo,
+                create=create,
+            )
+
+    async def get(self, principal: Principal, todo_id: str) -> Todo:
+        async with self._uow() as uow:
+            return await self._get(uow, principal, todo_id)
+
+    async def _get(self, uow: UnitOfWork, principal: Principal, todo_id: str, *, for_update: bool = False) -> Todo:
+        todo = await uow.todos.get(principal.user_id, todo_id, for_update=for_update)
+        if todo is None:
+            raise NotFound(f"todo {todo_id} not found")
+        return todo
+
+    async def update(
+        self, principal: Principal, todo_id: str, changes: TodoChanges, expected: VersionCheck = None
+    ) -> Todo:
+        """Apply a partial update (PATCH). Unchanged todos keep their version."""
+        errors: list[FieldError] = []
+        title = UNSET if changes.title is UNSET else normalize_title(changes.title, errors)
+        if changes.notes is not UNSET:
+            validate_notes(changes.notes, errors)
+        tags = UNSET if changes.tags is UNSET else normalize_tags(changes.tags, errors)
+        if changes.order is not UNSET:
+            validate_order(changes.order, errors)
+        if errors:
+            raise Invalid(errors)
+        async with self._uow(write=True) as uow:
+            current = await self._get(uow, principal, todo_id, for_update=True)
+            check_version(current.version, expected)
+            if changes.list_id is not UNSET and changes.list_id != current.list_id:
+                await get_list(uow, principal, changes.list_id)
+            now = self._clock()
+            completed = current.completed if changes.completed is UNSET else changes.completed
+            candidate = replace(
+                current,
+                title=current.title if title is UNSET else title,
+                list_id=current.list_id if changes.list_id is UNSET else changes.list_id,
+                notes=current.notes if changes.notes is UNSET else changes.notes,
+                completed=completed,
+                completed_at=_completion(completed, current, now),
+                due=current.due if changes.due is UNSET else normalize_due(changes.due),
+                priority=current.priority if changes.priority is UNSET else changes.priority,
+                tags=current.tags if tags is UNSET else tags,
+                order=current.order if changes.order is UNSET else changes.order,
+            )
+            if candidate == current:
+                return current
+            updated = replace(candidate, updated_at=now, version=current.version + 1)
+            await uow.todos.update(updated)
+            await uow.commit()
+            return updated
+
+    async def replace(self, principal: Principal, todo_id: str, cmd: NewTodo, expected: VersionCheck = None) -> Todo:
+        """Replace every writable field (PUT). A missing ``list_id`` keeps the current list."""
+        changes = TodoChanges(
+            title=cmd.title,
+            list_id=UNSET if cmd.list_id is None else cmd.list_id,
+            notes=cmd.notes,
+            completed=cmd.completed,
+            due=cmd.due,
+            priority=cmd.priority,
+            tags=cmd.tags,
+            order=UNSET if cmd.order is None else cmd.order,
+        )
+        return await self.update(principal, todo_id, changes, expected)
+
+    async def complete(self, principal: Principal, todo_id: str, expected: VersionCheck = None) -> Todo:
+        return await self.update(principal, todo_id, TodoChanges(completed=True), expected)
+
+    async def reopen(self, principal: Principal, todo_id: str, expected: VersionCheck = None) -> Todo:
+        return await self.update(principal, todo_id, TodoChanges(completed=False), expected)
+
+    async def move(self, principal: Principal, todo_id: str, list_id: str, expected: VersionCheck = None) -> Todo:
+        return await self.update(principal, todo_id, TodoChanges(list_id=list_id), expected)
+
+    async def delete(self, principal: Principal, todo_id: str, expected: VersionCheck = None) -> None:
+        async with self._uow(write=True) as uow:
+            current = await self._get(uow, principal, todo_id, for_update=True)
+            check_version(current.version, expected)
+            await uow.todos.delete(principal.user_id, todo_id)
+            await uow.commit()
+
+    async def reorder(self, principal: Principal, list_id: str, todo_ids: list[str]) -> list[Todo]:
+        """Give the named todos of a list the orders 0, 1, 2, … in the sequence given."""
+        if len(set(todo_ids)) != len(todo_ids):
+            raise Invalid([FieldError("todo_ids", "must not repeat an id")])
+        async with self._uow(write=True) as uow:
+            await get_list(uow, principal, list_id, for_update=True)
+            now = self._clock()
+            result: list[Todo] = []
+            for position, todo_id in enumerate(todo_ids):
+                todo = await self._get(uow, principal, todo_id, for_update=True)
+                if todo.list_id != list_id:
+                    raise NotFound(f"todo {todo_id} not found in list {list_id}")
+                if todo.order != position:
+                    todo = replace(todo, order=position, updated_at=now, version=todo.version + 1)
+                    await uow.todos.update(todo)
+                result.append(todo)
+            await uow.commit()
+            return result
+
+    async def search(
+        self,
+        principal: Principal,
+        todo_filter: TodoFilter,
+        *,
+        sort: SortField = SortField.ORDER,
+        descending: bool = False,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        if not 1 <= limit <= LIMIT_MAX:
+            raise Invalid([FieldError("limit", f"must be between 1 and {LIMIT_MAX}")])
+        after = decode_cursor(cursor, sort, descending) if cursor else None
+        query = TodoQuery(principal.user_id, todo_filter, sort, descending, limit, after)
+        async with self._uow() as uow:
+            if todo_filter.list_id is not None:
+                await get_list(uow, principal, todo_filter.list_id)
+            rows = await uow.todos.search(query)
+        items = rows[:limit]
+        next_cursor = None
+        if len(rows) > limit:
+            last = items[-1]
+            next_cursor = encode_cursor(Cursor(sort, descending, sort_key(last, sort), last.id))
+        return Page(items, next_cursor)

@@ -1,0 +1,49 @@
+"""Test-wide rules: tier markers from folders, asyncio debug mode, blocked-loop detection."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Every event loop created from here on runs in debug mode: never-awaited coroutines are
+# reported with their origin, and any callback that holds the loop for more than
+# 100 ms (asyncio's slow_callback_duration) is logged, which the fixture below turns into a failure.
+os.environ.setdefault("PYTHONASYNCIODEBUG", "1")
+
+_TIERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = Path(str(item.fspath)).parent.name
+        if tier in _TIERS:
+            item.add_marker(getattr(pytest.mark, tier))
+
+
+class _SlowCallbacks(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("Executing") and "took" in message:
+            self.seen.append(message)
+
+
+@pytest.fixture(autouse=True)
+def no_blocked_event_loop() -> Iterator[None]:
+    """Fail a test during which some callback blocked its event loop for over 100 ms."""
+    handler = _SlowCallbacks()
+    logger = logging.getLogger("asyncio")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+    if handler.seen:
+        pytest.fail("the event loop was blocked:\n" + "\n".join(handler.seen))
