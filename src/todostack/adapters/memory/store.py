@@ -87,7 +87,9 @@ class _Lists:
         self._t.lists[todo_list.id] = todo_list
 
     async def delete(self, owner_id: str, list_id: str) -> None:
-        self._t.lists.pop(list_id, None)
+        if await self.get(owner_id, list_id) is None:
+            return
+        del self._t.lists[list_id]
         for todo_id in [t.id for t in self._t.todos.values() if t.list_id == list_id]:
             del self._t.todos[todo_id]
 
@@ -112,7 +114,8 @@ class _Todos:
         self._t.todos[todo.id] = todo
 
     async def delete(self, owner_id: str, todo_id: str) -> None:
-        self._t.todos.pop(todo_id, None)
+        if await self.get(owner_id, todo_id) is not None:
+            del self._t.todos[todo_id]
 
     async def search(self, query: TodoQuery) -> list[Todo]:
         return ordered_page(list(self._t.todos.values()), query)

@@ -1,6 +1,6 @@
 -- Users own lists; lists hold todos. Every todo carries its owner so that every query can
 -- filter by owner first (isolation) and use an index that starts with it.
-CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;
 
 CREATE TABLE users (
     id            uuid PRIMARY KEY,
@@ -46,7 +46,7 @@ CREATE INDEX todos_owner_created_idx  ON todos (owner_id, created_at, id);
 CREATE INDEX todos_owner_due_idx      ON todos (owner_id, (COALESCE(due, 'infinity'::timestamptz)), id);
 CREATE INDEX todos_owner_priority_idx ON todos (owner_id, priority, id);
 CREATE INDEX todos_tags_idx           ON todos USING gin (tags);
-CREATE INDEX todos_text_idx           ON todos USING gin ((title || ' ' || notes) gin_trgm_ops);
+CREATE INDEX todos_text_idx           ON todos USING gin ((title || ' ' || notes) public.gin_trgm_ops);
 
 CREATE TABLE idempotency_keys (
     scope       text NOT NULL,

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from litestar import Request
 from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.params import HeaderParameter
 
 from todostack.delivery.http.auth import principal_of
 from todostack.delivery.http.services import Services
@@ -16,8 +16,8 @@ __all__ = ["IdempotencyKey", "IfMatch", "IfNoneMatch", "dependencies"]
 
 IdempotencyKey = Annotated[
     str | None,
-    Parameter(
-        header="Idempotency-Key",
+    HeaderParameter(
+        name="Idempotency-Key",
         min_length=1,
         max_length=255,
         pattern=r"^[\x21-\x7e]+$",
@@ -27,11 +27,11 @@ IdempotencyKey = Annotated[
 ]
 IfMatch = Annotated[
     str | None,
-    Parameter(header="If-Match", description="Apply only if the ETag still matches (else 412).", required=False),
+    HeaderParameter(name="If-Match", description="Apply only if the ETag still matches (else 412).", required=False),
 ]
 IfNoneMatch = Annotated[
     str | None,
-    Parameter(header="If-None-Match", description="Answer 304 if the ETag still matches.", required=False),
+    HeaderParameter(name="If-None-Match", description="Answer 304 if the ETag still matches.", required=False),
 ]
 
 

@@ -1,0 +1,291 @@
+"""ONE contract for every storage adapter: in-memory, SQLite (file and :memory:) and PostgreSQL.
+
+Tests talk to the ports only and never look at SQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from tests.fakes import T0, FakeClock, SequentialIds
+from todostack.bootstrap import Storage
+from todostack.domain import Conflict, Priority, Todo, TodoList, User
+from todostack.usecases.queries import Cursor, SortField, TodoFilter, TodoQuery, sort_key
+
+
+async def _user(storage: Storage, ids: SequentialIds) -> tuple[User, TodoList]:
+    user = User(ids(), f"{ids()}@example.com", "hash", T0)
+    todo_list = TodoList(ids(), user.id, "Inbox", T0, T0)
+    async with storage.uow(write=True) as uow:
+        await uow.users.add(user)
+        await uow.lists.add(todo_list)
+        await uow.commit()
+    return user, todo_list
+
+
+def _todo(ids: SequentialIds, user: User, todo_list: TodoList, **kw: object) -> Todo:
+    fields: dict[str, object] = {
+        "id": ids(),
+        "owner_id": user.id,
+        "list_id": todo_list.id,
+        "title": "t",
+        "notes": "",
+        "completed": False,
+        "completed_at": None,
+        "due": None,
+        "priority": Priority.NONE,
+        "tags": (),
+        "order": 0,
+        "created_at": T0,
+        "updated_at": T0,
+    }
+    fields.update(kw)
+    return Todo(**fields)  # type: ignore[arg-type]
+
+
+async def _add(storage: Storage, *todos: Todo) -> None:
+    async with storage.uow(write=True) as uow:
+        for todo in todos:
+            await uow.todos.add(todo)
+        await uow.commit()
+
+
+async def test_users_round_trip_and_unique_email(storage: Storage, ids: SequentialIds) -> None:
+    user, _ = await _user(storage, ids)
+    async with storage.uow() as uow:
+        assert await uow.users.get(user.id) == user
+        assert await uow.users.get_by_email(user.email) == user
+        assert await uow.users.get(ids()) is None
+    with pytest.raises(Conflict):
+        async with storage.uow(write=True) as uow:
+            await uow.users.add(replace(user, id=ids()))
+
+
+async def test_todo_round_trip_keeps_every_field(storage: Storage, ids: SequentialIds) -> None:
+    user, todo_list = await _user(storage, ids)
+    todo = _todo(
+        ids,
+        user,
+        todo_list,
+        title="ünïcode ✓",
+        notes="line\nbreak",
+        completed=True,
+        completed_at=T0 + timedelta(microseconds=123456),
+        due=T0 + timedelta(days=3),
+        priority=Priority.HIGH,
+        tags=("a", "b c", "ß"),
+        order=-(2**53 - 1),
+        version=7,
+    )
+    await _add(storage, todo)
+    async with storage.uow() as uow:
+        assert await uow.todos.get(user.id, todo.id) == todo
+
+
+async def test_everything_is_scoped_to_its_owner(storage: Storage, ids: SequentialIds) -> None:
+    alice, alices = await _user(storage, ids)
+    bob, _ = await _user(storage, ids)
+    todo = _todo(ids, alice, alices)
+    await _add(storage, todo)
+    async with storage.uow(write=True) as uow:
+        assert await uow.todos.get(bob.id, todo.id) is None
+        assert await uow.lists.get(bob.id, alices.id) is None
+        assert await uow.lists.list_for_owner(bob.id) != await uow.lists.list_for_owner(alice.id)
+        await uow.todos.delete(bob.id, todo.id)
+        await uow.lists.delete(bob.id, alices.id)
+        query = TodoQuery(bob.id, TodoFilter(), SortField.ORDER, False, 50, None)
+        assert await uow.todos.search(query) == []
+        await uow.commit()
+    async with storage.uow() as uow:
+        assert await uow.todos.get(alice.id, todo.id) == todo
+
+
+async def test_uncommitted_writes_roll_back(storage: Storage, ids: SequentialIds) -> None:
+    user, todo_list = await _user(storage, ids)
+    todo = _todo(ids, user, todo_list)
+    async with storage.uow(write=True) as uow:
+        await uow.todos.add(todo)
+    with pytest.raises(RuntimeError):
+        async with storage.uow(write=True) as uow:
+            await uow.todos.add(_todo(ids, user, todo_list))
+            raise RuntimeError("boom")
+    async with storage.uow() as uow:
+        assert await uow.todos.get(user.id, todo.id) is None
+        assert await uow.todos.count_in_list(user.id, todo_list.id) == 0
+
+
+async def test_update_delete_and_list_cascade(storage: Storage, ids: SequentialIds) -> None:
+    user, todo_list = await _user(storage, ids)
+    todo = _todo(ids, user, todo_list)
+    await _add(storage, todo)
+    changed = replace(todo, title="new", tags=("x",), version=2)
+    async with storage.uow(write=True) as uow:
+        await uow.todos.update(changed)
+        renamed = replace(todo_list, name="Renamed", version=2)
+        await uow.lists.update(renamed)
+        await uow.commit()
+    async with storage.uow(write=True) as uow:
+        assert await uow.todos.get(user.id, todo.id) == changed
+        assert await uow.lists.get(user.id, todo_list.id) == renamed
+        await uow.lists.delete(user.id, todo_list.id)
+        await uow.commit()
+    async with storage.uow() as uow:
+        assert await uow.todos.get(user.id, todo.id) is None
+        assert await uow.lists.oldest(user.id) is None
+
+
+async def test_bulk_operations(storage: Storage, ids: SequentialIds) -> None:
+    user, todo_list = await _user(storage, ids)
+    todos = [
+        _todo(ids, user, todo_list, order=i, completed=i == 0, completed_at=T0 if i == 0 else None) for i in range(4)
+    ]
+    await _add(storage, *todos)
+    later = T0 + timedelta(hours=1)
+    async with storage.uow(write=True) as uow:
+        assert await uow.todos.max_order(user.id, todo_list.id) == 3
+        assert await uow.todos.complete_all(user.id, todo_list.id, later) == 3
+        await uow.commit()
+    async with storage.uow(write=True) as uow:
+        assert (await uow.todos.get(user.id, todos[1].id)) == replace(
+            todos[1], completed=True, completed_at=later, updated_at=later, version=2
+        )
+        assert (await uow.todos.get(user.id, todos[0].id)) == todos[0]
+        assert await uow.todos.clear_completed(user.id, todo_list.id) == 4
+        await uow.commit()
+    async with storage.uow() as uow:
+        assert await uow.todos.count_in_list(user.id, todo_list.id) == 0
+        assert await uow.todos.max_order(user.id, todo_list.id) is None
+
+
+@pytest.fixture
+async def catalogue(storage: Storage, ids: SequentialIds) -> tuple[Storage, User, TodoList, list[Todo]]:
+    user, todo_list = await _user(storage, ids)
+    other_list = TodoList(ids(), user.id, "Other", T0, T0)
+    async with storage.uow(write=True) as uow:
+        await uow.lists.add(other_list)
+        await uow.commit()
+    rows = []
+    for i in range(12):
+        rows.append(
+            _todo(
+                ids,
+                user,
+                todo_list if i % 4 else other_list,
+                title=f"item {i} {'Needle' if i % 5 == 0 else ''}",
+                notes="50% off_sale" if i == 7 else "",
+                completed=i % 3 == 0,
+                completed_at=T0 if i % 3 == 0 else None,
+                due=None if i % 4 == 1 else T0 + timedelta(days=i % 5),
+                priority=Priority.from_rank(i % 4),
+                tags=("even",) if i % 2 == 0 else ("odd", "x"),
+                order=(i * 7) % 5,
+                created_at=T0 + timedelta(minutes=i % 3),
+            )
+        )
+    await _add(storage, *rows)
+    return storage, user, todo_list, rows
+
+
+_FILTERS = {
+    "none": TodoFilter(),
+    "completed": TodoFilter(completed=True),
+    "open": TodoFilter(completed=False),
+    "tag": TodoFilter(tag="odd"),
+    "text-case-insensitive": TodoFilter(text="needle"),
+    "text-like-metacharacters": TodoFilter(text="50% off_"),
+    "text-percent-literal": TodoFilter(text="%"),
+    "due-before": TodoFilter(due_before=T0 + timedelta(days=2)),
+    "due-after": TodoFilter(due_after=T0 + timedelta(days=2)),
+    "combined": TodoFilter(completed=False, tag="even", due_after=T0 - timedelta(days=1)),
+}
+
+
+@pytest.mark.parametrize("name", list(_FILTERS), ids=list(_FILTERS))
+@pytest.mark.parametrize("sort", list(SortField), ids=[s.value for s in SortField])
+@pytest.mark.parametrize("descending", [False, True], ids=["asc", "desc"])
+async def test_search_matches_the_reference_order_page_by_page(
+    catalogue: tuple[Storage, User, TodoList, list[Todo]], name: str, sort: SortField, descending: bool
+) -> None:
+    storage, user, _, rows = catalogue
+    todo_filter = _FILTERS[name]
+    expected = _reference(rows, todo_filter, sort, descending)
+    got: list[Todo] = []
+    after: Cursor | None = None
+    for _ in range(20):
+        async with storage.uow() as uow:
+            page = await uow.todos.search(TodoQuery(user.id, todo_filter, sort, descending, 5, after))
+        got.extend(page[:5])
+        if len(page) <= 5:
+            break
+        last = page[4]
+        after = Cursor(sort, descending, sort_key(last, sort), last.id)
+    assert [t.id for t in got] == [t.id for t in expected]
+
+
+def _reference(rows: list[Todo], f: TodoFilter, sort: SortField, descending: bool) -> list[Todo]:
+    """The specification, written the slow and obvious way."""
+
+    def keep(t: Todo) -> bool:
+        return (
+            (f.completed is None or t.completed == f.completed)
+            and (f.tag is None or f.tag in t.tags)
+            and (f.text is None or f.text.lower() in f"{t.title} {t.notes}".lower())
+            and (f.due_before is None or (t.due is not None and t.due < f.due_before))
+            and (f.due_after is None or (t.due is not None and t.due > f.due_after))
+        )
+
+    def key(t: Todo) -> tuple[object, ...]:
+        k = sort_key(t, sort)
+        return ((1, 0) if k is None else (0, k), t.id)
+
+    return sorted([t for t in rows if keep(t)], key=key, reverse=descending)
+
+
+async def test_search_by_list(catalogue: tuple[Storage, User, TodoList, list[Todo]]) -> None:
+    storage, user, todo_list, rows = catalogue
+    async with storage.uow() as uow:
+        page = await uow.todos.search(
+            TodoQuery(user.id, TodoFilter(list_id=todo_list.id), SortField.ORDER, False, 50, None)
+        )
+    assert {t.id for t in page} == {t.id for t in rows if t.list_id == todo_list.id}
+
+
+async def test_idempotency_claim_then_replay(storage: Storage, ids: SequentialIds, clock: FakeClock) -> None:
+    user, todo_list = await _user(storage, ids)
+    todo = _todo(ids, user, todo_list)
+    key = ids()
+    async with storage.uow(write=True) as uow:
+        assert await uow.idempotency.claim(user.id, key, "fp", clock()) is None
+        await uow.todos.add(todo)
+        await uow.idempotency.complete(user.id, key, todo)
+        await uow.commit()
+    async with storage.uow(write=True) as uow:
+        prior = await uow.idempotency.claim(user.id, key, "fp2", clock())
+    assert prior is not None
+    assert (prior.fingerprint, prior.snapshot) == ("fp", todo)
+
+
+async def test_concurrent_claims_of_one_key_create_once(storage: Storage, ids: SequentialIds, clock: FakeClock) -> None:
+    user, todo_list = await _user(storage, ids)
+    key = ids()
+
+    async def attempt() -> bool:
+        async with storage.uow(write=True) as uow:
+            prior = await uow.idempotency.claim(user.id, key, "fp", clock())
+            if prior is not None:
+                return False
+            todo = _todo(ids, user, todo_list)
+            await uow.todos.add(todo)
+            await asyncio.sleep(0.05)  # hold the claim while the others arrive
+            await uow.idempotency.complete(user.id, key, todo)
+            await uow.commit()
+            return True
+
+    results = await asyncio.gather(*(attempt() for _ in range(4)))
+    assert sorted(results) == [False, False, False, True]
+    async with storage.uow() as uow:
+        assert await uow.todos.count_in_list(user.id, todo_list.id) == 1
