@@ -109,10 +109,14 @@ async def test_uncommitted_writes_roll_back(storage: Storage, ids: SequentialIds
     todo = _todo(ids, user, todo_list)
     async with storage.uow(write=True) as uow:
         await uow.todos.add(todo)
-    with pytest.raises(RuntimeError):
+
+    async def fail_midway() -> None:
         async with storage.uow(write=True) as uow:
             await uow.todos.add(_todo(ids, user, todo_list))
             raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await fail_midway()
     async with storage.uow() as uow:
         assert await uow.todos.get(user.id, todo.id) is None
         assert await uow.todos.count_in_list(user.id, todo_list.id) == 0
