@@ -1,0 +1,82 @@
+"""A real server per storage backend (SQLite file, PostgreSQL schema), shared by the e2e tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.pg import fresh_schema
+from tests.server import RunningServer, run_server
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    tmp = tmp_path_factory.mktemp(f"server-{request.param}")
+    if request.param == "sqlite":
+        with run_server(f"sqlite:///{tmp}/e2e.db", tmp) as running:
+            yield running
+        return
+    with fresh_schema() as url:
+        subprocess.run(
+            [sys.executable, "-m", "todostack", "migrate"],
+            env={**os.environ, "TODOSTACK_DATABASE_URL": url},
+            check=True,
+            capture_output=True,
+        )
+        with run_server(url, tmp) as running:
+            yield running
+
+
+class Account:
+    def __init__(self, server: RunningServer, email: str, token: str, user_id: str) -> None:
+        self.server = server
+        self.email = email
+        self.token = token
+        self.id = user_id
+        self.http = server.client(token)
+
+    def inbox(self) -> str:
+        lists = self.http.get("/api/v1/lists").json()["items"]
+        return str(lists[0]["id"])
+
+    def todo(self, title: str = "todo", **fields: object) -> dict[str, object]:
+        r = self.http.post("/api/v1/todos", json={"title": title, **fields})
+        assert r.status_code == 201, r.text
+        body: dict[str, object] = r.json()
+        return body
+
+
+def sign_up(server: RunningServer) -> Account:
+    email = f"{uuid.uuid4().hex[:12]}@example.com"
+    with server.client() as anon:
+        r = anon.post("/api/v1/auth/register", json={"email": email, "password": "password123"})
+        assert r.status_code == 201, r.text
+        t = anon.post("/api/v1/auth/token", json={"email": email, "password": "password123"})
+        assert t.status_code == 200, t.text
+    return Account(server, email, t.json()["access_token"], r.json()["id"])
+
+
+@pytest.fixture
+def alice(server: RunningServer) -> Iterator[Account]:
+    account = sign_up(server)
+    yield account
+    account.http.close()
+
+
+@pytest.fixture
+def bob(server: RunningServer) -> Iterator[Account]:
+    account = sign_up(server)
+    yield account
+    account.http.close()
+
+
+@pytest.fixture
+def anon(server: RunningServer) -> Iterator[httpx.Client]:
+    with server.client() as client:
+        yield client

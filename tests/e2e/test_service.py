@@ -1,0 +1,74 @@
+"""Probes, OpenAPI and docs, and start-up refusals."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.server import RunningServer
+
+
+def test_probes(anon: httpx.Client) -> None:
+    assert anon.get("/healthz").json() == {"status": "ok"}
+    assert anon.get("/readyz").json() == {"status": "ready"}
+
+
+def test_openapi_document(anon: httpx.Client) -> None:
+    doc = anon.get("/api/openapi.json").json()
+    assert doc["openapi"].startswith("3.1")
+    paths = doc["paths"]
+    for path in ("/api/v1/todos", "/api/v1/todos/{todo_id}", "/api/v1/lists/{list_id}/complete-all", "/todobackend"):
+        assert path in paths
+    assert doc["components"]["securitySchemes"]["BearerAuth"]["scheme"] == "bearer"
+    create = paths["/api/v1/todos"]["post"]
+    assert "application/problem+json" in create["responses"]["422"]["content"]
+
+
+def test_interactive_docs_are_served_from_local_files(anon: httpx.Client) -> None:
+    page = anon.get("/api/docs")
+    assert page.status_code == 200
+    assert "cdn" not in page.text.lower()
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"):
+        assert f"/api/docs-assets/{asset}" in page.text
+        r = anon.get(f"/api/docs-assets/{asset}")
+        assert r.status_code == 200
+        assert len(r.content) > 10_000
+
+
+@pytest.mark.parametrize(
+    ("secret", "message"),
+    [(None, "TODOSTACK_SECRET_KEY is not set"), ("short", "at least 32 characters")],
+    ids=["missing", "too-short"],
+)
+def test_production_refuses_default_secret(tmp_path: Path, secret: str | None, message: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "TODOSTACK_SECRET_KEY"}
+    env.update({"TODOSTACK_ENV": "production", "TODOSTACK_DATABASE_URL": f"sqlite:///{tmp_path}/p.db"})
+    if secret:
+        env["TODOSTACK_SECRET_KEY"] = secret
+    done = subprocess.run(
+        [sys.executable, "-m", "todostack", "serve"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2
+    assert message in done.stderr
+
+
+def test_user_create_command(server: RunningServer, tmp_path: Path) -> None:
+    env = {**os.environ, "TODOSTACK_DATABASE_URL": server.database_url, "TODOSTACK_USER_PASSWORD": "password123"}
+    email = f"cli-{tmp_path.name[-8:]}@example.com"
+    done = subprocess.run(
+        [sys.executable, "-m", "todostack", "user", "create", "--email", email],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    with server.client() as client:
+        token = client.post("/api/v1/auth/token", json={"email": email, "password": "password123"})
+    assert token.status_code == 200
