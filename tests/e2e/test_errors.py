@@ -29,6 +29,11 @@ def _problem(r: httpx.Response, status: int) -> dict[str, object]:
         ("POST", "/api/v1/todos", {"json": {"title": "x" * 501}}, 422),
         ("POST", "/api/v1/todos", {"json": ["not", "an", "object"]}, 422),
         ("POST", "/api/v1/todos", {"json": {"title": "x", "bogus": 1}}, 422),
+        ("POST", "/api/v1/todos", {"json": {"title": "nul\u0000byte"}}, 422),
+        ("POST", "/api/v1/todos", {"json": {"title": "x", "completed": 0}}, 422),
+        ("POST", "/api/v1/todos", {"json": {"title": "x", "order": "5"}}, 422),
+        ("GET", "/api/v1/todos?q=nul%00byte", {}, 422),
+        ("GET", "/api/v1/todos?due_before=0.5", {}, 422),
         ("GET", "/api/v1/todos?limit=0", {}, 422),
         ("GET", "/api/v1/todos?sort=sideways", {}, 422),
         ("GET", "/api/v1/todos?cursor=garbage", {}, 422),
@@ -44,6 +49,11 @@ def _problem(r: httpx.Response, status: int) -> dict[str, object]:
         "title-too-long",
         "body-not-object",
         "unknown-field",
+        "nul-in-title",
+        "number-for-boolean",
+        "string-for-integer",
+        "nul-in-query",
+        "number-for-date-time",
         "limit-zero",
         "bad-sort",
         "bad-cursor",
@@ -63,6 +73,27 @@ def test_validation_lists_every_bad_field(alice: Account) -> None:
     body = _problem(r, 422)
     fields = {e["field"] for e in body["errors"]}  # type: ignore[attr-defined]
     assert fields == {"title", "priority", "tags", "order"}
+
+
+def test_integral_floats_count_as_integers(alice: Account) -> None:
+    r = alice.http.post("/api/v1/todos", json={"title": "x", "order": 7.0})
+    assert r.status_code == 201, r.text
+    assert r.json()["order"] == 7
+
+
+@pytest.mark.parametrize(
+    ("path", "methods"),
+    [
+        ("/api/v1/lists", {"GET", "POST", "OPTIONS"}),
+        ("/api/v1/todos/00000000-0000-4000-8000-000000000001", {"GET", "PATCH", "PUT", "DELETE", "OPTIONS"}),
+        ("/api/v1/auth/token", {"POST", "OPTIONS"}),
+    ],
+    ids=["collection", "item", "public"],
+)
+def test_options_lists_every_method(anon: httpx.Client, path: str, methods: set[str]) -> None:
+    r = anon.options(path)
+    assert r.status_code == 204
+    assert {m.strip() for m in r.headers["allow"].split(",")} == methods
 
 
 def test_body_over_one_mebibyte_is_413(alice: Account) -> None:

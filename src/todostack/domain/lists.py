@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from todostack.domain.errors import FieldError
+from todostack.domain.text import check_text
 
 __all__ = ["NAME_MAX", "TodoList", "normalize_list_name"]
 
@@ -26,4 +27,5 @@ def normalize_list_name(raw: str, errors: list[FieldError]) -> str:
     name = raw.strip()
     if not 1 <= len(name) <= NAME_MAX:
         errors.append(FieldError("name", f"must be 1 to {NAME_MAX} characters after trimming"))
+    check_text("name", name, errors)
     return name

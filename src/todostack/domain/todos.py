@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from todostack.domain.errors import FieldError
+from todostack.domain.text import check_text
 
 __all__ = [
     "NOTES_MAX",
@@ -72,12 +73,14 @@ def normalize_title(raw: str, errors: list[FieldError]) -> str:
     title = raw.strip()
     if not 1 <= len(title) <= TITLE_MAX:
         errors.append(FieldError("title", f"must be 1 to {TITLE_MAX} characters after trimming"))
+    check_text("title", title, errors)
     return title
 
 
 def validate_notes(notes: str, errors: list[FieldError]) -> None:
     if len(notes) > NOTES_MAX:
         errors.append(FieldError("notes", f"must be at most {NOTES_MAX} characters"))
+    check_text("notes", notes, errors)
 
 
 def normalize_tags(raw: list[str] | tuple[str, ...], errors: list[FieldError]) -> tuple[str, ...]:
@@ -85,8 +88,8 @@ def normalize_tags(raw: list[str] | tuple[str, ...], errors: list[FieldError]) -
     seen: dict[str, None] = {}
     for tag in raw:
         t = tag.strip()
-        if not 1 <= len(t) <= TAG_MAX:
-            errors.append(FieldError("tags", f"each tag must be 1 to {TAG_MAX} characters"))
+        if not 1 <= len(t) <= TAG_MAX or "\x00" in t:
+            errors.append(FieldError("tags", f"each tag must be 1 to {TAG_MAX} characters, none of them NUL"))
             return ()
         seen.setdefault(t, None)
     if len(seen) > TAGS_MAX:

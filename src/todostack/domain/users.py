@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from todostack.domain.errors import FieldError
+from todostack.domain.text import check_text
 
 __all__ = ["Principal", "User", "normalize_email", "validate_password"]
 
@@ -32,7 +33,7 @@ class Principal:
 
 def normalize_email(raw: str, errors: list[FieldError]) -> str:
     email = raw.strip().lower()
-    if not _EMAIL.match(email) or len(email) > 320:
+    if not _EMAIL.match(email) or len(email) > 320 or "\x00" in email:
         errors.append(FieldError("email", "must be an email address like name@example.com"))
     return email
 
@@ -40,3 +41,4 @@ def normalize_email(raw: str, errors: list[FieldError]) -> str:
 def validate_password(password: str, errors: list[FieldError]) -> None:
     if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
         errors.append(FieldError("password", f"must be between {PASSWORD_MIN} and {PASSWORD_MAX} characters"))
+    check_text("password", password, errors)

@@ -14,6 +14,7 @@ from todostack.domain import (
     Todo,
     TodoList,
 )
+from todostack.domain.text import check_text
 from todostack.domain.todos import (
     normalize_due,
     normalize_tags,
@@ -216,9 +217,9 @@ class TodoService:
             now = self._clock()
             result: list[Todo] = []
             for position, todo_id in enumerate(todo_ids):
-                todo = await self._get(uow, principal, todo_id, for_update=True)
-                if todo.list_id != list_id:
-                    raise NotFound(f"todo {todo_id} not found in list {list_id}")
+                todo = await uow.todos.get(principal.user_id, todo_id, for_update=True)
+                if todo is None or todo.list_id != list_id:
+                    raise Invalid([FieldError("todo_ids", f"{todo_id} is not a todo of list {list_id}")])
                 if todo.order != position:
                     todo = replace(todo, order=position, updated_at=now, version=todo.version + 1)
                     await uow.todos.update(todo)
@@ -236,8 +237,13 @@ class TodoService:
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page:
+        errors: list[FieldError] = []
         if not 1 <= limit <= LIMIT_MAX:
-            raise Invalid([FieldError("limit", f"must be between 1 and {LIMIT_MAX}")])
+            errors.append(FieldError("limit", f"must be between 1 and {LIMIT_MAX}"))
+        check_text("q", todo_filter.text or "", errors)
+        check_text("tag", todo_filter.tag or "", errors)
+        if errors:
+            raise Invalid(errors)
         after = decode_cursor(cursor, sort, descending) if cursor else None
         query = TodoQuery(principal.user_id, todo_filter, sort, descending, limit, after)
         async with self._uow() as uow:

@@ -6,9 +6,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, Request, Router
+from litestar import Litestar, Router
 from litestar.datastructures import CacheControlHeader, MutableScopeHeaders
-from litestar.exceptions import HTTPException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -19,9 +18,12 @@ from swagger_ui_bundle import swagger_ui_path
 
 from todostack import __version__
 from todostack.delivery.http.auth import BearerAuthMiddleware
+from todostack.delivery.http.bodies import validate_body
+from todostack.delivery.http.openapi import StrictStructSchemaPlugin
 from todostack.delivery.http.problems import exception_handlers
 from todostack.delivery.http.routes import auth, health, lists, todos
 from todostack.delivery.http.routes.deps import dependencies
+from todostack.delivery.http.routes.options import with_options
 from todostack.delivery.http.routes.todobackend import (
     CORS_HEADERS,
     PREFIX,
@@ -33,27 +35,6 @@ __all__ = ["create_http_app"]
 
 API_PREFIX = "/api/v1"
 SWAGGER_ASSETS = "/api/docs-assets"
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-
-
-def _is_json(content_type: str) -> bool:
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
-
-
-async def _require_json(request: Request[Any, Any, Any]) -> None:
-    """415 for a body that is not JSON on routes that read one."""
-    if request.method not in _BODY_METHODS:
-        return
-    if "data" not in request.route_handler.parsed_fn_signature.parameters:
-        return
-    has_body = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
-    if has_body and not _is_json(request.headers.get("content-type", "")):
-        raise HTTPException(
-            status_code=415,
-            detail="send the body as application/json",
-            headers={"Accept-Post": "application/json"},
-        )
 
 
 async def _todobackend_cors(message: Message, scope: Scope) -> None:
@@ -102,10 +83,12 @@ def create_http_app(
             app.state.services = services
             yield
 
-    public_api = Router(API_PREFIX, route_handlers=[auth.register, auth.token], dependencies=dependencies)
+    public_handlers = [auth.register, auth.token]
+    private_handlers = [auth.me, *lists.handlers, *todos.handlers]
+    public_api = Router(API_PREFIX, route_handlers=with_options(public_handlers), dependencies=dependencies)
     private_api = Router(
         API_PREFIX,
-        route_handlers=[auth.me, *lists.handlers, *todos.handlers],
+        route_handlers=with_options(private_handlers),
         dependencies=dependencies,
         middleware=[DefineMiddleware(BearerAuthMiddleware)],
         security=[{"BearerAuth": []}],
@@ -130,7 +113,8 @@ def create_http_app(
         route_handlers=handlers,
         lifespan=[lifespan],
         exception_handlers=exception_handlers,
-        before_request=_require_json,
+        before_request=validate_body,
+        plugins=[StrictStructSchemaPlugin()],
         before_send=before_send,
         openapi_config=_openapi(),
         request_max_body_size=config.max_body_bytes,

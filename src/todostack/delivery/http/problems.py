@@ -5,17 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import msgspec
 from litestar import Request, Response
 from litestar.exceptions import (
-    ClientException,
     HTTPException,
     NotAuthorizedException,
     SerializationException,
     ValidationException,
 )
-from litestar.types import Empty, ExceptionHandlersMap
-from litestar.utils.scope.state import ScopeState
+from litestar.types import ExceptionHandlersMap
 
 from todostack.delivery.http.schemas import FieldProblem, Problem
 from todostack.domain import (
@@ -107,46 +104,12 @@ def _domain_error(request: Request[Any, Any, Any], exc: TodoError) -> Response[P
     return problem_response(request, status, exc.detail, slug=slug, errors=errors, headers=headers)
 
 
-def _body_field_errors(request: Request[Any, Any, Any]) -> list[FieldProblem] | None:
-    """Re-check a rejected JSON body field by field, so the answer names every bad field.
-
-    msgspec stops at the first error; this runs only on the error path.
-    """
-    raw = ScopeState.from_scope(request.scope).json
-    handler = request.scope.get("route_handler")
-    data_field = handler.parsed_fn_signature.parameters.get("data") if handler is not None else None
-    if raw is Empty or data_field is None:
-        return None
-    struct = data_field.annotation
-    if not (isinstance(struct, type) and issubclass(struct, msgspec.Struct)):
-        return None
-    if not isinstance(raw, dict):
-        return [FieldProblem("body", "must be a JSON object")]
-    problems: list[FieldProblem] = []
-    known = set()
-    for f in msgspec.structs.fields(struct):
-        known.add(f.encode_name)
-        if f.encode_name in raw:
-            try:
-                msgspec.convert(raw[f.encode_name], f.type, strict=False)
-            except msgspec.ValidationError as exc:
-                problems.append(FieldProblem(f.encode_name, str(exc).split(" - at ", 1)[0]))
-        elif f.required:
-            problems.append(FieldProblem(f.encode_name, "is required"))
-    if struct.__struct_config__.forbid_unknown_fields:
-        problems.extend(FieldProblem(name, "is not a known field") for name in raw if name not in known)
-    return problems or None
-
-
 def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:
-    errors = _body_field_errors(request)
-    if errors is None:
-        errors = []
-        for item in exc.extra if isinstance(exc.extra, list) else []:
-            if isinstance(item, dict):
-                source = item.get("source")
-                key = str(item.get("key") or source or "body")
-                errors.append(FieldProblem(key, str(item.get("message", "is invalid"))))
+    errors = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            key = str(item.get("key") or item.get("source") or "request")
+            errors.append(FieldProblem(key, str(item.get("message", "is invalid"))))
     fields = ", ".join(sorted({e.field for e in errors})) or "the request"
     return problem_response(request, 422, f"invalid value for: {fields}", errors=errors)
 
@@ -159,7 +122,7 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     detail = exc.detail
     if isinstance(exc, NotAuthorizedException):
         headers["WWW-Authenticate"] = WWW_AUTHENTICATE
-    elif type(exc) is ClientException and isinstance(exc.__cause__, SerializationException):
+    elif isinstance(exc.__cause__, SerializationException):
         detail = "the request body is not valid JSON"
     elif status == 404:
         detail = f"no route for {request.method} {request.url.path}"

@@ -7,7 +7,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from todostack.delivery.http.problems import PROBLEM_JSON
 from todostack.delivery.http.schemas import Problem
 
-__all__ = ["AUTHED", "BODY", "CONDITIONAL", "problems"]
+__all__ = ["AUTHED", "BODY", "CONDITIONAL", "NOT_MODIFIED", "problems"]
 
 _DESCRIPTIONS = {
     400: "Malformed request (for example a body that is not JSON)",
@@ -26,9 +26,15 @@ BODY = (400, 413, 415, 422)
 CONDITIONAL = (404, 412)
 
 
+NOT_MODIFIED = 304
+
+
 def problems(*codes: int) -> dict[int, ResponseSpec]:
     spec: dict[int, ResponseSpec] = {}
     for code in sorted(set(codes)):
+        if code == NOT_MODIFIED:
+            spec[code] = ResponseSpec(None, description="Not Modified: If-None-Match named the current ETag")
+            continue
         spec[code] = ResponseSpec(
             data_container=Problem,
             media_type=PROBLEM_JSON,

@@ -33,15 +33,22 @@ __all__ = [
 ]
 
 # A title must contain something besides white space: it is trimmed before it is stored.
-Title = Annotated[str, Meta(min_length=1, max_length=TITLE_MAX, pattern=r"\S", examples=["Buy milk"])]
-Notes = Annotated[str, Meta(max_length=NOTES_MAX)]
-Tag = Annotated[str, Meta(min_length=1, max_length=TAG_MAX, pattern=r"\S")]
+# White space as str.strip() sees it, spelled out: \s differs between Python and JavaScript
+# regexes (U+001C..U+001F, U+0085, U+FEFF), and clients check patterns with the latter.
+WHITE_SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# Something besides white space, and never NUL (U+0000), which PostgreSQL cannot store.
+SOME_TEXT = rf"^[^\x00]*[^\x00{WHITE_SPACE}][^\x00]*$"
+ANY_TEXT = r"^[^\x00]*$"
+Title = Annotated[str, Meta(min_length=1, max_length=TITLE_MAX, pattern=SOME_TEXT, examples=["Buy milk"])]
+Notes = Annotated[str, Meta(max_length=NOTES_MAX, pattern=ANY_TEXT)]
+Tag = Annotated[str, Meta(min_length=1, max_length=TAG_MAX, pattern=SOME_TEXT)]
 Tags = Annotated[list[Tag], Meta(max_length=TAGS_MAX)]
 Order = Annotated[int, Meta(ge=-ORDER_MAX, le=ORDER_MAX)]
 PriorityName = Literal["none", "low", "medium", "high"]
-ListName = Annotated[str, Meta(min_length=1, max_length=NAME_MAX, pattern=r"\S", examples=["Groceries"])]
-Email = Annotated[str, Meta(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$", examples=["ada@example.com"])]
-Password = Annotated[str, Meta(min_length=8, max_length=1024)]
+ListName = Annotated[str, Meta(min_length=1, max_length=NAME_MAX, pattern=SOME_TEXT, examples=["Groceries"])]
+EMAIL = rf"^[^@\x00{WHITE_SPACE}]{{1,64}}@[^@\x00{WHITE_SPACE}]{{1,255}}$"
+Email = Annotated[str, Meta(min_length=3, max_length=320, pattern=EMAIL, examples=["ada@example.com"])]
+Password = Annotated[str, Meta(min_length=8, max_length=1024, pattern=ANY_TEXT)]
 
 
 class Problem(Struct, omit_defaults=True):
@@ -68,8 +75,8 @@ class RegisterIn(Struct, forbid_unknown_fields=True):
 
 
 class TokenIn(Struct, forbid_unknown_fields=True):
-    email: Annotated[str, Meta(min_length=1, max_length=320)]
-    password: Annotated[str, Meta(min_length=1, max_length=1024)]
+    email: Annotated[str, Meta(min_length=1, max_length=320, pattern=ANY_TEXT)]
+    password: Annotated[str, Meta(min_length=1, max_length=1024, pattern=ANY_TEXT)]
 
 
 class TokenOut(Struct):
@@ -154,7 +161,7 @@ class TodoPatch(Struct, forbid_unknown_fields=True):
 
 
 class ReorderIn(Struct, forbid_unknown_fields=True):
-    todo_ids: Annotated[list[UUID], Meta(max_length=1000)]
+    todo_ids: Annotated[list[UUID], Meta(max_length=1000, extra_json_schema={"uniqueItems": True})]
 
 
 class TodoOut(Struct):

@@ -11,7 +11,7 @@ from todostack.delivery.http.preconditions import (
     parse_id,
     parse_if_match,
 )
-from todostack.delivery.http.responses import AUTHED, BODY, CONDITIONAL, problems
+from todostack.delivery.http.responses import AUTHED, BODY, CONDITIONAL, NOT_MODIFIED, problems
 from todostack.delivery.http.routes.deps import IdempotencyKey, IfMatch, IfNoneMatch
 from todostack.delivery.http.schemas import (
     ListCreate,
@@ -60,7 +60,7 @@ async def create_list(
 @get(
     "/lists/{list_id:str}",
     summary="One list",
-    responses={**problems(*AUTHED, 404)},
+    responses=problems(*AUTHED, 404, NOT_MODIFIED),
     tags=["lists"],
 )
 async def get_list(

@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 from uuid import UUID
 
+import msgspec
 from litestar import Request, Response, delete, get, patch, post, put
-from litestar.params import Parameter
+from litestar.params import Parameter, QueryParameter
 from msgspec import UNSET
 
 from todostack.delivery.http.preconditions import (
@@ -17,9 +18,10 @@ from todostack.delivery.http.preconditions import (
     parse_id,
     parse_if_match,
 )
-from todostack.delivery.http.responses import AUTHED, BODY, CONDITIONAL, problems
+from todostack.delivery.http.responses import AUTHED, BODY, CONDITIONAL, NOT_MODIFIED, problems
 from todostack.delivery.http.routes.deps import IdempotencyKey, IfMatch, IfNoneMatch
 from todostack.delivery.http.schemas import (
+    ANY_TEXT,
     TodoCreate,
     TodoOut,
     TodoPage,
@@ -28,13 +30,24 @@ from todostack.delivery.http.schemas import (
     priority_of,
 )
 from todostack.delivery.http.services import Services
-from todostack.domain import Principal, Todo
+from todostack.domain import FieldError, Invalid, Principal, Todo
 from todostack.usecases import UNSET as KEEP
 from todostack.usecases import NewTodo, SortField, TodoChanges, TodoFilter
 
 __all__ = ["handlers"]
 
 SORT_PATTERN = r"^[-+]?(order|due|created|created_at|priority)(:(asc|desc))?$"
+# Query strings are parsed here, not by Litestar, which also takes bare numbers as timestamps.
+Timestamp = Annotated[str | None, QueryParameter(format="date-time", max_length=64)]
+
+
+def _timestamp(name: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return msgspec.convert(value, datetime)
+    except msgspec.ValidationError:
+        raise Invalid([FieldError(name, "must be an RFC 3339 date-time like 2030-01-31T09:00:00Z")]) from None
 
 
 def _one(todo: Todo, status: int = 200, extra: dict[str, str] | None = None) -> Response[TodoOut]:
@@ -82,10 +95,12 @@ async def search_todos(
     services: Services,
     list_id: UUID | None = None,
     completed: bool | None = None,
-    due_before: datetime | None = None,
-    due_after: datetime | None = None,
-    tag: Annotated[str | None, Parameter(max_length=40)] = None,
-    q: Annotated[str | None, Parameter(max_length=200, description="Text in the title or notes")] = None,
+    due_before: Timestamp = None,
+    due_after: Timestamp = None,
+    tag: Annotated[str | None, Parameter(max_length=40, pattern=ANY_TEXT)] = None,
+    q: Annotated[
+        str | None, Parameter(max_length=200, pattern=ANY_TEXT, description="Text in the title or notes")
+    ] = None,
     sort: Annotated[
         str, Parameter(pattern=SORT_PATTERN, description="order, due, created or priority; -field or field:desc")
     ] = "order",
@@ -97,8 +112,8 @@ async def search_todos(
     todo_filter = TodoFilter(
         list_id=None if list_id is None else str(list_id),
         completed=completed,
-        due_before=due_before,
-        due_after=due_after,
+        due_before=_timestamp("due_before", due_before),
+        due_after=_timestamp("due_after", due_after),
         tag=tag,
         text=q or None,
     )
@@ -124,7 +139,7 @@ async def create_todo(
     return _one(created.value, 201, extra)
 
 
-@get("/todos/{todo_id:str}", summary="One todo", responses=problems(*AUTHED, 404), tags=["todos"])
+@get("/todos/{todo_id:str}", summary="One todo", responses=problems(*AUTHED, 404, NOT_MODIFIED), tags=["todos"])
 async def get_todo(
     todo_id: str, principal: Principal, services: Services, if_none_match: IfNoneMatch = None
 ) -> Response[TodoOut]:

@@ -1,0 +1,78 @@
+"""Strict JSON request bodies: 415, 400 and 422 decided before a handler runs.
+
+Litestar converts bodies leniently (``"1"`` becomes ``1``, ``0`` becomes ``false``); the API
+promises JSON types exactly as documented, and one answer that names every bad field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request
+from litestar.exceptions import HTTPException
+
+from todostack.domain import FieldError, Invalid
+
+__all__ = ["validate_body"]
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def _field_errors(raw: object, struct: type[msgspec.Struct]) -> list[FieldError]:
+    if not isinstance(raw, dict):
+        return [FieldError("body", "must be a JSON object")]
+    errors: list[FieldError] = []
+    known = set()
+    for f in msgspec.structs.fields(struct):
+        known.add(f.encode_name)
+        if f.encode_name in raw:
+            try:
+                msgspec.convert(raw[f.encode_name], f.type, strict=True)
+            except msgspec.ValidationError as exc:
+                errors.append(FieldError(f.encode_name, str(exc).split(" - at ", 1)[0]))
+        elif f.required:
+            errors.append(FieldError(f.encode_name, "is required"))
+    if struct.__struct_config__.forbid_unknown_fields:
+        errors.extend(FieldError(name, "is not a known field") for name in raw if name not in known)
+    return errors
+
+
+async def validate_body(request: Request[Any, Any, Any]) -> None:
+    """``before_request`` hook for every route that reads a JSON body into a Struct."""
+    if request.method not in _BODY_METHODS:
+        return
+    data = request.route_handler.parsed_fn_signature.parameters.get("data")
+    if data is None or not (isinstance(data.annotation, type) and issubclass(data.annotation, msgspec.Struct)):
+        return
+    struct = data.annotation
+    has_body = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+    if has_body and not _is_json(request.headers.get("content-type", "")):
+        raise HTTPException(
+            status_code=415, detail="send the body as application/json", headers={"Accept-Post": "application/json"}
+        )
+    try:
+        raw = _integral_floats_as_ints(msgspec.json.decode(await request.body() or b"null"))
+    except msgspec.DecodeError:
+        raise HTTPException(status_code=400, detail="the request body is not valid JSON") from None
+    try:
+        msgspec.convert(raw, struct, strict=True)
+    except msgspec.ValidationError:
+        errors = _field_errors(raw, struct)
+        raise Invalid(errors or [FieldError("body", "does not match the schema")]) from None
+
+
+def _integral_floats_as_ints(value: Any) -> Any:
+    """JSON Schema counts ``3.0`` as an integer; msgspec's strict mode does not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_integral_floats_as_ints(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _integral_floats_as_ints(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,99 @@
+"""Domain rules and settings: pure functions, table-driven."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from todostack.domain import FieldError
+from todostack.domain.lists import normalize_list_name
+from todostack.domain.todos import normalize_due, normalize_tags, normalize_title, validate_notes
+from todostack.domain.users import normalize_email, validate_password
+from todostack.runtime import Settings, SettingsError
+
+
+@pytest.mark.parametrize(
+    ("check", "value", "field"),
+    [
+        (normalize_title, "a\x00b", "title"),
+        (validate_notes, "a\x00b", "notes"),
+        (normalize_list_name, "a\x00b", "name"),
+        (validate_password, "password\x00", "password"),
+        (normalize_email, "a\x00@b.co", "email"),
+        (normalize_tags, ["ok", "a\x00"], "tags"),
+    ],
+    ids=["title", "notes", "list-name", "password", "email", "tag"],
+)
+def test_nul_is_refused_everywhere(check: object, value: object, field: str) -> None:
+    errors: list[FieldError] = []
+    check(value, errors)  # type: ignore[operator]
+    assert [e.field for e in errors] == [field]
+
+
+@pytest.mark.parametrize(
+    ("due", "expected"),
+    [
+        (None, None),
+        (datetime(2030, 1, 1, 9), datetime(2030, 1, 1, 9, tzinfo=UTC)),
+        (datetime(2030, 1, 1, 9, tzinfo=timezone(timedelta(hours=9))), datetime(2030, 1, 1, 0, tzinfo=UTC)),
+    ],
+    ids=["none", "naive-is-utc", "offset-converted"],
+)
+def test_due_dates_are_stored_in_utc(due: datetime | None, expected: datetime | None) -> None:
+    assert normalize_due(due) == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "check"),
+    [
+        ({}, lambda s: (s.server.port, s.database.dialect, s.todobackend) == (8000, "sqlite", True)),
+        ({"TODOSTACK_ENV": "production"}, lambda s: s.todobackend is False),
+        ({"TODOSTACK_ENV": "production", "TODOSTACK_TODOBACKEND": "on"}, lambda s: s.todobackend is True),
+        ({"TODOSTACK_DATABASE_URL": "postgresql://x@h/db"}, lambda s: s.database.dialect == "postgresql"),
+        (
+            {"TODOSTACK_WORKERS": "3", "TODOSTACK_PORT": "9000"},
+            lambda s: (s.server.workers, s.server.port) == (3, 9000),
+        ),
+    ],
+    ids=["defaults", "production-turns-demo-off", "explicit-on", "postgres-url", "workers-and-port"],
+)
+def test_settings_from_env(env: dict[str, str], check: object) -> None:
+    assert check(Settings.from_env(env))  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"TODOSTACK_PORT": "eighty"},
+        {"TODOSTACK_PORT": "70000"},
+        {"TODOSTACK_ENV": "staging"},
+        {"TODOSTACK_DATABASE_URL": "mysql://x"},
+        {"TODOSTACK_TODOBACKEND": "maybe"},
+    ],
+    ids=["port-not-number", "port-out-of-range", "unknown-env", "unknown-database", "bad-switch"],
+)
+def test_bad_settings_are_named(env: dict[str, str]) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(env)
+    assert next(iter(env)) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "problems"),
+    [
+        ({}, 0),
+        ({"TODOSTACK_ENV": "production"}, 1),
+        ({"TODOSTACK_ENV": "production", "TODOSTACK_SECRET_KEY": "short"}, 1),
+        ({"TODOSTACK_ENV": "production", "TODOSTACK_SECRET_KEY": "s" * 32}, 0),
+    ],
+    ids=["development-default-ok", "production-default-refused", "production-short-refused", "production-ok"],
+)
+def test_production_needs_a_real_secret(env: dict[str, str], problems: int) -> None:
+    assert len(Settings.from_env(env).problems_for_start()) == problems
+
+
+def test_flags_win_over_environment() -> None:
+    settings = Settings.from_env({"TODOSTACK_PORT": "9000"}).with_overrides(port=9100, database_url="memory://")
+    assert (settings.server.port, settings.database.url) == (9100, "memory://")
+    assert Settings.from_env(settings.to_env()) == settings
