@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from tests.fakes import T0, World
-from todostack.domain import Invalid, NotFound, PreconditionFailed, Principal, Priority
+from todostack.domain import Conflict, Invalid, NotFound, PreconditionFailed, Principal, Priority
 from todostack.domain.errors import IdempotencyKeyReused
 from todostack.usecases import NewList, NewTodo, TodoChanges, TodoFilter
 
@@ -162,6 +162,13 @@ async def test_idempotent_create_replays_and_refuses_a_different_body(world: Wor
         await world.todos.create(alice, NewTodo(title="different"), "key-1")
     page = await world.todos.search(alice, TodoFilter())
     assert len(page.items) == 1
+
+
+async def test_replaying_a_create_whose_todo_was_deleted_is_a_conflict(world: World, alice: Principal) -> None:
+    created = await world.todos.create(alice, NewTodo(title="gone"), "key-2")
+    await world.todos.delete(alice, created.value.id)
+    with pytest.raises(Conflict, match="deleted since"):
+        await world.todos.create(alice, NewTodo(title="gone"), "key-2")
 
 
 async def test_idempotency_keys_are_per_user(world: World, alice: Principal, bob: Principal) -> None:

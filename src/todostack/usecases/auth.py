@@ -15,7 +15,7 @@ from todostack.domain import (
     User,
 )
 from todostack.domain.users import normalize_email, validate_password
-from todostack.usecases.idempotency import Created, fingerprint, run_idempotent
+from todostack.usecases.idempotency import Created, fingerprint, present, run_idempotent
 from todostack.usecases.ports import (
     Clock,
     IdGenerator,
@@ -88,6 +88,7 @@ class AuthService:
                 now=now,
                 result_type=User,
                 create=create,
+                exists=lambda user: present(uow.users.get(user.id)),
             )
 
     async def authenticate(self, email: str, password: str) -> IssuedToken:

@@ -7,10 +7,10 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from todostack.domain import IdempotencyKeyReused
+from todostack.domain import Conflict, IdempotencyKeyReused
 from todostack.usecases.ports import Snapshot, UnitOfWork
 
-__all__ = ["Created", "fingerprint", "run_idempotent"]
+__all__ = ["Created", "fingerprint", "present", "run_idempotent"]
 
 S = TypeVar("S", bound=Snapshot)
 
@@ -23,6 +23,11 @@ class Created(Generic[S]):
     def __init__(self, value: S, *, replayed: bool = False) -> None:
         self.value = value
         self.replayed = replayed
+
+
+async def present(lookup: Awaitable[object | None]) -> bool:
+    """``exists`` helper: does this repository lookup find something?"""
+    return await lookup is not None
 
 
 def fingerprint(kind: str, command: object) -> str:
@@ -39,13 +44,20 @@ async def run_idempotent(
     now: datetime,
     result_type: type[S],
     create: Callable[[], Awaitable[S]],
+    exists: Callable[[S], Awaitable[bool]],
 ) -> Created[S]:
-    """Run ``create`` inside ``uow`` once per (scope, key); commit; replay on retries."""
+    """Run ``create`` inside ``uow`` once per (scope, key); commit; replay on retries.
+
+    A replay whose resource was deleted since is a ``Conflict``: answering "created" with
+    something that is gone would mislead the client.
+    """
     if key is not None:
         prior = await uow.idempotency.claim(scope, key, digest, now)
         if prior is not None:
             if prior.fingerprint != digest or not isinstance(prior.snapshot, result_type):
                 raise IdempotencyKeyReused()
+            if not await exists(prior.snapshot):
+                raise Conflict("what this Idempotency-Key created has been deleted since; use a new key")
             return Created(prior.snapshot, replayed=True)
     value = await create()
     if key is not None:

@@ -14,7 +14,7 @@ from todostack.domain import (
 )
 from todostack.domain.lists import normalize_list_name
 from todostack.usecases.commands import NewList, VersionCheck
-from todostack.usecases.idempotency import Created, fingerprint, run_idempotent
+from todostack.usecases.idempotency import Created, fingerprint, present, run_idempotent
 from todostack.usecases.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
 
 __all__ = ["ListService", "check_version", "get_list"]
@@ -59,6 +59,7 @@ class ListService:
                 now=now,
                 result_type=TodoList,
                 create=create,
+                exists=lambda lst: present(uow.lists.get(principal.user_id, lst.id)),
             )
 
     async def get(self, principal: Principal, list_id: str) -> TodoList:

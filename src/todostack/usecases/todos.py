@@ -24,7 +24,7 @@ from todostack.domain.todos import (
 )
 from todostack.usecases.auth import DEFAULT_LIST_NAME
 from todostack.usecases.commands import UNSET, NewTodo, TodoChanges, VersionCheck
-from todostack.usecases.idempotency import Created, fingerprint, run_idempotent
+from todostack.usecases.idempotency import Created, fingerprint, present, run_idempotent
 from todostack.usecases.lists import check_version, get_list
 from todostack.usecases.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
 from todostack.usecases.queries import (
@@ -127,6 +127,7 @@ class TodoService:
                 now=now,
                 result_type=Todo,
                 create=create,
+                exists=lambda t: present(uow.todos.get(principal.user_id, t.id)),
             )
 
     async def get(self, principal: Principal, todo_id: str) -> Todo:
