@@ -70,8 +70,16 @@ def test_settings_from_env(env: dict[str, str], check: object) -> None:
         {"TODOSTACK_ENV": "staging"},
         {"TODOSTACK_DATABASE_URL": "mysql://x"},
         {"TODOSTACK_TODOBACKEND": "maybe"},
+        {"TODOSTACK_ARGON2_MEMORY_KIB": "8"},
     ],
-    ids=["port-not-number", "port-out-of-range", "unknown-env", "unknown-database", "bad-switch"],
+    ids=[
+        "port-not-number",
+        "port-out-of-range",
+        "unknown-env",
+        "unknown-database",
+        "bad-switch",
+        "argon2-below-minimum",
+    ],
 )
 def test_bad_settings_are_named(env: dict[str, str]) -> None:
     with pytest.raises(SettingsError) as caught:

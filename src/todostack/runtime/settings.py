@@ -111,7 +111,7 @@ class Settings:
                 secret_key=env.get("TODOSTACK_SECRET_KEY", "") or DEFAULT_SECRET,
                 token_ttl_seconds=_int(env, "TODOSTACK_TOKEN_TTL_SECONDS", 7 * 24 * 3600, 60, 365 * 24 * 3600),
                 argon2_time_cost=_int(env, "TODOSTACK_ARGON2_TIME_COST", 3, 1, 100),
-                argon2_memory_kib=_int(env, "TODOSTACK_ARGON2_MEMORY_KIB", 65536, 8, 4 * 1024 * 1024),
+                argon2_memory_kib=_int(env, "TODOSTACK_ARGON2_MEMORY_KIB", 65536, 32, 4 * 1024 * 1024),
             ),
             todobackend=_bool(env, "TODOSTACK_TODOBACKEND", not production),
             todobackend_capacity=_int(env, "TODOSTACK_TODOBACKEND_CAPACITY", 1000, 1, 1_000_000),

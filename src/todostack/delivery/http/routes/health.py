@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.di import NamedDependency
 from msgspec import Struct
 
 from todostack.delivery.http.problems import problem_response
@@ -35,7 +36,9 @@ async def healthz() -> Status:
     tags=["health"],
     responses=problems(503),
 )
-async def readyz(request: Request[Any, Any, Any], services: Services) -> Response[Status] | Response[Problem]:
+async def readyz(
+    request: Request[Any, Any, Any], services: NamedDependency[Services]
+) -> Response[Status] | Response[Problem]:
     try:
         await asyncio.wait_for(services.check_ready(), READY_TIMEOUT_S)
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready"; the log says why

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from litestar import Response, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from msgspec import Struct
 
 from todostack.delivery.http.preconditions import (
@@ -42,13 +44,16 @@ def _one(todo_list: TodoList, status: int = 200, extra: dict[str, str] | None = 
 
 
 @get("/lists", summary="All your lists, oldest first", responses=problems(*AUTHED), tags=["lists"])
-async def all_lists(principal: Principal, services: Services) -> ListPage:
+async def all_lists(principal: NamedDependency[Principal], services: NamedDependency[Services]) -> ListPage:
     return ListPage([ListOut.of(lst) for lst in await services.lists.all(principal)])
 
 
-@post("/lists", status_code=201, summary="Create a list", responses=problems(*AUTHED, *BODY), tags=["lists"])
+@post("/lists", status_code=201, summary="Create a list", responses=problems(*AUTHED, *BODY, 409), tags=["lists"])
 async def create_list(
-    data: ListCreate, principal: Principal, services: Services, idempotency_key: IdempotencyKey = None
+    data: JSONBody[ListCreate],
+    principal: NamedDependency[Principal],
+    services: NamedDependency[Services],
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[ListOut]:
     created = await services.lists.create(principal, NewList(data.name), idempotency_key)
     extra = {"Location": f"/api/v1/lists/{created.value.id}"}
@@ -64,7 +69,10 @@ async def create_list(
     tags=["lists"],
 )
 async def get_list(
-    list_id: str, principal: Principal, services: Services, if_none_match: IfNoneMatch = None
+    list_id: FromPath[str],
+    principal: NamedDependency[Principal],
+    services: NamedDependency[Services],
+    if_none_match: IfNoneMatch = None,
 ) -> Response[ListOut]:
     found = await services.lists.get(principal, parse_id(list_id, "list"))
     if not_modified(if_none_match, found.version):
@@ -79,7 +87,11 @@ async def get_list(
     tags=["lists"],
 )
 async def rename_list(
-    list_id: str, data: ListPatch, principal: Principal, services: Services, if_match: IfMatch = None
+    list_id: FromPath[str],
+    data: JSONBody[ListPatch],
+    principal: NamedDependency[Principal],
+    services: NamedDependency[Services],
+    if_match: IfMatch = None,
 ) -> Response[ListOut]:
     updated = await services.lists.rename(principal, parse_id(list_id, "list"), data.name, parse_if_match(if_match))
     return _one(updated)
@@ -92,7 +104,12 @@ async def rename_list(
     responses=problems(*AUTHED, *CONDITIONAL),
     tags=["lists"],
 )
-async def delete_list(list_id: str, principal: Principal, services: Services, if_match: IfMatch = None) -> None:
+async def delete_list(
+    list_id: FromPath[str],
+    principal: NamedDependency[Principal],
+    services: NamedDependency[Services],
+    if_match: IfMatch = None,
+) -> None:
     await services.lists.delete(principal, parse_id(list_id, "list"), parse_if_match(if_match))
 
 
@@ -103,7 +120,9 @@ async def delete_list(list_id: str, principal: Principal, services: Services, if
     responses=problems(*AUTHED, 404),
     tags=["lists"],
 )
-async def complete_all(list_id: str, principal: Principal, services: Services) -> BulkResult:
+async def complete_all(
+    list_id: FromPath[str], principal: NamedDependency[Principal], services: NamedDependency[Services]
+) -> BulkResult:
     return BulkResult(await services.lists.complete_all(principal, parse_id(list_id, "list")))
 
 
@@ -114,7 +133,9 @@ async def complete_all(list_id: str, principal: Principal, services: Services) -
     responses=problems(*AUTHED, 404),
     tags=["lists"],
 )
-async def clear_completed(list_id: str, principal: Principal, services: Services) -> BulkResult:
+async def clear_completed(
+    list_id: FromPath[str], principal: NamedDependency[Principal], services: NamedDependency[Services]
+) -> BulkResult:
     return BulkResult(await services.lists.clear_completed(principal, parse_id(list_id, "list")))
 
 
@@ -125,7 +146,12 @@ async def clear_completed(list_id: str, principal: Principal, services: Services
     responses=problems(*AUTHED, *BODY, 404),
     tags=["lists"],
 )
-async def reorder(list_id: str, data: ReorderIn, principal: Principal, services: Services) -> ReorderResult:
+async def reorder(
+    list_id: FromPath[str],
+    data: JSONBody[ReorderIn],
+    principal: NamedDependency[Principal],
+    services: NamedDependency[Services],
+) -> ReorderResult:
     ids = [str(i) for i in data.todo_ids]
     todos = await services.todos.reorder(principal, parse_id(list_id, "list"), ids)
     return ReorderResult([TodoOut.of(t) for t in todos])

@@ -6,7 +6,9 @@ import re
 from typing import Any
 
 from litestar import Request, Response, Router, delete, get, patch, post, route
+from litestar.di import NamedDependency
 from litestar.enums import HttpMethod
+from litestar.params import FromPath, JSONBody
 from msgspec import UNSET, Struct, UnsetType
 
 from todostack.delivery.http.preconditions import parse_id
@@ -84,28 +86,37 @@ def _preflight(request: Request[Any, Any, Any]) -> Response[None]:
 
 
 @get("/", summary="All todos of the demo list")
-async def tb_all(request: Request[Any, Any, Any], services: Services) -> list[TBTodo]:
+async def tb_all(request: Request[Any, Any, Any], services: NamedDependency[Services]) -> list[TBTodo]:
     return [_out(request, t) for t in await services.todobackend.all()]
 
 
 @post("/", status_code=201, summary="Add a todo to the demo list", responses=problems(*BODY, 409))
-async def tb_create(request: Request[Any, Any, Any], data: TBCreate, services: Services) -> Response[TBTodo]:
+async def tb_create(
+    request: Request[Any, Any, Any], data: JSONBody[TBCreate], services: NamedDependency[Services]
+) -> Response[TBTodo]:
     created = await services.todobackend.create(data.title, data.completed, data.order)
     todo = _out(request, created.value)
     return Response(todo, status_code=201, headers={"Location": todo.url})
 
 
 @delete("/", status_code=204, summary="Delete every todo of the demo list")
-async def tb_delete_all(services: Services) -> None:
+async def tb_delete_all(services: NamedDependency[Services]) -> None:
     await services.todobackend.delete_all()
 
 
 @get("/{todo_id:str}", summary="One demo todo", responses=problems(404))
-async def tb_get(request: Request[Any, Any, Any], todo_id: str, services: Services) -> TBTodo:
+async def tb_get(
+    request: Request[Any, Any, Any], todo_id: FromPath[str], services: NamedDependency[Services]
+) -> TBTodo:
     return _out(request, await services.todobackend.get(parse_id(todo_id, "todo")))
 
 
-async def _update(request: Request[Any, Any, Any], todo_id: str, data: TBUpdate, services: Services) -> TBTodo:
+async def _update(
+    request: Request[Any, Any, Any],
+    todo_id: FromPath[str],
+    data: JSONBody[TBUpdate],
+    services: NamedDependency[Services],
+) -> TBTodo:
     changes = TodoChanges(
         title=KEEP if data.title is UNSET else data.title,
         completed=KEEP if data.completed is UNSET else data.completed,
@@ -115,7 +126,12 @@ async def _update(request: Request[Any, Any, Any], todo_id: str, data: TBUpdate,
 
 
 @patch("/{todo_id:str}", summary="Change a demo todo", responses=problems(*BODY, 404))
-async def tb_patch(request: Request[Any, Any, Any], todo_id: str, data: TBUpdate, services: Services) -> TBTodo:
+async def tb_patch(
+    request: Request[Any, Any, Any],
+    todo_id: FromPath[str],
+    data: JSONBody[TBUpdate],
+    services: NamedDependency[Services],
+) -> TBTodo:
     return await _update(request, todo_id, data, services)
 
 
@@ -125,12 +141,17 @@ async def tb_patch(request: Request[Any, Any, Any], todo_id: str, data: TBUpdate
     summary="Replace a demo todo (read-only fields in the body are ignored)",
     responses=problems(*BODY, 404),
 )
-async def tb_put(request: Request[Any, Any, Any], todo_id: str, data: TBUpdate, services: Services) -> TBTodo:
+async def tb_put(
+    request: Request[Any, Any, Any],
+    todo_id: FromPath[str],
+    data: JSONBody[TBUpdate],
+    services: NamedDependency[Services],
+) -> TBTodo:
     return await _update(request, todo_id, data, services)
 
 
 @delete("/{todo_id:str}", status_code=204, summary="Delete a demo todo", responses=problems(404))
-async def tb_delete(todo_id: str, services: Services) -> None:
+async def tb_delete(todo_id: FromPath[str], services: NamedDependency[Services]) -> None:
     await services.todobackend.delete(parse_id(todo_id, "todo"))
 
 

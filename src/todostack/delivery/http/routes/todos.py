@@ -9,7 +9,8 @@ from uuid import UUID
 
 import msgspec
 from litestar import Request, Response, delete, get, patch, post, put
-from litestar.params import Parameter, QueryParameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from msgspec import UNSET
 
 from todostack.delivery.http.preconditions import (
@@ -65,7 +66,7 @@ def _parse_sort(sort: str, direction: str | None) -> tuple[SortField, bool]:
     return SortField("created" if name == "created_at" else name), descending
 
 
-def _new_todo(data: TodoCreate | TodoReplace) -> NewTodo:
+def _new_todo(data: JSONBody[TodoCreate] | TodoReplace) -> NewTodo:
     return NewTodo(
         title=data.title,
         list_id=None if data.list_id is None else str(data.list_id),
@@ -91,22 +92,22 @@ def _new_todo(data: TodoCreate | TodoReplace) -> NewTodo:
 )
 async def search_todos(
     request: Request[Any, Any, Any],
-    principal: Principal,
-    services: Services,
-    list_id: UUID | None = None,
-    completed: bool | None = None,
+    principal: NamedDependency[Principal],
+    services: NamedDependency[Services],
+    list_id: FromQuery[UUID | None] = None,
+    completed: FromQuery[bool | None] = None,
     due_before: Timestamp = None,
     due_after: Timestamp = None,
-    tag: Annotated[str | None, Parameter(max_length=40, pattern=ANY_TEXT)] = None,
+    tag: Annotated[str | None, QueryParameter(max_length=40, pattern=ANY_TEXT)] = None,
     q: Annotated[
-        str | None, Parameter(max_length=200, pattern=ANY_TEXT, description="Text in the title or notes")
+        str | None, QueryParameter(max_length=200, pattern=ANY_TEXT, description="Text in the title or notes")
     ] = None,
     sort: Annotated[
-        str, Parameter(pattern=SORT_PATTERN, description="order, due, created or priority; -field or field:desc")
+        str, QueryParameter(pattern=SORT_PATTERN, description="order, due, created or priority; -field or field:desc")
     ] = "order",
-    direction: Literal["asc", "desc"] | None = None,
-    limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Parameter(max_length=1000)] = None,
+    direction: FromQuery[Literal["asc", "desc"] | None] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, QueryParameter(max_length=1000)] = None,
 ) -> Response[TodoPage]:
     sort_field, descending = _parse_sort(sort, direction)
     todo_filter = TodoFilter(
@@ -130,7 +131,10 @@ async def search_todos(
 
 @post("/todos", status_code=201, summary="Create a todo", responses=problems(*AUTHED, *BODY, 404, 409), tags=["todos"])
 async def create_todo(
-    data: TodoCreate, principal: Principal, services: Services, idempotency_key: IdempotencyKey = None
+    data: JSONBody[TodoCreate],
+    principal: NamedDependency[Principal],
+    services: NamedDependency[Services],
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[TodoOut]:
     created = await services.todos.create(principal, _new_todo(data), idempotency_key)
     extra = {"Location": f"/api/v1/todos/{created.value.id}"}
@@ -141,7 +145,10 @@ async def create_todo(
 
 @get("/todos/{todo_id:str}", summary="One todo", responses=problems(*AUTHED, 404, NOT_MODIFIED), tags=["todos"])
 async def get_todo(
-    todo_id: str, principal: Principal, services: Services, if_none_match: IfNoneMatch = None
+    todo_id: FromPath[str],
+    principal: NamedDependency[Principal],
+    services: NamedDependency[Services],
+    if_none_match: IfNoneMatch = None,
 ) -> Response[TodoOut]:
     todo = await services.todos.get(principal, parse_id(todo_id, "todo"))
     if not_modified(if_none_match, todo.version):
@@ -156,7 +163,11 @@ async def get_todo(
     tags=["todos"],
 )
 async def patch_todo(
-    todo_id: str, data: TodoPatch, principal: Principal, services: Services, if_match: IfMatch = None
+    todo_id: FromPath[str],
+    data: JSONBody[TodoPatch],
+    principal: NamedDependency[Principal],
+    services: NamedDependency[Services],
+    if_match: IfMatch = None,
 ) -> Response[TodoOut]:
     changes = TodoChanges(
         title=KEEP if data.title is UNSET else data.title,
@@ -179,7 +190,11 @@ async def patch_todo(
     tags=["todos"],
 )
 async def replace_todo(
-    todo_id: str, data: TodoReplace, principal: Principal, services: Services, if_match: IfMatch = None
+    todo_id: FromPath[str],
+    data: JSONBody[TodoReplace],
+    principal: NamedDependency[Principal],
+    services: NamedDependency[Services],
+    if_match: IfMatch = None,
 ) -> Response[TodoOut]:
     todo = await services.todos.replace(principal, parse_id(todo_id, "todo"), _new_todo(data), parse_if_match(if_match))
     return _one(todo)
@@ -192,7 +207,12 @@ async def replace_todo(
     responses=problems(*AUTHED, *CONDITIONAL),
     tags=["todos"],
 )
-async def delete_todo(todo_id: str, principal: Principal, services: Services, if_match: IfMatch = None) -> None:
+async def delete_todo(
+    todo_id: FromPath[str],
+    principal: NamedDependency[Principal],
+    services: NamedDependency[Services],
+    if_match: IfMatch = None,
+) -> None:
     await services.todos.delete(principal, parse_id(todo_id, "todo"), parse_if_match(if_match))
 
 
