@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import os
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,7 +26,8 @@ from todostack.adapters.postgres import (
 from todostack.adapters.sqlite import SqliteDatabase, migrate_sqlite
 from todostack.adapters.tokens import HmacTokenCodec
 from todostack.delivery.http import HttpConfig, Services, create_http_app
-from todostack.runtime import Settings
+from todostack.runtime import Settings, Sizing, size_service
+from todostack.runtime.memory import MemoryGuard
 from todostack.usecases import AuthService, ListService, TodoBackendService, TodoService
 from todostack.usecases.ports import Clock, IdGenerator, UnitOfWorkFactory
 
@@ -36,10 +41,10 @@ class Storage:
     close: Callable[[], Awaitable[None]]
 
 
-async def open_storage(settings: Settings) -> Storage:
+async def open_storage(settings: Settings, pool_size: int | None = None) -> Storage:
     db = settings.database
     if db.dialect == "postgresql":
-        pg = await PostgresDatabase.connect(db.url, min_size=1, max_size=db.pool_size)
+        pg = await PostgresDatabase.connect(db.url, min_size=1, max_size=pool_size or db.pool_size)
         return Storage(pg, pg.ping, pg.close)
     if db.dialect == "sqlite":
         lite = await SqliteDatabase.connect(db.url, size=min(db.pool_size, 8))
@@ -89,12 +94,49 @@ async def open_services(
             await store.close()
 
 
+@asynccontextmanager
+async def worker_runtime(settings: Settings) -> AsyncIterator[Sizing]:
+    """Inside one worker: size its thread pool and database pool, and guard its memory."""
+    sizing = size_service(settings)
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=sizing.threads, thread_name_prefix="todostack"))
+    if settings.runtime.gc_threshold is not None:
+        gc.set_threshold(settings.runtime.gc_threshold)
+    guard_task = None
+    if sizing.soft_limit_bytes_per_worker is not None:
+        # Act a little before the server's own replacement threshold (the full share).
+        guard = MemoryGuard(
+            sizing.soft_limit_bytes_per_worker,
+            settings.runtime.memory_check_seconds,
+            recycle=lambda: os.kill(os.getpid(), signal.SIGTERM),
+        )
+        guard_task = asyncio.create_task(guard.run(), name="todostack-memory-guard")
+    try:
+        yield sizing
+    finally:
+        if guard_task is not None:
+            guard_task.cancel()
+
+
 def create_app(settings: Settings, *, storage: Storage | None = None) -> Litestar:
     config = HttpConfig(
         todobackend_enabled=settings.todobackend,
         max_body_bytes=settings.max_body_bytes,
+        test_endpoints=settings.test_endpoints,
     )
-    return create_http_app(config, lambda: open_services(settings, storage=storage))
+
+    @asynccontextmanager
+    async def worker_services() -> AsyncIterator[Services]:
+        async with worker_runtime(settings) as sizing:
+            store = storage if storage is not None else await open_storage(settings, sizing.db_pool_size)
+            try:
+                async with open_services(settings, storage=store) as services:
+                    yield services
+            finally:
+                if storage is None:
+                    await store.close()
+
+    return create_http_app(config, worker_services)
 
 
 def app_from_env() -> Litestar:

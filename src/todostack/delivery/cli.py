@@ -28,6 +28,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="worker processes (TODOSTACK_WORKERS, default: effective CPUs)")
     serve.add_argument("--database-url", help="TODOSTACK_DATABASE_URL, default sqlite:///var/todostack.db")
 
+    runtime = commands.add_parser(
+        "runtime", help="print what the service sees of its container and how it sizes itself"
+    )
+    runtime.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    runtime.add_argument("--workers", type=int, help="as for serve")
+
     migrate = commands.add_parser("migrate", help="apply pending database migrations")
     migrate.add_argument("--database-url", help="TODOSTACK_DATABASE_URL")
 
@@ -63,9 +69,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         from todostack.delivery.serve import serve
 
         return serve(settings)
+    if args.command == "runtime":
+        return _runtime(settings, as_json=args.json)
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
     return asyncio.run(_create_user(settings, args.email, args.password))
+
+
+def _runtime(settings: object, *, as_json: bool) -> int:
+    import json
+
+    from todostack.runtime import Settings, size_service
+
+    assert isinstance(settings, Settings)
+    sizing = size_service(settings)
+    if as_json:
+        print(json.dumps(sizing.as_json()))
+        return 0
+    mib = 1024 * 1024
+
+    def size(value: int | None) -> str:
+        return "none" if value is None else f"{value / mib:.0f} MiB ({value} bytes)"
+
+    quota = "none" if sizing.cpu_quota is None else f"{sizing.cpu_quota:g} CPUs"
+    rows = [
+        ("cgroup version", "none" if sizing.cgroup_version is None else f"v{sizing.cgroup_version}"),
+        ("CPU quota", quota),
+        ("effective CPUs", str(sizing.effective_cpus)),
+        ("memory limit", size(sizing.memory_limit_bytes)),
+        ("soft memory limit", size(sizing.soft_limit_bytes)),
+        ("soft limit per worker", size(sizing.soft_limit_bytes_per_worker)),
+        ("workers", str(sizing.workers)),
+        ("threads per worker", str(sizing.threads)),
+        ("database pool per worker", str(sizing.db_pool_size)),
+    ]
+    for name, value in rows:
+        print(f"{name:<26}{value}")
+    print(sizing.cpu_reason)
+    return 0
 
 
 async def _migrate(settings: object) -> int:

@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import sys
 
-from todostack.runtime import Settings
+from todostack.runtime import Settings, size_service
+from todostack.runtime.memory import resident_bytes
 
 __all__ = ["serve"]
 
 log = logging.getLogger("todostack.serve")
-
-
-def _worker_count(settings: Settings) -> int:
-    if settings.server.workers is not None:
-        return settings.server.workers
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def serve(settings: Settings) -> int:
@@ -53,7 +46,9 @@ def serve(settings: Settings) -> int:
         )
         return 3
 
-    workers = _worker_count(settings)
+    sizing = size_service(settings)
+    workers = sizing.workers
+    log.info("todostack: %s", sizing.cpu_reason)
     os.environ.update(settings.to_env())
     log.info(
         "serving on http://%s:%d with %d worker(s), database %s",
@@ -62,6 +57,18 @@ def serve(settings: Settings) -> int:
         workers,
         settings.database.dialect,
     )
+    if sizing.soft_limit_bytes is not None and settings.runtime.memory_limit is None:
+        # The workers share what the limit leaves after this (parent) process: hand them that
+        # as an explicit limit, so each worker's guard gets a share that really fits.
+        net = max(sizing.soft_limit_bytes - resident_bytes(), 32 * 1024 * 1024)
+        os.environ["TODOSTACK_MEMORY_LIMIT"] = str(net)
+        log.info("memory guard: %d MiB per worker", net // workers >> 20)
+    if settings.runtime.gc_threshold is not None:
+        gc.set_threshold(settings.runtime.gc_threshold)
+    # What the parent imported so far is shared copy-on-write with the forked workers; freezing it
+    # keeps the collector from touching (and so copying) those pages in every worker.
+    gc.collect()
+    gc.freeze()
     Server(
         "todostack.bootstrap:app_from_env",
         address=settings.server.host,

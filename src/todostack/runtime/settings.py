@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from todostack.runtime.sizing import parse_bytes
+
 __all__ = ["DEFAULT_SECRET", "Settings", "SettingsError"]
 
 DEFAULT_SECRET = "insecure-development-secret-change-me"  # noqa: S105 - refused in production
@@ -31,6 +33,29 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
     if not low <= value <= high:
         raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _size(env: Mapping[str, str], name: str) -> int | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return parse_bytes(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}: {exc}") from None
+
+
+def _ratio(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number between 0 and 1, got {raw!r}") from None
+    if not 0 < value <= 1:
+        raise SettingsError(f"{name} must be a number between 0 and 1, got {raw!r}")
     return value
 
 
@@ -79,13 +104,27 @@ class SecuritySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RuntimeSettings:
+    """Container awareness (see ``runtime.sizing``) and the memory guard."""
+
+    memory_limit: int | None = None  # bytes for all workers; None: ratio of the cgroup limit
+    memory_limit_ratio: float = 0.9
+    db_connection_budget: int = 80  # PostgreSQL connections all workers together may hold
+    gc_threshold: int | None = None  # generation-0 threshold; None: CPython's default
+    memory_check_seconds: int = 5
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     env: Environment = "development"
     server: ServerSettings = field(default_factory=ServerSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
     todobackend: bool = True
     todobackend_capacity: int = 1000
+    # Routes that only tests may use (e.g. to allocate memory); refused in production.
+    test_endpoints: bool = False
     max_body_bytes: int = 1024 * 1024
     log_level: str = "info"
 
@@ -113,8 +152,18 @@ class Settings:
                 argon2_time_cost=_int(env, "TODOSTACK_ARGON2_TIME_COST", 3, 1, 100),
                 argon2_memory_kib=_int(env, "TODOSTACK_ARGON2_MEMORY_KIB", 65536, 32, 4 * 1024 * 1024),
             ),
+            runtime=RuntimeSettings(
+                memory_limit=_size(env, "TODOSTACK_MEMORY_LIMIT"),
+                memory_limit_ratio=_ratio(env, "TODOSTACK_MEMORY_LIMIT_RATIO", 0.9),
+                db_connection_budget=_int(env, "TODOSTACK_DB_CONNECTION_BUDGET", 80, 1, 100_000),
+                gc_threshold=None
+                if not env.get("TODOSTACK_GC_THRESHOLD")
+                else _int(env, "TODOSTACK_GC_THRESHOLD", 700, 1, 10_000_000),
+                memory_check_seconds=_int(env, "TODOSTACK_MEMORY_CHECK_SECONDS", 5, 1, 3600),
+            ),
             todobackend=_bool(env, "TODOSTACK_TODOBACKEND", not production),
             todobackend_capacity=_int(env, "TODOSTACK_TODOBACKEND_CAPACITY", 1000, 1, 1_000_000),
+            test_endpoints=_bool(env, "TODOSTACK_TEST_ENDPOINTS", False),
             log_level=(env.get("TODOSTACK_LOG_LEVEL", "info") or "info").lower(),
         )
         settings.database.dialect  # noqa: B018 - validates the URL's scheme early
@@ -141,6 +190,8 @@ class Settings:
     def problems_for_start(self) -> list[str]:
         """Reasons the service must not start with these settings."""
         problems = []
+        if self.env == "production" and self.test_endpoints:
+            problems.append("TODOSTACK_TEST_ENDPOINTS must be off in production")
         if self.env == "production":
             key = self.security.secret_key
             if key == DEFAULT_SECRET:
@@ -164,7 +215,16 @@ class Settings:
             "TODOSTACK_TODOBACKEND": "on" if self.todobackend else "off",
             "TODOSTACK_TODOBACKEND_CAPACITY": str(self.todobackend_capacity),
             "TODOSTACK_LOG_LEVEL": self.log_level,
+            "TODOSTACK_TEST_ENDPOINTS": "on" if self.test_endpoints else "off",
         }
         if self.server.workers is not None:
             env["TODOSTACK_WORKERS"] = str(self.server.workers)
+        rt = self.runtime
+        env["TODOSTACK_MEMORY_LIMIT_RATIO"] = repr(rt.memory_limit_ratio)
+        env["TODOSTACK_DB_CONNECTION_BUDGET"] = str(rt.db_connection_budget)
+        env["TODOSTACK_MEMORY_CHECK_SECONDS"] = str(rt.memory_check_seconds)
+        if rt.memory_limit is not None:
+            env["TODOSTACK_MEMORY_LIMIT"] = str(rt.memory_limit)
+        if rt.gc_threshold is not None:
+            env["TODOSTACK_GC_THRESHOLD"] = str(rt.gc_threshold)
         return env

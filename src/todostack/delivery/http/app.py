@@ -24,6 +24,7 @@ from todostack.delivery.http.problems import exception_handlers
 from todostack.delivery.http.routes import auth, health, lists, todos
 from todostack.delivery.http.routes.deps import dependencies
 from todostack.delivery.http.routes.options import with_options
+from todostack.delivery.http.routes.testing import testing_router
 from todostack.delivery.http.routes.todobackend import (
     CORS_HEADERS,
     PREFIX,
@@ -104,6 +105,8 @@ def create_http_app(
             include_in_schema=False,
         ),
     ]
+    if config.test_endpoints:
+        handlers.append(testing_router())
     before_send = []
     if config.todobackend_enabled:
         handlers.append(todobackend_router(dependencies))

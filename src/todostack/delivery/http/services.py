@@ -25,3 +25,4 @@ class HttpConfig:
     todobackend_enabled: bool = True
     max_body_bytes: int = 1024 * 1024
     debug: bool = False
+    test_endpoints: bool = False

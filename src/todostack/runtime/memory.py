@@ -1,0 +1,119 @@
+"""The memory guard (CPython's missing GOMEMLIMIT): stay under this worker's share of the limit.
+
+Each check compares the worker's resident memory with its share. Above it, the guard collects
+garbage and hands freed heap back to the kernel (``malloc_trim``). If the worker is still above
+its share, it stops itself the graceful way (SIGTERM: no new connections, in-flight requests
+finish) and the server process starts a fresh one in its place — before the kernel's OOM killer
+would pick a victim on its own. Stopping first and replacing second matters under a tight limit:
+starting the new worker first would need room for both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import gc
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["GuardStep", "MemoryGuard", "release_memory", "resident_bytes"]
+
+log = logging.getLogger("todostack.memory")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def resident_bytes() -> int:
+    """This process's resident set size, from ``/proc/self/statm``."""
+    with open("/proc/self/statm", "rb") as f:
+        return int(f.read().split()[1]) * _PAGE
+
+
+def _malloc_trim() -> Callable[[], None]:
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to give back this way
+        return lambda: None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+
+    def call() -> None:
+        trim(0)
+
+    return call
+
+
+_trim = _malloc_trim()
+
+
+def release_memory() -> None:
+    """Collect every generation, then return free heap pages to the kernel."""
+    gc.collect()
+    _trim()
+
+
+@dataclass(frozen=True, slots=True)
+class GuardStep:
+    before: int
+    after: int
+    still_over: bool
+
+
+class MemoryGuard:
+    def __init__(
+        self,
+        limit_bytes: int,
+        interval_s: float,
+        *,
+        measure: Callable[[], int] = resident_bytes,
+        release: Callable[[], None] = release_memory,
+        recycle: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.limit = limit_bytes
+        self.interval = interval_s
+        self._measure = measure
+        self._release = release
+        self._recycle = recycle
+        self.recycling = False
+        self.collections = 0
+        self.over_after_collect = 0
+
+    def check(self) -> GuardStep | None:
+        """One check; ``None`` when under the limit."""
+        before = self._measure()
+        if before <= self.limit:
+            return None
+        self._release()
+        self.collections += 1
+        after = self._measure()
+        step = GuardStep(before, after, after > self.limit)
+        if step.still_over:
+            self.over_after_collect += 1
+            log.warning(
+                "memory guard: %d MiB after collecting (from %d MiB), over the %d MiB share: "
+                "draining this worker (pid %d) for a fresh one",
+                after >> 20,
+                before >> 20,
+                self.limit >> 20,
+                os.getpid(),
+            )
+            if not self.recycling:
+                self.recycling = True
+                self._recycle()
+        else:
+            log.info(
+                "memory guard: collected %d MiB -> %d MiB, under the %d MiB share",
+                before >> 20,
+                after >> 20,
+                self.limit >> 20,
+            )
+        return step
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            self.check()

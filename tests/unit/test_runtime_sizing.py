@@ -1,0 +1,194 @@
+"""Container awareness against fake cgroup trees (v1, v2, hybrid), table-driven."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from todostack.runtime.cgroups import CgroupLimits, read_cgroup_limits, read_throttling
+from todostack.runtime.memory import MemoryGuard
+from todostack.runtime.sizing import decide_cpus, parse_bytes, plan
+
+V1_MOUNTS = (
+    "30 20 0:26 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n"
+    "31 20 0:27 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+)
+V2_MOUNT = "30 20 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"
+
+
+def tree(root: Path, files: dict[str, str]) -> Path:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    return root
+
+
+def v1(quotas: dict[str, tuple[int, int]], limits: dict[str, int], group: str = "/pod/app") -> dict[str, str]:
+    files = {
+        "proc/self/mountinfo": V1_MOUNTS,
+        "proc/self/cgroup": f"4:memory:{group}\n3:cpu,cpuacct:{group}\n0::/\n",
+    }
+    for path, (quota, period) in quotas.items():
+        files[f"sys/fs/cgroup/cpu,cpuacct{path}/cpu.cfs_quota_us"] = str(quota)
+        files[f"sys/fs/cgroup/cpu,cpuacct{path}/cpu.cfs_period_us"] = str(period)
+    for path, limit in limits.items():
+        files[f"sys/fs/cgroup/memory{path}/memory.limit_in_bytes"] = str(limit)
+    return files
+
+
+def v2(cpu_max: dict[str, str], memory_max: dict[str, str], group: str = "/pod/app") -> dict[str, str]:
+    files = {
+        "proc/self/mountinfo": V2_MOUNT,
+        "proc/self/cgroup": f"0::{group}\n",
+        "sys/fs/cgroup/cgroup.controllers": "cpuset cpu io memory pids\n",
+    }
+    for path, value in cpu_max.items():
+        files[f"sys/fs/cgroup{path}/cpu.max"] = value
+    for path, value in memory_max.items():
+        files[f"sys/fs/cgroup{path}/memory.max"] = value
+    return files
+
+
+UNLIMITED_V1 = 9223372036854771712
+GIB = 1024**3
+
+
+@pytest.mark.parametrize(
+    ("files", "version", "quota", "memory"),
+    [
+        (v1({"": (-1, 100000), "/pod/app": (-1, 100000)}, {"/pod/app": UNLIMITED_V1}), 1, None, None),
+        (v1({"/pod/app": (150000, 100000)}, {"/pod/app": 2 * GIB}), 1, 1.5, 2 * GIB),
+        (v1({"/pod": (50000, 100000), "/pod/app": (200000, 100000)}, {"/pod": GIB, "/pod/app": 4 * GIB}), 1, 0.5, GIB),
+        (v1({}, {}), 1, None, None),
+        (v2({"/pod/app": "max 100000"}, {"/pod/app": "max"}), 2, None, None),
+        (v2({"/pod/app": "250000 100000"}, {"/pod/app": str(3 * GIB)}), 2, 2.5, 3 * GIB),
+        (v2({"/pod": "100000 100000", "/pod/app": "max 100000"}, {"/pod": str(GIB), "/pod/app": "max"}), 2, 1.0, GIB),
+        ({}, None, None, None),
+    ],
+    ids=[
+        "v1-no-quota",
+        "v1-fractional",
+        "v1-parent-smaller",
+        "v1-files-missing",
+        "v2-max",
+        "v2-quota",
+        "v2-parent-limits",
+        "no-cgroups",
+    ],
+)
+def test_limits(
+    tmp_path: Path, files: dict[str, str], version: int | None, quota: float | None, memory: int | None
+) -> None:
+    limits = read_cgroup_limits(tree(tmp_path, files))
+    assert (limits.version, limits.cpu_quota, limits.memory_limit) == (version, quota, memory)
+
+
+def test_hybrid_layout_uses_v1_controllers(tmp_path: Path) -> None:
+    files = v1({"/pod/app": (100000, 100000)}, {})
+    files["proc/self/mountinfo"] += "40 20 0:40 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n"
+    limits = read_cgroup_limits(tree(tmp_path, files))
+    assert (limits.version, limits.cpu_quota) == (1, 1.0)
+
+
+def test_group_below_a_nested_mount_root(tmp_path: Path) -> None:
+    files = v1({"": (300000, 100000)}, {})
+    # Inside a container the mount shows the pod's own group as its root.
+    files["proc/self/mountinfo"] = V1_MOUNTS.replace(
+        " / /sys/fs/cgroup/cpu,cpuacct", " /pod/app /sys/fs/cgroup/cpu,cpuacct"
+    )
+    assert read_cgroup_limits(tree(tmp_path, files)).cpu_quota == 3.0
+
+
+@pytest.mark.parametrize(
+    ("stat", "expected"),
+    [
+        ("nr_periods 10\nnr_throttled 4\nthrottled_time 2500000000\n", (10, 4, 2.5)),
+        ("usage_usec 1\nnr_periods 8\nnr_throttled 2\nthrottled_usec 1500000\n", (8, 2, 1.5)),
+    ],
+    ids=["v1-nanoseconds", "v2-microseconds"],
+)
+def test_throttling(tmp_path: Path, stat: str, expected: tuple[int, int, float]) -> None:
+    (tmp_path / "cpu.stat").write_text(stat)
+    t = read_throttling(tmp_path)
+    assert t is not None
+    assert (t.periods, t.throttled_periods, t.throttled_seconds) == expected
+
+
+@pytest.mark.parametrize(
+    ("quota", "affinity", "override", "count", "says"),
+    [
+        (None, 8, None, 8, "no CPU quota"),
+        (1.5, 8, None, 1, "CPU quota 1.5 found"),
+        (0.5, 8, None, 1, "below the minimum"),
+        (4.0, 2, None, 2, "affinity mask"),
+        (4.0, 8, 3, 3, "set explicitly"),
+    ],
+    ids=["no-quota", "fraction-rounds-down", "below-minimum", "affinity-smaller", "explicit-override"],
+)
+def test_effective_cpus(quota: float | None, affinity: int, override: int | None, count: int, says: str) -> None:
+    decision = decide_cpus(quota, affinity, override)
+    assert decision.count == count
+    assert says in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("1048576", 1048576), ("512MiB", 512 * 1024**2), ("1.5GiB", int(1.5 * GIB)), ("800M", 800_000_000)],
+)
+def test_parse_bytes(text: str, value: int) -> None:
+    assert parse_bytes(text) == value
+
+
+@pytest.mark.parametrize("text", ["", "lots", "5 parsecs", "-1MiB"])
+def test_parse_bytes_refuses(text: str) -> None:
+    with pytest.raises(ValueError, match="not a size"):
+        parse_bytes(text)
+
+
+@pytest.mark.parametrize(
+    ("limits", "override", "memory_override", "expect"),
+    [
+        (CgroupLimits(1, 1.0, 1000 * 1024**2, None, None), None, None, (1, 900 * 1024**2, 5, 10)),
+        (CgroupLimits(2, None, None, None, None), None, None, (4, None, 8, 10)),
+        (CgroupLimits(2, None, None, None, None), 16, 1600, (16, 100, 8, 5)),
+    ],
+    ids=["quota-and-limit", "unlimited", "explicit-workers-and-memory"],
+)
+def test_plan(
+    limits: CgroupLimits, override: int | None, memory_override: int | None, expect: tuple[object, ...]
+) -> None:
+    sizing = plan(
+        limits,
+        4,
+        workers_override=override,
+        pool_size=10,
+        connection_budget=80,
+        memory_limit_override=memory_override,
+        memory_limit_ratio=0.9,
+    )
+    assert (sizing.workers, sizing.soft_limit_bytes_per_worker, sizing.threads, sizing.db_pool_size) == expect
+
+
+def test_memory_guard_collects_then_reports_when_still_over() -> None:
+    readings = iter([50, 120, 90, 130, 125, 140, 135])
+    released: list[int] = []
+    recycled: list[int] = []
+    guard = MemoryGuard(
+        100,
+        1,
+        measure=lambda: next(readings),
+        release=lambda: released.append(1),
+        recycle=lambda: recycled.append(1),
+    )
+    assert guard.check() is None
+    first = guard.check()
+    assert first is not None
+    assert (first.before, first.after, first.still_over) == (120, 90, False)
+    second = guard.check()
+    assert second is not None
+    assert second.still_over
+    assert (len(released), guard.collections, guard.over_after_collect) == (2, 2, 1)
+    assert guard.check() is not None
+    assert recycled == [1], "a worker asks to be replaced once, however often it is checked"
