@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 VENV_STAMP := .venv/.synced
 export UV_LINK_MODE ?= copy
 
-.PHONY: help run test lint typecheck importlint pytest unit integration e2e migrate clean
+.PHONY: help run test lint typecheck importlint pytest unit integration e2e migrate clean browser screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -38,7 +38,12 @@ typecheck: $(VENV_STAMP)
 importlint: $(VENV_STAMP)
 	.venv/bin/lint-imports
 
-pytest: $(VENV_STAMP)
+browser: ## Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
+	  else echo "The browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; }
+
+pytest: $(VENV_STAMP) browser
 	.venv/bin/pytest
 
 unit: $(VENV_STAMP) ## only the fast tests
@@ -47,8 +52,11 @@ unit: $(VENV_STAMP) ## only the fast tests
 integration: $(VENV_STAMP)
 	.venv/bin/pytest tests/integration
 
-e2e: $(VENV_STAMP)
+e2e: $(VENV_STAMP) browser
 	.venv/bin/pytest tests/e2e
+
+screenshots: $(VENV_STAMP) browser ## refresh docs/screenshot-{light,dark}.png
+	.venv/bin/python -m tests.e2e.screenshots docs
 
 clean: ## remove the virtual environment and local data
 	rm -rf .venv .tools var .pytest_cache .mypy_cache .ruff_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from collections.abc import Iterator
@@ -36,8 +37,11 @@ class _SlowCallbacks(logging.Handler):
 
 
 @pytest.fixture(autouse=True)
-def no_blocked_event_loop() -> Iterator[None]:
-    """Fail a test during which some callback blocked its event loop for over 100 ms."""
+def no_blocked_event_loop(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail an async test during which some callback blocked its event loop for over 100 ms."""
+    if not inspect.iscoroutinefunction(getattr(request.node, "function", None)):
+        yield
+        return
     handler = _SlowCallbacks()
     logger = logging.getLogger("asyncio")
     logger.addHandler(handler)

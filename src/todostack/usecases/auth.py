@@ -34,6 +34,7 @@ ANONYMOUS_SCOPE = ""
 @dataclass(frozen=True, slots=True)
 class IssuedToken:
     token: str
+    issued_at: datetime
     expires_at: datetime
     user_id: str
 
@@ -105,8 +106,9 @@ class AuthService:
         return self.issue_token(user.id)
 
     def issue_token(self, user_id: str) -> IssuedToken:
-        expires_at = self._clock() + self._ttl
-        return IssuedToken(self._tokens.issue(user_id, expires_at), expires_at, user_id)
+        now = self._clock()
+        expires_at = now + self._ttl
+        return IssuedToken(self._tokens.issue(user_id, expires_at), now, expires_at, user_id)
 
     def principal_for_token(self, token: str) -> Principal:
         """Cheap enough for every request: no database, one HMAC."""

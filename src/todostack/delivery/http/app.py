@@ -10,7 +10,7 @@ from litestar import Litestar, Router
 from litestar.datastructures import CacheControlHeader, MutableScopeHeaders
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.types import Message, Scope
@@ -31,11 +31,21 @@ from todostack.delivery.http.routes.todobackend import (
     todobackend_router,
 )
 from todostack.delivery.http.services import HttpConfig, Services
+from todostack.delivery.web import SECURITY_HEADERS, web_router
 
 __all__ = ["create_http_app"]
 
 API_PREFIX = "/api/v1"
 SWAGGER_ASSETS = "/api/docs-assets"
+
+
+async def _html_security_headers(message: Message, scope: Scope) -> None:
+    if message["type"] != "http.response.start":
+        return
+    headers = MutableScopeHeaders.from_message(message)
+    if headers.get("content-type", "").startswith("text/html"):
+        for name, value in SECURITY_HEADERS.items():
+            headers[name] = value
 
 
 async def _todobackend_cors(message: Message, scope: Scope) -> None:
@@ -54,15 +64,8 @@ def _openapi() -> OpenAPIConfig:
             "`Authorization: Bearer <token>`. Errors are RFC 9457 `application/problem+json`."
         ),
         path="/api",
-        render_plugins=[
-            SwaggerRenderPlugin(
-                path="/docs",
-                js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
-                css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
-                standalone_preset_js_url=f"{SWAGGER_ASSETS}/swagger-ui-standalone-preset.js",
-                favicon=f"<link rel='icon' type='image/png' href='{SWAGGER_ASSETS}/favicon-32x32.png'>",
-            )
-        ],
+        # /api/docs is the web router's page: Litestar's Swagger page has an inline script.
+        render_plugins=[JsonRenderPlugin()],
         components=Components(
             security_schemes={
                 "BearerAuth": SecurityScheme(type="http", scheme="bearer", description="from /auth/token")
@@ -84,7 +87,7 @@ def create_http_app(
             app.state.services = services
             yield
 
-    public_handlers = [auth.register, auth.token]
+    public_handlers = [auth.register, auth.token, auth.open_session, auth.close_session]
     private_handlers = [auth.me, *lists.handlers, *todos.handlers]
     public_api = Router(API_PREFIX, route_handlers=with_options(public_handlers), dependencies=dependencies)
     private_api = Router(
@@ -105,9 +108,10 @@ def create_http_app(
             include_in_schema=False,
         ),
     ]
+    handlers.append(web_router())
     if config.test_endpoints:
         handlers.append(testing_router())
-    before_send = []
+    before_send = [_html_security_headers]
     if config.todobackend_enabled:
         handlers.append(todobackend_router(dependencies))
         before_send.append(_todobackend_cors)

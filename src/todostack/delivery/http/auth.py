@@ -5,30 +5,57 @@ from __future__ import annotations
 from typing import Any
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from todostack.delivery.http.services import Services
 from todostack.domain import AuthenticationFailed, Principal
 
-__all__ = ["BearerAuthMiddleware", "principal_of"]
+__all__ = ["SESSION_COOKIE", "BearerAuthMiddleware", "principal_of", "same_origin"]
+
+
+SESSION_COOKIE = "todostack_session"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def same_origin(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    """Did the browser send this from our own page? (CSRF defence for cookie sessions.)"""
+    site = connection.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = connection.headers.get("origin")
+    if origin is None:
+        return False
+    host = connection.headers.get("x-forwarded-host") or connection.headers.get("host", "")
+    return origin.split("://", 1)[-1] == host
 
 
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
-    """Puts the caller's ``Principal`` on the connection, or answers 401."""
+    """Puts the caller's ``Principal`` on the connection, or answers 401.
+
+    API clients send ``Authorization: Bearer <token>``; the web page holds the same token in an
+    httpOnly, SameSite=Strict cookie that scripts cannot read. Cookie-authenticated requests that
+    change something must also come from our own origin (403 otherwise).
+    """
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         header = connection.headers.get("authorization")
-        if not header:
+        from_cookie = False
+        if header:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise NotAuthorizedException("the Authorization header must be 'Bearer <token>'")
+        elif SESSION_COOKIE in connection.cookies:
+            token, from_cookie = connection.cookies[SESSION_COOKIE], True
+        else:
             raise NotAuthorizedException("this endpoint needs a bearer token: Authorization: Bearer <token>")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise NotAuthorizedException("the Authorization header must be 'Bearer <token>'")
         services: Services = connection.app.state.services
         try:
             principal = services.auth.principal_for_token(token.strip())
         except AuthenticationFailed as exc:
             raise NotAuthorizedException(exc.detail) from None
+        if from_cookie and connection.scope.get("method") not in _SAFE_METHODS and not same_origin(connection):
+            raise PermissionDeniedException("cross-site request refused: send it from this site's own page")
         return AuthenticationResult(user=principal, auth=None)
 
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from litestar import Response, get, post
+from typing import Any
+
+from litestar import Request, Response, delete, get, post
+from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
+from todostack.delivery.http.auth import SESSION_COOKIE
 from todostack.delivery.http.responses import AUTHED, BODY, problems
 from todostack.delivery.http.routes.deps import IdempotencyKey
 from todostack.delivery.http.schemas import RegisterIn, TokenIn, TokenOut, UserOut
 from todostack.delivery.http.services import Services
 from todostack.domain import Principal
 
-__all__ = ["me", "register", "token"]
+__all__ = ["close_session", "me", "open_session", "register", "token"]
 
 
 @post(
@@ -41,8 +45,43 @@ async def register(
 )
 async def token(data: JSONBody[TokenIn], services: NamedDependency[Services]) -> TokenOut:
     issued = await services.auth.authenticate(data.email, data.password)
-    expires_in = int((issued.expires_at - issued.expires_at.now(issued.expires_at.tzinfo)).total_seconds())
-    return TokenOut(issued.token, "Bearer", max(expires_in, 0), issued.expires_at)
+    expires_in = int((issued.expires_at - issued.issued_at).total_seconds())
+    return TokenOut(issued.token, "Bearer", expires_in, issued.expires_at)
+
+
+@post(
+    "/auth/session",
+    status_code=200,
+    summary="Sign in for the web page: the token goes into an httpOnly, SameSite=Strict cookie",
+    responses=problems(*BODY, 401),
+    tags=["auth"],
+)
+async def open_session(
+    request: Request[Any, Any, Any], data: JSONBody[TokenIn], services: NamedDependency[Services]
+) -> Response[UserOut]:
+    issued = await services.auth.authenticate(data.email, data.password)
+    user = await services.auth.current_user(Principal(issued.user_id))
+    secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "").startswith("https")
+    max_age = int((issued.expires_at - issued.issued_at).total_seconds())
+    cookie = Cookie(
+        key=SESSION_COOKIE,
+        value=issued.token,
+        max_age=max_age,
+        httponly=True,
+        samesite="strict",
+        secure=secure,
+        path="/",
+    )
+    return Response(UserOut.of(user), cookies=[cookie], headers={"Cache-Control": "no-store"})
+
+
+@delete("/auth/session", status_code=204, summary="Sign out of the web page", tags=["auth"])
+async def close_session() -> Response[None]:
+    return Response(
+        None,
+        status_code=204,
+        cookies=[Cookie(key=SESSION_COOKIE, value="", max_age=0, httponly=True, samesite="strict", path="/")],
+    )
 
 
 @get("/users/me", summary="The signed-in user", responses=problems(*AUTHED), tags=["auth"])

@@ -1,0 +1,270 @@
+"""The web page in a real browser against a real server: the TodoMVC flow and beyond."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.browser import chromium
+from tests.server import RunningServer, run_server
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    tmp = tmp_path_factory.mktemp("web")
+    with run_server(f"sqlite:///{tmp}/web.db", tmp) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser: Browser, web: RunningServer) -> Iterator[Page]:
+    context = browser.new_context(base_url=web.url)
+    errors: list[str] = []
+    tab = context.new_page()
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    yield tab
+    context.close()
+    csp = [e for e in errors if "Content Security Policy" in e]
+    assert not csp, f"the page broke its own CSP: {csp}"
+
+
+def _email() -> str:
+    return f"web-{uuid.uuid4().hex[:10]}@example.com"
+
+
+def sign_up(page: Page, email: str, password: str = "password123") -> None:
+    page.goto("/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.locator(".new-todo")).to_be_visible()
+
+
+def sign_in(page: Page, email: str, password: str = "password123") -> None:
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator(".new-todo")).to_be_visible()
+
+
+def add(page: Page, *titles: str) -> None:
+    for title in titles:
+        page.locator(".new-todo").fill(title)
+        page.locator(".new-todo").press("Enter")
+        expect(page.locator(".todo-list li label", has_text=title.split(" #")[0].strip())).to_have_count(1)
+
+
+def test_the_whole_flow_persists(page: Page) -> None:
+    email = _email()
+    sign_up(page, email)
+    items = page.locator(".todo-list li")
+    add(page, "  Buy milk  ", "Walk the dog #outside", "Write report")
+    page.locator(".new-todo").fill("   ")
+    page.locator(".new-todo").press("Enter")
+    expect(items).to_have_count(3)
+    expect(items.nth(0).locator("label")).to_have_text("Buy milk")
+    expect(items.nth(1).locator(".tag")).to_have_text("#outside")
+
+    items.nth(2).locator("label").dblclick()
+    edit = items.nth(2).locator(".edit")
+    edit.fill("Write the report")
+    edit.press("Enter")
+    expect(items.nth(2).locator("label")).to_have_text("Write the report")
+
+    items.nth(0).locator(".toggle").check()
+    expect(items.nth(0)).to_have_class(re.compile("completed"))
+    expect(page.locator(".todo-count")).to_have_text("2 items left")
+
+    page.goto("/#/active")
+    expect(items).to_have_count(2)
+    page.goto("/#/completed")
+    expect(items).to_have_count(1)
+    page.goto("/#/")
+    expect(items).to_have_count(3)
+
+    page.locator(".clear-completed").click()
+    expect(items).to_have_count(2)
+    page.reload()
+    expect(items).to_have_count(2)
+    expect(page.locator(".todo-count")).to_have_text("2 items left")
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_label("Email")).to_be_visible()
+    sign_in(page, email)
+    expect(items.locator("label")).to_have_text(["Walk the dog", "Write the report"])
+    items.nth(0).locator(".toggle").check()
+    expect(page.locator(".todo-count")).to_have_text("1 item left")
+
+
+def test_escape_cancels_and_empty_deletes(page: Page) -> None:
+    sign_up(page, _email())
+    add(page, "keep me", "drop me")
+    items = page.locator(".todo-list li")
+    items.nth(0).locator("label").dblclick()
+    items.nth(0).locator(".edit").fill("changed")
+    items.nth(0).locator(".edit").press("Escape")
+    expect(items.nth(0).locator("label")).to_have_text("keep me")
+    items.nth(1).locator("label").dblclick()
+    items.nth(1).locator(".edit").fill("")
+    items.nth(1).locator(".edit").press("Enter")
+    expect(items).to_have_count(1)
+    page.locator(".toggle-all").check()
+    expect(page.locator(".todo-count")).to_have_text("0 items left")
+
+
+def test_due_date_priority_and_sorting(page: Page) -> None:
+    sign_up(page, _email())
+    add(page, "low one", "urgent one")
+    items = page.locator(".todo-list li")
+    items.nth(1).locator(".set-priority").select_option("high")
+    expect(items.nth(1).locator(".priority")).to_have_text("high")
+    items.nth(0).locator(".set-due").fill("2031-02-03")
+    expect(items.nth(0).locator(".due")).to_contain_text("2031")
+    page.locator("#sort").select_option("-priority")
+    expect(items.locator("label")).to_have_text(["urgent one", "low one"])
+    page.locator("#search").fill("low")
+    expect(items.locator("label")).to_have_text(["low one"])
+
+
+def test_a_second_user_sees_nothing_of_the_first(browser: Browser, web: RunningServer, page: Page) -> None:
+    sign_up(page, _email())
+    add(page, "private thing")
+    other = browser.new_context(base_url=web.url).new_page()
+    sign_up(other, _email())
+    expect(other.locator(".todo-list li")).to_have_count(0)
+    expect(other.locator(".lists li")).to_have_count(1)
+    other.context.close()
+
+
+def test_lists_in_the_sidebar(page: Page) -> None:
+    sign_up(page, _email())
+    page.get_by_label("New list name").fill("Groceries")
+    page.get_by_label("New list name").press("Enter")
+    expect(page.locator("#list-title")).to_have_text("Groceries")
+    add(page, "apples")
+    page.once("dialog", lambda d: d.accept("Food"))
+    page.get_by_role("button", name="Rename list").click()
+    expect(page.locator("#list-title")).to_have_text("Food")
+    page.get_by_role("button", name="Inbox").click()
+    expect(page.locator(".todo-list li")).to_have_count(0)
+    page.get_by_role("button", name="Food").click()
+    expect(page.locator(".todo-list li")).to_have_count(1)
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="Delete list").click()
+    expect(page.locator("#list-title")).to_have_text("Inbox")
+    expect(page.locator(".lists li")).to_have_count(1)
+
+
+def test_a_conflicting_change_is_reported_and_nothing_is_lost(page: Page, web: RunningServer) -> None:
+    email = _email()
+    sign_up(page, email)
+    add(page, "original")
+    with httpx.Client(base_url=web.url) as api:
+        token = api.post("/api/v1/auth/token", json={"email": email, "password": "password123"}).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        todo = api.get("/api/v1/todos", headers=auth).json()["items"][0]
+        api.patch(f"/api/v1/todos/{todo['id']}", json={"title": "changed elsewhere"}, headers=auth).raise_for_status()
+        item = page.locator(".todo-list li").first
+        item.locator("label").dblclick()
+        item.locator(".edit").fill("my edit")
+        item.locator(".edit").press("Enter")
+        expect(page.locator("#message")).to_contain_text("changed somewhere else")
+        expect(page.locator("#message")).to_contain_text("my edit")
+        expect(item.locator("label")).to_have_text("changed elsewhere")
+        assert api.get(f"/api/v1/todos/{todo['id']}", headers=auth).json()["title"] == "changed elsewhere"
+
+
+def test_an_unreachable_api_shows_a_banner_and_keeps_what_was_typed(page: Page) -> None:
+    sign_up(page, _email())
+    page.route("**/api/v1/**", lambda route: route.abort("connectionrefused"))
+    page.locator(".new-todo").fill("do not lose me")
+    page.locator(".new-todo").press("Enter")
+    expect(page.locator("#offline")).to_be_visible()
+    expect(page.locator(".new-todo")).to_have_value("do not lose me")
+    expect(page.locator(".todo-list li")).to_have_count(0)
+    page.unroute("**/api/v1/**")
+    page.locator(".new-todo").press("Enter")
+    expect(page.locator(".todo-list li label")).to_have_text(["do not lose me"])
+    expect(page.locator("#offline")).to_be_hidden()
+
+
+def test_keyboard_only(page: Page) -> None:
+    email = _email()
+    page.goto("/")
+    page.keyboard.press("Tab")  # to the email field
+    page.keyboard.type(email)
+    page.keyboard.press("Tab")
+    page.keyboard.type("password123")
+    page.keyboard.press("Tab")  # Sign in
+    page.keyboard.press("Tab")  # Create account
+    page.keyboard.press("Enter")
+    expect(page.locator(".new-todo")).to_be_focused()
+    for title in ("first", "second", "third"):
+        page.keyboard.type(title)
+        page.keyboard.press("Enter")
+    expect(page.locator(".todo-list li")).to_have_count(3)
+    toggle = page.locator(".todo-list li").nth(2).locator(".toggle")
+    toggle.focus()
+    page.keyboard.press("Space")
+    expect(page.locator(".todo-count")).to_have_text("2 items left")
+    page.keyboard.press("Alt+ArrowUp")
+    page.keyboard.press("Alt+ArrowUp")
+    expect(page.locator(".todo-list li label")).to_have_text(["third", "first", "second"])
+    page.reload()
+    expect(page.locator(".todo-list li label")).to_have_text(["third", "first", "second"])
+
+
+def test_security_headers_and_csrf(web: RunningServer) -> None:
+    with httpx.Client(base_url=web.url) as client:
+        page = client.get("/")
+        csp = page.headers["content-security-policy"]
+        assert "script-src 'self'" in csp
+        assert "unsafe-inline" not in csp.split("script-src", 1)[1].split(";", 1)[0]
+        assert "frame-ancestors 'none'" in csp
+        assert page.headers["x-content-type-options"] == "nosniff"
+        assert page.headers["referrer-policy"] == "no-referrer"
+        email = _email()
+        client.post("/api/v1/auth/register", json={"email": email, "password": "password123"})
+        session = client.post("/api/v1/auth/session", json={"email": email, "password": "password123"})
+        cookie = session.headers["set-cookie"].lower()
+        assert "httponly" in cookie
+        assert "samesite=strict" in cookie
+        assert "access_token" not in session.text
+        # The cookie works for reads, but a write from another site is refused.
+        assert client.get("/api/v1/todos").status_code == 200
+        forged = client.post("/api/v1/todos", json={"title": "x"}, headers={"Origin": "https://evil.example"})
+        assert forged.status_code == 403
+        same = client.post("/api/v1/todos", json={"title": "x"}, headers={"Origin": web.url})
+        assert same.status_code == 201
+
+
+def test_assets_are_versioned_and_cached(web: RunningServer) -> None:
+    with httpx.Client(base_url=web.url) as client:
+        html = client.get("/").text
+        src = re.search(r'src="(/static/app\.js\?v=[0-9a-f]+)"', html)
+        assert src is not None
+        versioned = client.get(src.group(1))
+        assert "immutable" in versioned.headers["cache-control"]
+        etag = versioned.headers["etag"]
+        assert client.get("/static/app.js", headers={"If-None-Match": etag}).status_code == 304
+        assert client.get("/static/app.js").headers["cache-control"] == "no-cache"
+
+
+def test_screenshots(browser: Browser, web: RunningServer, tmp_path: Path) -> None:
+    from tests.e2e.screenshots import capture
+
+    for scheme in ("light", "dark"):
+        path = capture(browser, web.url, tmp_path, scheme)
+        assert path.stat().st_size > 10_000
