@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 VENV_STAMP := .venv/.synced
 export UV_LINK_MODE ?= copy
 
-.PHONY: help run test lint typecheck importlint pytest unit integration e2e migrate clean browser screenshots
+.PHONY: help run test lint typecheck importlint pytest unit integration e2e migrate clean browser screenshots test-browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,8 +43,11 @@ browser: ## Debian's Chromium for the browser tests (Playwright drives it; it do
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
 	  else echo "The browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; }
 
-pytest: $(VENV_STAMP) browser
-	.venv/bin/pytest
+pytest: $(VENV_STAMP)
+	.venv/bin/pytest -m "not browser"
+
+test-browser: $(VENV_STAMP) browser ## the web page in Debian's Chromium through Playwright
+	.venv/bin/pytest -m browser
 
 unit: $(VENV_STAMP) ## only the fast tests
 	.venv/bin/pytest tests/unit

@@ -36,18 +36,22 @@ class _SlowCallbacks(logging.Handler):
             self.seen.append(message)
 
 
-@pytest.fixture(autouse=True)
-def no_blocked_event_loop(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Fail an async test during which some callback blocked its event loop for over 100 ms."""
-    if not inspect.iscoroutinefunction(getattr(request.node, "function", None)):
-        yield
-        return
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Fail an async test whose body blocked its event loop for over 100 ms.
+
+    Only the test's own call is watched, not fixture set-up and tear-down (starting and closing
+    pools and servers), which is test infrastructure and shares a busy machine.
+    """
+    if not inspect.iscoroutinefunction(getattr(item, "function", None)):
+        return (yield)
     handler = _SlowCallbacks()
     logger = logging.getLogger("asyncio")
     logger.addHandler(handler)
     try:
-        yield
+        result = yield
     finally:
         logger.removeHandler(handler)
     if handler.seen:
         pytest.fail("the event loop was blocked:\n" + "\n".join(handler.seen))
+    return result

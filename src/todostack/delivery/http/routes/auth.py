@@ -75,13 +75,15 @@ async def open_session(
     return Response(UserOut.of(user), cookies=[cookie], headers={"Cache-Control": "no-store"})
 
 
-@delete("/auth/session", status_code=204, summary="Sign out of the web page", tags=["auth"])
-async def close_session() -> Response[None]:
-    return Response(
-        None,
-        status_code=204,
-        cookies=[Cookie(key=SESSION_COOKIE, value="", max_age=0, httponly=True, samesite="strict", path="/")],
-    )
+@delete(
+    "/auth/session",
+    status_code=204,
+    summary="Sign out of the web page",
+    tags=["auth"],
+    response_cookies=[Cookie(key=SESSION_COOKIE, value="", max_age=0, httponly=True, samesite="strict", path="/")],
+)
+async def close_session() -> None:
+    return None
 
 
 @get("/users/me", summary="The signed-in user", responses=problems(*AUTHED), tags=["auth"])

@@ -154,6 +154,8 @@ async function showApp(user) {
   $("#auth").hidden = true;
   $("#app").hidden = false;
   $("#new-todo").focus();
+  // The button that submitted the form may take focus back as it disappears: focus again after layout.
+  requestAnimationFrame(() => { if (!$("#app").hidden) $("#new-todo").focus(); });
 }
 
 function showAuth() {
@@ -236,24 +238,31 @@ async function add(text) {
   render();
 }
 
-async function move(todo, step) {
-  if (state.sort !== "order") { say("Switch to manual order to move todos."); return; }
+let orderSync = Promise.resolve();
+
+function move(todo, step) {
+  if (state.sort !== "order") { say("Switch to manual order to move todos."); return orderSync; }
   const i = state.todos.findIndex((t) => t.id === todo.id);
   const j = i + step;
-  if (j < 0 || j >= state.todos.length) return;
+  if (j < 0 || j >= state.todos.length) return orderSync;
   const before = [...state.todos];
   [state.todos[i], state.todos[j]] = [state.todos[j], state.todos[i]];
   render();
   $(`.todo-list li[data-id="${todo.id}"] .toggle`)?.focus();
-  try {
-    const { items } = await api.reorder(state.listId, state.todos.map((t) => t.id));
-    const byId = new Map(items.map((t) => [t.id, t]));
-    state.todos = state.todos.map((t) => byId.get(t.id) || t);
-  } catch (error) {
-    state.todos = before;
-    say(explain(error, "Could not move the todo"));
-    render();
-  }
+  // One reorder request at a time, each sending the order as it is when it leaves: quick
+  // successive moves can never reach the server out of order.
+  orderSync = orderSync.then(async () => {
+    const listId = state.listId;
+    try {
+      const { items } = await api.reorder(listId, state.todos.map((t) => t.id));
+      const byId = new Map(items.map((t) => [t.id, t]));
+      state.todos = state.todos.map((t) => byId.get(t.id) || t);
+    } catch (error) {
+      if (listId === state.listId) { state.todos = before; render(); }
+      say(explain(error, "Could not move the todo"));
+    }
+  });
+  return orderSync;
 }
 
 // ---- editing --------------------------------------------------------------------------------
