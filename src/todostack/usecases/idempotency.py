@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 from todostack.domain import Conflict, IdempotencyKeyReused
 from todostack.usecases.ports import Snapshot, UnitOfWork
 
-__all__ = ["Created", "fingerprint", "present", "run_idempotent"]
+__all__ = ["IDEMPOTENCY_TTL", "Created", "fingerprint", "present", "run_idempotent"]
+
+# How long a key is remembered; after that the same key starts afresh.
+IDEMPOTENCY_TTL = timedelta(hours=24)
 
 S = TypeVar("S", bound=Snapshot)
 

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
 from todostack.adapters.ordering import ordered_page
 from todostack.domain import Conflict, Todo, TodoList, User
+from todostack.usecases.idempotency import IDEMPOTENCY_TTL
 from todostack.usecases.ports import Snapshot, StoredClaim
 from todostack.usecases.queries import TodoQuery
 
 __all__ = ["IDEMPOTENCY_TTL", "InMemoryDatabase", "InMemoryUnitOfWork"]
-
-IDEMPOTENCY_TTL = timedelta(hours=24)
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeAlias
 
 import asyncpg
@@ -10,12 +10,12 @@ from asyncpg.pool import PoolConnectionProxy
 
 from todostack.adapters.snapshots import decode_snapshot, encode_snapshot
 from todostack.domain import Conflict, NotFound, Priority, Todo, TodoList, User
+from todostack.usecases.idempotency import IDEMPOTENCY_TTL
 from todostack.usecases.ports import Snapshot, StoredClaim
 from todostack.usecases.queries import SortField, TodoQuery
 
 __all__ = ["PgIdempotency", "PgLists", "PgTodos", "PgUsers"]
 
-IDEMPOTENCY_TTL = timedelta(hours=24)
 Conn: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
 _TODO_COLUMNS = (
     "id, owner_id, list_id, title, notes, completed, completed_at, due, priority, tags, position,"

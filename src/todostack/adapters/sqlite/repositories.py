@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import aiosqlite
 
@@ -15,12 +15,12 @@ from todostack.adapters.sqlite.codec import (
     todo_values,
 )
 from todostack.domain import Conflict, NotFound, Todo, TodoList, User
+from todostack.usecases.idempotency import IDEMPOTENCY_TTL
 from todostack.usecases.ports import Snapshot, StoredClaim
 from todostack.usecases.queries import SortField, TodoQuery
 
 __all__ = ["SqliteIdempotency", "SqliteLists", "SqliteTodos", "SqliteUsers"]
 
-IDEMPOTENCY_TTL = timedelta(hours=24)
 _TODO_COLUMNS = (
     "id, owner_id, list_id, title, notes, completed, completed_at, due, priority, tags, position,"
     " created_at, updated_at, version"
