@@ -17,7 +17,26 @@ export function onConnectivity(online, offline) {
   listeners.offline = offline;
 }
 
-export async function request(method, path, { body, ifMatch } = {}) {
+// While any request is out, the page says so (aria-busy): assistive technology can announce
+// it, and tests wait on it instead of guessing how long the server takes.
+let pending = 0;
+function busy(delta) {
+  pending += delta;
+  document.body.setAttribute("aria-busy", pending > 0 ? "true" : "false");
+}
+
+export const pendingRequests = () => pending;
+
+export async function request(method, path, options = {}) {
+  busy(+1);
+  try {
+    return await send(method, path, options);
+  } finally {
+    busy(-1);
+  }
+}
+
+async function send(method, path, { body, ifMatch } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (ifMatch !== undefined) headers["If-Match"] = `"${ifMatch}"`;

@@ -1,6 +1,6 @@
 // Todo Stack web page: TodoMVC markup and behaviour, plus lists, due dates, priorities, tags,
 // search, sorting and keyboard reordering. Plain ES modules, no build step.
-import { api, ApiError, Offline, onConnectivity } from "./api.js";
+import { api, ApiError, Offline, onConnectivity, pendingRequests } from "./api.js";
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const state = { user: null, lists: [], listId: null, todos: [], sort: "order", q: "" };
@@ -103,7 +103,8 @@ function render() {
     return el("li", {}, button);
   }));
 
-  const focusedId = document.activeElement?.closest?.("li[data-id]")?.dataset.id;
+  const focusedOn = document.activeElement?.closest?.("li[data-id]")?.dataset.id;
+  const focusedId = aliases.get(focusedOn) ?? focusedOn; // a new todo may have got its real id
   const focusedClass = document.activeElement?.className;
   const items = visibleTodos().map(renderTodo);
   $(".todo-list").replaceChildren(...items);
@@ -172,21 +173,39 @@ function replaceTodo(todo) {
   if (i >= 0) state.todos[i] = todo;
 }
 
+// ---- todos the server has not confirmed yet ------------------------------------------------------
+
+let pendingSeq = 0;
+const creations = new Map(); // temporary id -> promise of the created todo (null if refused)
+const aliases = new Map(); // temporary id -> the id the server gave it
+
+// A change to a todo still being created waits for the server's copy, so it is never sent
+// with a temporary id. Resolves to null when the creation was refused (and rolled back).
+async function saved(todo) {
+  const creation = creations.get(todo.id);
+  if (!creation) return todo;
+  const created = await creation;
+  return created ? state.todos.find((t) => t.id === created.id) || created : null;
+}
+
 async function change(todo, changes, what) {
-  const before = { ...todo };
   replaceTodo({ ...todo, ...changes });
   render();
+  const current = await saved(todo);
+  if (!current) return;
+  if (current !== todo) { replaceTodo({ ...current, ...changes }); render(); }
+  const before = { ...current };
   try {
     replaceTodo(await api.patchTodo(before, changes));
   } catch (error) {
     if (error instanceof ApiError && error.status === 412) {
       try {
-        replaceTodo(await api.todo(todo.id));
+        replaceTodo(await api.todo(current.id));
       } catch { replaceTodo(before); }
       const typed = changes.title !== undefined ? ` Your text “${changes.title}” was not saved; edit again to apply it.` : "";
       say(`“${before.title}” was changed somewhere else, so it was reloaded.${typed}`);
     } else if (error instanceof ApiError && error.status === 404) {
-      state.todos = state.todos.filter((t) => t.id !== todo.id);
+      state.todos = state.todos.filter((t) => t.id !== current.id);
       say(`“${before.title}” no longer exists.`);
     } else {
       replaceTodo(before);
@@ -196,10 +215,13 @@ async function change(todo, changes, what) {
   render();
 }
 
-async function remove(todo) {
-  const index = state.todos.findIndex((t) => t.id === todo.id);
-  state.todos = state.todos.filter((t) => t.id !== todo.id);
+async function remove(pendingOrSaved) {
+  const index = state.todos.findIndex((t) => t.id === pendingOrSaved.id);
+  state.todos = state.todos.filter((t) => t.id !== pendingOrSaved.id);
   render();
+  const todo = await saved(pendingOrSaved);
+  if (!todo) return;
+  if (todo !== pendingOrSaved) { state.todos = state.todos.filter((t) => t.id !== todo.id); render(); }
   try {
     await api.deleteTodo(todo);
   } catch (error) {
@@ -219,12 +241,15 @@ async function add(text) {
   const input = $("#new-todo");
   const { title, tags } = parseEntry(text);
   if (!title) return;
-  const temp = { id: `pending-${Date.now()}`, title, tags, completed: false, priority: "none", due: null, version: 0 };
+  const temp = { id: `pending-${++pendingSeq}`, title, tags, completed: false, priority: "none", due: null, version: 0 };
+  const creation = api.createTodo({ title, tags, list_id: state.listId });
+  creations.set(temp.id, creation.catch(() => null));
   state.todos.push(temp);
   input.value = "";
   render();
   try {
-    const created = await api.createTodo({ title, tags, list_id: state.listId });
+    const created = await creation;
+    aliases.set(temp.id, created.id);
     if (state.todos.some((t) => t.id === temp.id)) {
       state.todos = state.todos.map((t) => (t.id === temp.id ? created : t));
     } else if (created.list_id === state.listId && !state.todos.some((t) => t.id === created.id)) {
@@ -253,6 +278,7 @@ function move(todo, step) {
   // successive moves can never reach the server out of order.
   orderSync = orderSync.then(async () => {
     const listId = state.listId;
+    await Promise.all(creations.values()); // every id sent must be the server's
     try {
       const { items } = await api.reorder(listId, state.todos.map((t) => t.id));
       const byId = new Map(items.map((t) => [t.id, t]));
@@ -432,6 +458,11 @@ function wire() {
   });
   $("#sort").addEventListener("change", (event) => { state.sort = event.target.value; loadTodos(); });
   window.addEventListener("hashchange", render);
+  // Leaving aborts saves still on their way (and the server drops work for a client that left):
+  // let the browser ask first.
+  window.addEventListener("beforeunload", (event) => {
+    if (pendingRequests() > 0) event.preventDefault();
+  });
 }
 
 async function start() {
