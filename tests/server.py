@@ -80,3 +80,21 @@ def run_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextmanager
+def run_postgres_server(
+    tmp: Path, *, workers: int = 1, env: Mapping[str, str] | None = None
+) -> Iterator[RunningServer]:
+    """``run_server`` on a fresh, migrated PostgreSQL schema."""
+    from tests.pg import fresh_schema
+
+    with fresh_schema() as url:
+        subprocess.run(
+            [sys.executable, "-m", "todostack", "migrate"],
+            env={**os.environ, "TODOSTACK_DATABASE_URL": url},
+            check=True,
+            capture_output=True,
+        )
+        with run_server(url, tmp, workers=workers, env=env) as running:
+            yield running

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -26,8 +25,12 @@ from todostack.adapters.postgres import (
 from todostack.adapters.sqlite import SqliteDatabase, migrate_sqlite
 from todostack.adapters.tokens import HmacTokenCodec
 from todostack.delivery.http import HttpConfig, Services, create_http_app
+from todostack.delivery.http.lifecycle import Lifecycle, ShutdownPolicy
+from todostack.delivery.http.scope import Budgets
+from todostack.observability.alerts import Alert, AlertQueue
+from todostack.observability.metrics import Metrics
 from todostack.runtime import Settings, Sizing, size_service
-from todostack.runtime.memory import MemoryGuard
+from todostack.runtime.memory import GuardStep, MemoryGuard
 from todostack.usecases import AuthService, ListService, TodoBackendService, TodoService
 from todostack.usecases.ports import Clock, IdGenerator, UnitOfWorkFactory
 
@@ -39,18 +42,29 @@ class Storage:
     uow: UnitOfWorkFactory
     ping: Callable[[], Awaitable[None]]
     close: Callable[[], Awaitable[None]]
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
 
 async def open_storage(settings: Settings, pool_size: int | None = None) -> Storage:
     db = settings.database
+    rq = settings.requests
     if db.dialect == "postgresql":
-        pg = await PostgresDatabase.connect(db.url, min_size=1, max_size=pool_size or db.pool_size)
-        return Storage(pg, pg.ping, pg.close)
+        pg = await PostgresDatabase.connect(
+            db.url,
+            min_size=1,
+            max_size=pool_size or db.pool_size,
+            acquire_timeout=rq.db_acquire_timeout_seconds,
+            # No statement outlives the longest request budget, deadline or not.
+            statement_timeout=max(rq.read_timeout_seconds, rq.write_timeout_seconds),
+        )
+        return Storage(pg, pg.ping, pg.close, pg.sleep)
     if db.dialect == "sqlite":
-        lite = await SqliteDatabase.connect(db.url, size=min(db.pool_size, 8))
-        return Storage(lite, lite.ping, lite.close)
+        lite = await SqliteDatabase.connect(
+            db.url, size=min(db.pool_size, 8), acquire_timeout=rq.db_acquire_timeout_seconds
+        )
+        return Storage(lite, lite.ping, lite.close, lite.sleep)
     mem = InMemoryDatabase()
-    return Storage(mem, mem.ping, mem.close)
+    return Storage(mem, mem.ping, mem.close, asyncio.sleep)
 
 
 async def migrate(settings: Settings) -> list[Migration]:
@@ -88,6 +102,7 @@ async def open_services(
             todos=todos,
             todobackend=TodoBackendService(store.uow, todos, clock, settings.todobackend_capacity),
             check_ready=store.ping,
+            db_sleep=store.sleep,
         )
     finally:
         if storage is None:
@@ -95,7 +110,7 @@ async def open_services(
 
 
 @asynccontextmanager
-async def worker_runtime(settings: Settings) -> AsyncIterator[Sizing]:
+async def worker_runtime(settings: Settings, alerts: AlertQueue, lifecycle: Lifecycle) -> AsyncIterator[Sizing]:
     """Inside one worker: size its thread pool and database pool, and guard its memory."""
     sizing = size_service(settings)
     loop = asyncio.get_running_loop()
@@ -108,7 +123,10 @@ async def worker_runtime(settings: Settings) -> AsyncIterator[Sizing]:
         guard = MemoryGuard(
             sizing.soft_limit_bytes_per_worker,
             settings.runtime.memory_check_seconds,
-            recycle=lambda: os.kill(os.getpid(), signal.SIGTERM),
+            # A graceful drain, but without the wait for load balancers: the memory will not wait.
+            # The server starts a fresh worker when this one exits.
+            recycle=lambda: lifecycle.begin_drain("memory guard", pre_stop_seconds=0),
+            on_step=lambda step: alerts.publish(_guard_alert(step, sizing.soft_limit_bytes_per_worker)),
         )
         guard_task = asyncio.create_task(guard.run(), name="todostack-memory-guard")
     try:
@@ -118,16 +136,36 @@ async def worker_runtime(settings: Settings) -> AsyncIterator[Sizing]:
             guard_task.cancel()
 
 
-def create_app(settings: Settings, *, storage: Storage | None = None) -> Litestar:
+def _guard_alert(step: GuardStep, share: int | None) -> Alert:
+    action = "draining this worker for a fresh one" if step.still_over else "collected; back under its share"
+    return Alert(
+        "memory_guard",
+        f"worker memory over its share: {action}",
+        {
+            "before_mib": str(step.before >> 20),
+            "after_mib": str(step.after >> 20),
+            "share_mib": str((share or 0) >> 20),
+        },
+    )
+
+
+def create_app(settings: Settings, *, storage: Storage | None = None, handle_signals: bool = False) -> Litestar:
+    rq = settings.requests
     config = HttpConfig(
         todobackend_enabled=settings.todobackend,
         max_body_bytes=settings.max_body_bytes,
         test_endpoints=settings.test_endpoints,
+        budgets=Budgets(read_seconds=rq.read_timeout_seconds, write_seconds=rq.write_timeout_seconds),
+        max_inflight=rq.max_inflight,
+        shutdown=ShutdownPolicy(rq.shutdown_delay_seconds, rq.shutdown_grace_seconds),
+        handle_signals=handle_signals,
     )
+    alerts = AlertQueue(rq.alert_webhook_url)
+    lifecycle = Lifecycle(max_inflight=config.max_inflight, policy=config.shutdown)
 
     @asynccontextmanager
     async def worker_services() -> AsyncIterator[Services]:
-        async with worker_runtime(settings) as sizing:
+        async with worker_runtime(settings, alerts, lifecycle) as sizing:
             store = storage if storage is not None else await open_storage(settings, sizing.db_pool_size)
             try:
                 async with open_services(settings, storage=store) as services:
@@ -136,12 +174,12 @@ def create_app(settings: Settings, *, storage: Storage | None = None) -> Litesta
                 if storage is None:
                     await store.close()
 
-    return create_http_app(config, worker_services)
+    return create_http_app(config, worker_services, metrics=Metrics(), alerts=alerts, lifecycle=lifecycle)
 
 
 def app_from_env() -> Litestar:
     """Factory for the ASGI server's worker processes: settings come through the environment."""
-    return create_app(Settings.from_env(os.environ))
+    return create_app(Settings.from_env(os.environ), handle_signals=True)
 
 
 __all__ += ["MigrationError"]

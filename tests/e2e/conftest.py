@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.pg import fresh_schema
-from tests.server import RunningServer, run_server
+from tests.server import RunningServer, run_postgres_server, run_server
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -22,15 +18,8 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         with run_server(f"sqlite:///{tmp}/e2e.db", tmp) as running:
             yield running
         return
-    with fresh_schema() as url:
-        subprocess.run(
-            [sys.executable, "-m", "todostack", "migrate"],
-            env={**os.environ, "TODOSTACK_DATABASE_URL": url},
-            check=True,
-            capture_output=True,
-        )
-        with run_server(url, tmp) as running:
-            yield running
+    with run_postgres_server(tmp) as running:
+        yield running
 
 
 class Account:

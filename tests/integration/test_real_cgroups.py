@@ -128,7 +128,7 @@ def test_a_worker_past_its_share_is_replaced_before_any_oom_kill(groups: Groups,
             for _ in range(12):
                 try:
                     pids.add(http.post("/__test__/allocate", params={"mib": 30}).json()["pid"])
-                except httpx.ConnectError:
+                except _BETWEEN_WORKERS:
                     pids.add(_pid(http))
                 time.sleep(0.4)
                 if len(pids) > 1:
@@ -148,16 +148,21 @@ def test_a_worker_past_its_share_is_replaced_before_any_oom_kill(groups: Groups,
         server.wait(timeout=30)
 
 
+# What a client meets while one worker drains and the next starts.
+_BETWEEN_WORKERS = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError)
+
+
 def _pid(http: httpx.Client) -> int:
     """The pid of the worker that answers; waits out the moment between two workers.
 
     With a single worker, the listening socket belongs to it: between the old worker's exit
-    and the new one's start (well under a second) connections are refused.
+    and the new one's start (well under a second) connections are refused, and a draining
+    worker closes its idle keep-alive connections.
     """
     for _ in range(50):
         try:
             pid: int = http.post("/__test__/allocate", params={"mib": 1}).json()["pid"]
             return pid
-        except httpx.ConnectError:
+        except _BETWEEN_WORKERS:
             time.sleep(0.1)
     raise AssertionError("no worker answered for 5 s after a replacement")

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import math
 import os
+import shutil
 import sys
+import tempfile
 
 from todostack.runtime import Settings, size_service
 from todostack.runtime.memory import resident_bytes
@@ -14,9 +17,25 @@ from todostack.runtime.memory import resident_bytes
 __all__ = ["serve"]
 
 log = logging.getLogger("todostack.serve")
+# Where prometheus_client's multiprocess mode keeps each worker's samples.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def serve(settings: Settings) -> int:
+    metrics_dir = None
+    if not os.environ.get(MULTIPROC_ENV):
+        # Before anything imports prometheus_client: the workers write their metrics here, and
+        # /metrics adds up every worker's (see observability.metrics).
+        metrics_dir = tempfile.mkdtemp(prefix="todostack-metrics-")
+        os.environ[MULTIPROC_ENV] = metrics_dir
+    try:
+        return _serve(settings)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _serve(settings: Settings) -> int:
     from granian.constants import Interfaces
     from granian.server import Server
 
@@ -79,5 +98,10 @@ def serve(settings: Settings) -> int:
         log_enabled=True,
         log_access=False,
         respawn_failed_workers=True,
+        # A worker gets its pre-stop delay and grace period to drain; past those (and a margin
+        # for closing its pools) it is killed.
+        workers_kill_timeout=math.ceil(
+            settings.requests.shutdown_delay_seconds + settings.requests.shutdown_grace_seconds + 5
+        ),
     ).serve()
     return 0

@@ -72,8 +72,10 @@ class MemoryGuard:
         measure: Callable[[], int] = resident_bytes,
         release: Callable[[], None] = release_memory,
         recycle: Callable[[], None] = lambda: None,
+        on_step: Callable[[GuardStep], object] = lambda step: None,
     ) -> None:
         self.limit = limit_bytes
+        self._on_step = on_step
         self.interval = interval_s
         self._measure = measure
         self._release = release
@@ -111,6 +113,7 @@ class MemoryGuard:
                 after >> 20,
                 self.limit >> 20,
             )
+        self._on_step(step)
         return step
 
     async def run(self) -> None:

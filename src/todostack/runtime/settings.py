@@ -5,7 +5,8 @@ Nothing reads the environment at import time: the CLI builds one ``Settings`` an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -46,17 +47,25 @@ def _size(env: Mapping[str, str], name: str) -> int | None:
         raise SettingsError(f"{name}: {exc}") from None
 
 
-def _ratio(env: Mapping[str, str], name: str, default: float) -> float:
+def _float(env: Mapping[str, str], name: str, default: float, valid: Callable[[float], bool], expect: str) -> float:
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
         value = float(raw)
     except ValueError:
-        raise SettingsError(f"{name} must be a number between 0 and 1, got {raw!r}") from None
-    if not 0 < value <= 1:
-        raise SettingsError(f"{name} must be a number between 0 and 1, got {raw!r}")
+        value = math.nan
+    if math.isnan(value) or not valid(value):
+        raise SettingsError(f"{name} must be {expect}, got {raw!r}")
     return value
+
+
+def _ratio(env: Mapping[str, str], name: str, default: float) -> float:
+    return _float(env, name, default, lambda v: 0 < v <= 1, "a number between 0 and 1")
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    return _float(env, name, default, lambda v: low <= v <= high, f"between {low:g} and {high:g} seconds")
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -115,12 +124,26 @@ class RuntimeSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestSettings:
+    """Per-request budgets, load shedding, graceful shutdown and where alerts go."""
+
+    read_timeout_seconds: float = 5.0
+    write_timeout_seconds: float = 10.0
+    max_inflight: int = 256  # per worker; past it, 503 + Retry-After at once
+    db_acquire_timeout_seconds: float = 1.0  # past it, 503 + Retry-After
+    shutdown_delay_seconds: float = 1.0  # readiness 503 until the listener closes (pre-stop)
+    shutdown_grace_seconds: float = 20.0  # then in-flight requests get this long to finish
+    alert_webhook_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     env: Environment = "development"
     server: ServerSettings = field(default_factory=ServerSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
+    requests: RequestSettings = field(default_factory=RequestSettings)
     todobackend: bool = True
     todobackend_capacity: int = 1000
     # Routes that only tests may use (e.g. to allocate memory); refused in production.
@@ -160,6 +183,15 @@ class Settings:
                 if not env.get("TODOSTACK_GC_THRESHOLD")
                 else _int(env, "TODOSTACK_GC_THRESHOLD", 700, 1, 10_000_000),
                 memory_check_seconds=_int(env, "TODOSTACK_MEMORY_CHECK_SECONDS", 5, 1, 3600),
+            ),
+            requests=RequestSettings(
+                read_timeout_seconds=_seconds(env, "TODOSTACK_READ_TIMEOUT_SECONDS", 5.0, 0.01, 3600),
+                write_timeout_seconds=_seconds(env, "TODOSTACK_WRITE_TIMEOUT_SECONDS", 10.0, 0.01, 3600),
+                max_inflight=_int(env, "TODOSTACK_MAX_INFLIGHT", 256, 1, 1_000_000),
+                db_acquire_timeout_seconds=_seconds(env, "TODOSTACK_DB_ACQUIRE_TIMEOUT_SECONDS", 1.0, 0.001, 600),
+                shutdown_delay_seconds=_seconds(env, "TODOSTACK_SHUTDOWN_DELAY_SECONDS", 1.0, 0, 600),
+                shutdown_grace_seconds=_seconds(env, "TODOSTACK_SHUTDOWN_GRACE_SECONDS", 20.0, 0, 3600),
+                alert_webhook_url=(env.get("TODOSTACK_ALERT_WEBHOOK_URL", "").strip() or None),
             ),
             todobackend=_bool(env, "TODOSTACK_TODOBACKEND", not production),
             todobackend_capacity=_int(env, "TODOSTACK_TODOBACKEND_CAPACITY", 1000, 1, 1_000_000),
@@ -227,4 +259,13 @@ class Settings:
             env["TODOSTACK_MEMORY_LIMIT"] = str(rt.memory_limit)
         if rt.gc_threshold is not None:
             env["TODOSTACK_GC_THRESHOLD"] = str(rt.gc_threshold)
+        rq = self.requests
+        env["TODOSTACK_READ_TIMEOUT_SECONDS"] = repr(rq.read_timeout_seconds)
+        env["TODOSTACK_WRITE_TIMEOUT_SECONDS"] = repr(rq.write_timeout_seconds)
+        env["TODOSTACK_MAX_INFLIGHT"] = str(rq.max_inflight)
+        env["TODOSTACK_DB_ACQUIRE_TIMEOUT_SECONDS"] = repr(rq.db_acquire_timeout_seconds)
+        env["TODOSTACK_SHUTDOWN_DELAY_SECONDS"] = repr(rq.shutdown_delay_seconds)
+        env["TODOSTACK_SHUTDOWN_GRACE_SECONDS"] = repr(rq.shutdown_grace_seconds)
+        if rq.alert_webhook_url is not None:
+            env["TODOSTACK_ALERT_WEBHOOK_URL"] = rq.alert_webhook_url
         return env

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 from typing import Any, Self
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from todostack import context
 from todostack.adapters.migrations import Migration, check_applied, load_migrations
+from todostack.adapters.postgres.deadlines import TimedConnection, statement_timeout
 from todostack.adapters.postgres.repositories import (
     PgIdempotency,
     PgLists,
     PgTodos,
     PgUsers,
 )
+from todostack.context import DeadlineExceeded, Overloaded
 
 __all__ = ["PostgresDatabase", "PostgresUnitOfWork", "migrate_postgres", "pending_postgres_migrations"]
 
@@ -29,51 +33,106 @@ async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
 
 
 class PostgresDatabase:
-    def __init__(self, pool: asyncpg.Pool[Any]) -> None:
+    def __init__(self, pool: asyncpg.Pool[Any], *, acquire_timeout: float = 1.0) -> None:
         self._pool = pool
+        self.acquire_timeout = acquire_timeout
 
     @classmethod
-    async def connect(cls, url: str, *, min_size: int = 1, max_size: int = 10) -> PostgresDatabase:
-        pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, init=_init_connection)
-        return cls(pool)
+    async def connect(
+        cls,
+        url: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        acquire_timeout: float = 1.0,
+        statement_timeout: float | None = None,
+    ) -> PostgresDatabase:
+        """``statement_timeout`` caps every statement on the server, deadline or not (seconds)."""
+        server_settings = {}
+        if statement_timeout is not None:
+            server_settings["statement_timeout"] = str(max(1, round(statement_timeout * 1000)))
+        pool = await asyncpg.create_pool(
+            url, min_size=min_size, max_size=max_size, init=_init_connection, server_settings=server_settings
+        )
+        return cls(pool, acquire_timeout=acquire_timeout)
 
     def __call__(self, *, write: bool = False) -> PostgresUnitOfWork:
-        return PostgresUnitOfWork(self._pool, write=write)
+        return PostgresUnitOfWork(self, write=write)
+
+    async def acquire(self) -> PoolConnectionProxy[Any]:
+        """A pooled connection, waiting no longer than the acquire timeout or the deadline.
+
+        Waiting without bound is how an overloaded service collapses: past the bound the caller
+        gets ``Overloaded`` (503, retry later) or ``DeadlineExceeded``.
+        """
+        left = context.remaining()
+        wait = self.acquire_timeout if left is None else min(self.acquire_timeout, left)
+        try:
+            async with asyncio.timeout(wait):
+                return await self._pool.acquire()
+        except TimeoutError:
+            if left is not None and left <= self.acquire_timeout:
+                raise DeadlineExceeded("the request ran out of time waiting for a database connection") from None
+            raise Overloaded(f"no database connection came free within {self.acquire_timeout:g} s") from None
+
+    async def release(self, conn: PoolConnectionProxy[Any]) -> None:
+        await self._pool.release(conn)
 
     async def ping(self) -> None:
         async with self._pool.acquire() as conn:
             await conn.fetchval("SELECT 1")
+
+    async def sleep(self, seconds: float) -> None:
+        """A query that keeps the server busy for ``seconds`` (deadline and cancellation tests)."""
+        async with self() as uow:
+            await uow.connection.fetchval("SELECT pg_sleep($1)", seconds)
 
     async def close(self) -> None:
         await self._pool.close()
 
 
 class PostgresUnitOfWork:
-    """One pooled connection; a transaction only for writes (reads run as single statements)."""
+    """One pooled connection; a transaction only for writes (reads run as single statements).
+
+    A write transaction starts with the request's remaining budget as its ``statement_timeout``
+    (``BEGIN`` and ``SET LOCAL`` go in one round trip); every statement also carries it as the
+    driver timeout (``TimedConnection``).
+    """
 
     users: PgUsers
     lists: PgLists
     todos: PgTodos
     idempotency: PgIdempotency
+    connection: TimedConnection
 
-    def __init__(self, pool: asyncpg.Pool[Any], *, write: bool) -> None:
-        self._pool = pool
+    def __init__(self, db: PostgresDatabase, *, write: bool) -> None:
+        self._db = db
         self._write = write
-        self._tx: Any = None
+        self._open = False
 
     async def __aenter__(self) -> Self:
-        self._conn: PoolConnectionProxy[Any] = await self._pool.acquire()
+        self._conn = await self._db.acquire()
         try:
             if self._write:
-                self._tx = self._conn.transaction()
-                await self._tx.start()
+                left = statement_timeout()
+                if left is None:
+                    await self._conn.execute("BEGIN")
+                else:
+                    # 0 would mean "no limit" to PostgreSQL: at least a millisecond.
+                    ms = max(1, int(left * 1000))
+                    try:
+                        await self._conn.execute(f"BEGIN; SET LOCAL statement_timeout = {ms}", timeout=left)
+                    except TimeoutError:
+                        raise DeadlineExceeded("the request ran out of time starting a transaction") from None
+                self._open = True
         except BaseException:
-            await self._pool.release(self._conn)
+            await self._db.release(self._conn)
             raise
-        self.users = PgUsers(self._conn)
-        self.lists = PgLists(self._conn)
-        self.todos = PgTodos(self._conn)
-        self.idempotency = PgIdempotency(self._conn)
+        self.connection = conn = TimedConnection(self._conn)
+        self.users = PgUsers(conn)
+        self.lists = PgLists(conn)
+        self.todos = PgTodos(conn)
+        self.idempotency = PgIdempotency(conn)
         return self
 
     async def __aexit__(
@@ -83,16 +142,22 @@ class PostgresUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         try:
-            if self._tx is not None:
-                await self._tx.rollback()
+            if self._open:
+                self._open = False
+                await self._conn.execute("ROLLBACK")
         finally:
-            await self._pool.release(self._conn)
+            # Waits for a cancelled query to be cancelled on the server before the connection
+            # goes back to the pool: no work outlives the request.
+            await self._db.release(self._conn)
 
     async def commit(self) -> None:
-        if self._tx is None:
+        if not self._open:
             raise RuntimeError("commit on a read-only unit of work")
-        await self._tx.commit()
-        self._tx = None
+        try:
+            await self._conn.execute("COMMIT", timeout=statement_timeout())
+        except (TimeoutError, asyncpg.QueryCanceledError):
+            raise DeadlineExceeded("the request ran out of time while committing") from None
+        self._open = False
 
 
 async def _applied(conn: asyncpg.Connection[Any]) -> dict[int, str]:

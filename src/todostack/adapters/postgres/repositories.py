@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypeAlias
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
+from todostack.adapters.postgres.deadlines import TimedConnection
 from todostack.adapters.snapshots import decode_snapshot, encode_snapshot
 from todostack.domain import Conflict, NotFound, Priority, Todo, TodoList, User
 from todostack.usecases.idempotency import IDEMPOTENCY_TTL
@@ -16,7 +15,6 @@ from todostack.usecases.queries import SortField, TodoQuery
 
 __all__ = ["PgIdempotency", "PgLists", "PgTodos", "PgUsers"]
 
-Conn: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
 _TODO_COLUMNS = (
     "id, owner_id, list_id, title, notes, completed, completed_at, due, priority, tags, position,"
     " created_at, updated_at, version"
@@ -64,7 +62,7 @@ def _escape_like(text: str) -> str:
 
 
 class PgUsers:
-    def __init__(self, conn: Conn) -> None:
+    def __init__(self, conn: TimedConnection) -> None:
         self._c = conn
 
     async def add(self, user: User) -> None:
@@ -89,7 +87,7 @@ class PgUsers:
 
 
 class PgLists:
-    def __init__(self, conn: Conn) -> None:
+    def __init__(self, conn: TimedConnection) -> None:
         self._c = conn
 
     async def add(self, todo_list: TodoList) -> None:
@@ -140,7 +138,7 @@ class PgLists:
 
 
 class PgTodos:
-    def __init__(self, conn: Conn) -> None:
+    def __init__(self, conn: TimedConnection) -> None:
         self._c = conn
 
     async def add(self, todo: Todo) -> None:
@@ -258,7 +256,7 @@ def _todo_values(t: Todo) -> tuple[object, ...]:
 
 
 class PgIdempotency:
-    def __init__(self, conn: Conn) -> None:
+    def __init__(self, conn: TimedConnection) -> None:
         self._c = conn
 
     async def claim(self, scope: str, key: str, fingerprint: str, now: datetime) -> StoredClaim | None:

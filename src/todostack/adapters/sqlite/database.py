@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 import aiosqlite
 
+from todostack import context
 from todostack.adapters.migrations import Migration, check_applied, load_migrations
 from todostack.adapters.sqlite.repositories import (
     SqliteIdempotency,
@@ -17,6 +22,7 @@ from todostack.adapters.sqlite.repositories import (
     SqliteTodos,
     SqliteUsers,
 )
+from todostack.context import DeadlineExceeded, Overloaded
 
 __all__ = ["SqliteDatabase", "migrate_sqlite", "sqlite_path"]
 
@@ -36,20 +42,23 @@ async def _prepare(conn: aiosqlite.Connection) -> None:
         await conn.execute(f"PRAGMA {pragma}")
     # Unicode-aware lower() for text search (SQLite's own folds ASCII only).
     await conn.create_function("py_lower", 1, str.lower, deterministic=True)
+    # For sleep(): functions cannot be (re)defined while a statement is active on a connection.
+    await conn.create_function("py_monotonic", 0, time.monotonic)
 
 
 class SqliteDatabase:
-    def __init__(self, connections: list[aiosqlite.Connection]) -> None:
+    def __init__(self, connections: list[aiosqlite.Connection], *, acquire_timeout: float = 1.0) -> None:
         self._idle: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         for conn in connections:
             self._idle.put_nowait(conn)
         self._all = connections
+        self.acquire_timeout = acquire_timeout
         # SQLite has one writer at a time anyway; queueing writers here is cheaper than
         # letting them spin in SQLite's busy handler. Other processes still meet busy_timeout.
         self.write_lock = asyncio.Lock()
 
     @classmethod
-    async def connect(cls, url: str, *, size: int = 4) -> SqliteDatabase:
+    async def connect(cls, url: str, *, size: int = 4, acquire_timeout: float = 1.0) -> SqliteDatabase:
         path = sqlite_path(url)
         in_memory = path == ":memory:"
         if in_memory:
@@ -65,13 +74,16 @@ class SqliteDatabase:
             # Nobody else can see this database: migrate it on its only connection.
             for migration in load_migrations("sqlite"):
                 await connections[0].executescript(migration.sql)
-        return cls(connections)
+        return cls(connections, acquire_timeout=acquire_timeout)
 
     def __call__(self, *, write: bool = False) -> SqliteUnitOfWork:
         return SqliteUnitOfWork(self, write=write)
 
     async def acquire(self) -> aiosqlite.Connection:
-        return await self._idle.get()
+        if not self._idle.empty():
+            return self._idle.get_nowait()
+        async with _bounded_wait(self.acquire_timeout, "a database connection"):
+            return await self._idle.get()
 
     def release(self, conn: aiosqlite.Connection) -> None:
         self._idle.put_nowait(conn)
@@ -83,42 +95,83 @@ class SqliteDatabase:
         finally:
             self.release(conn)
 
+    async def sleep(self, seconds: float) -> None:
+        """A query that keeps SQLite busy for ``seconds`` (deadline and cancellation tests)."""
+        async with (
+            self() as uow,
+            uow.connection.execute(
+                "WITH RECURSIVE spin(t) AS (SELECT py_monotonic() UNION ALL"
+                " SELECT t FROM spin WHERE py_monotonic() < t + ?) SELECT count(*) FROM spin",
+                (seconds,),
+            ) as cursor,
+        ):
+            await cursor.fetchall()
+
     async def close(self) -> None:
         for conn in self._all:
             await conn.close()
 
 
+@asynccontextmanager
+async def _bounded_wait(limit: float, what: str) -> AsyncIterator[None]:
+    """Wait no longer than ``limit`` or the request's deadline; past that, refuse."""
+    left = context.remaining()
+    wait = limit if left is None else min(limit, left)
+    try:
+        async with asyncio.timeout(wait):
+            yield
+    except TimeoutError:
+        if left is not None and left <= limit:
+            raise DeadlineExceeded(f"the request ran out of time waiting for {what}") from None
+        raise Overloaded(f"no {what} came free within {limit:g} s") from None
+
+
 class SqliteUnitOfWork:
+    """One connection from the pool; writes hold the write lock and an immediate transaction.
+
+    While it is open, cancelling the request (deadline, client gone, shutdown) interrupts the
+    statement SQLite is running: a cleanup hook on the request context, Go's AfterFunc.
+    """
+
     users: SqliteUsers
     lists: SqliteLists
     todos: SqliteTodos
     idempotency: SqliteIdempotency
+    connection: aiosqlite.Connection
 
     def __init__(self, db: SqliteDatabase, *, write: bool) -> None:
         self._db = db
         self._write = write
         self._open = False
+        self._stop_interrupt: Callable[[], bool] | None = None
 
     async def __aenter__(self) -> Self:
         if self._write:
-            await self._db.write_lock.acquire()
+            if self._db.write_lock.locked():
+                async with _bounded_wait(self._db.acquire_timeout, "turn to write"):
+                    await self._db.write_lock.acquire()
+            else:
+                await self._db.write_lock.acquire()
         try:
-            self._conn = await self._db.acquire()
+            self.connection = conn = await self._db.acquire()
             if self._write:
                 try:
-                    await self._conn.execute("BEGIN IMMEDIATE")
+                    await conn.execute("BEGIN IMMEDIATE")
                 except BaseException:
-                    self._db.release(self._conn)
+                    self._db.release(conn)
                     raise
                 self._open = True
         except BaseException:
             if self._write:
                 self._db.write_lock.release()
             raise
-        self.users = SqliteUsers(self._conn)
-        self.lists = SqliteLists(self._conn)
-        self.todos = SqliteTodos(self._conn)
-        self.idempotency = SqliteIdempotency(self._conn)
+        ctx = context.current()
+        if ctx is not None:
+            self._stop_interrupt = ctx.after(conn.interrupt)
+        self.users = SqliteUsers(conn)
+        self.lists = SqliteLists(conn)
+        self.todos = SqliteTodos(conn)
+        self.idempotency = SqliteIdempotency(conn)
         return self
 
     async def __aexit__(
@@ -127,18 +180,26 @@ class SqliteUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        conn = self.connection
         try:
+            if self._stop_interrupt is not None and not self._stop_interrupt():
+                # The request was cancelled mid-statement and the hook interrupted it. The
+                # statement may still be unwinding in aiosqlite's thread: wait for that (the
+                # connection runs its calls in order) so no work outlives the request.
+                with contextlib.suppress(sqlite3.OperationalError):
+                    await conn.execute("SELECT 1")
             if self._open:
-                await self._conn.rollback()
+                self._open = False
+                await conn.rollback()
         finally:
-            self._db.release(self._conn)
+            self._db.release(conn)
             if self._write:
                 self._db.write_lock.release()
 
     async def commit(self) -> None:
         if not self._open:
             raise RuntimeError("commit on a read-only unit of work")
-        await self._conn.commit()
+        await self.connection.commit()
         self._open = False
 
 

@@ -7,7 +7,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, Router
-from litestar.datastructures import CacheControlHeader, MutableScopeHeaders
+from litestar.datastructures import CacheControlHeader, MutableScopeHeaders, State
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
@@ -19,8 +19,10 @@ from swagger_ui_bundle import swagger_ui_path
 from todostack import __version__
 from todostack.delivery.http.auth import BearerAuthMiddleware
 from todostack.delivery.http.bodies import validate_body
+from todostack.delivery.http.lifecycle import Lifecycle
 from todostack.delivery.http.openapi import StrictStructSchemaPlugin
 from todostack.delivery.http.problems import exception_handlers
+from todostack.delivery.http.reporting import RequestReporter
 from todostack.delivery.http.routes import auth, health, lists, todos
 from todostack.delivery.http.routes.deps import dependencies
 from todostack.delivery.http.routes.options import with_options
@@ -30,8 +32,11 @@ from todostack.delivery.http.routes.todobackend import (
     PREFIX,
     todobackend_router,
 )
+from todostack.delivery.http.scope import RequestScopeMiddleware
 from todostack.delivery.http.services import HttpConfig, Services
 from todostack.delivery.web import SECURITY_HEADERS, web_router
+from todostack.observability.alerts import AlertQueue, run_alert_queue
+from todostack.observability.metrics import Metrics
 
 __all__ = ["create_http_app"]
 
@@ -78,12 +83,22 @@ def _openapi() -> OpenAPIConfig:
 def create_http_app(
     config: HttpConfig,
     open_services: Callable[[], AbstractAsyncContextManager[Services]],
+    *,
+    metrics: Metrics | None = None,
+    alerts: AlertQueue | None = None,
+    lifecycle: Lifecycle | None = None,
 ) -> Litestar:
     """Build the ASGI app. ``open_services`` runs once per worker, inside its event loop."""
+    metrics = metrics if metrics is not None else Metrics()
+    alerts = alerts if alerts is not None else AlertQueue(None)
+    if lifecycle is None:
+        lifecycle = Lifecycle(max_inflight=config.max_inflight, policy=config.shutdown)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with open_services() as services:
+        if config.handle_signals:
+            lifecycle.install_signal_handlers()
+        async with run_alert_queue(alerts), open_services() as services:
             app.state.services = services
             yield
 
@@ -110,13 +125,13 @@ def create_http_app(
     ]
     handlers.append(web_router())
     if config.test_endpoints:
-        handlers.append(testing_router())
+        handlers.append(testing_router(dependencies))
     before_send = [_html_security_headers]
     if config.todobackend_enabled:
         handlers.append(todobackend_router(dependencies))
         before_send.append(_todobackend_cors)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
         exception_handlers=exception_handlers,
@@ -127,4 +142,14 @@ def create_http_app(
         request_max_body_size=config.max_body_bytes,
         debug=config.debug,
         logging_config=None,
+        state=State({"lifecycle": lifecycle, "metrics": metrics, "alerts": alerts}),
     )
+    # Outside Litestar's own stack (which starts after routing), so that every answer, 404s
+    # included, runs in a request context and carries the request id.
+    app.asgi_handler = RequestScopeMiddleware(  # type: ignore[assignment]
+        app.asgi_handler,  # type: ignore[arg-type]
+        budgets=config.budgets,
+        lifecycle=lifecycle,
+        on_done=RequestReporter(metrics, alerts),
+    )
+    return app

@@ -8,6 +8,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
+from todostack import context
 from todostack.delivery.http.services import Services
 from todostack.domain import AuthenticationFailed, Principal
 
@@ -56,10 +57,15 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
             raise NotAuthorizedException(exc.detail) from None
         if from_cookie and connection.scope.get("method") not in _SAFE_METHODS and not same_origin(connection):
             raise PermissionDeniedException("cross-site request refused: send it from this site's own page")
+        ctx = context.current()
+        if ctx is not None:
+            ctx.principal = principal
         return AuthenticationResult(user=principal, auth=None)
 
 
 def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
-    user = connection.user
+    """The authenticated caller: from the request context, where the middleware put it."""
+    ctx = context.current()
+    user = ctx.principal if ctx is not None and ctx.principal is not None else connection.user
     assert isinstance(user, Principal)
     return user

@@ -14,6 +14,8 @@ from litestar.exceptions import (
 )
 from litestar.types import ExceptionHandlersMap
 
+from todostack import context
+from todostack.context import Cancelled, Cause, Overloaded
 from todostack.delivery.http.schemas import FieldProblem, Problem
 from todostack.domain import (
     AuthenticationFailed,
@@ -25,7 +27,7 @@ from todostack.domain import (
     TodoError,
 )
 
-__all__ = ["PROBLEM_JSON", "exception_handlers", "problem_response"]
+__all__ = ["CAUSE_STATUS", "PROBLEM_JSON", "exception_handlers", "problem_body", "problem_response"]
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("todostack.http")
@@ -53,6 +55,7 @@ _TITLES = {
     429: "Too Many Requests",
     500: "Internal Server Error",
     503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
 _SLUGS = {
     400: "bad-request",
@@ -67,8 +70,42 @@ _SLUGS = {
     422: "validation-error",
     500: "internal-error",
     503: "unavailable",
+    504: "deadline-exceeded",
+}
+# The status a request gets when it was cancelled for this cause.
+CAUSE_STATUS = {
+    Cause.DEADLINE_EXCEEDED: 504,
+    Cause.OVERLOADED: 503,
+    Cause.SHUTDOWN: 503,
+    Cause.SIBLING_ERROR: 500,
+    Cause.CLIENT_DISCONNECTED: 499,
 }
 WWW_AUTHENTICATE = 'Bearer realm="todostack"'
+
+
+def problem_body(
+    status: int,
+    detail: str,
+    instance: str | None,
+    *,
+    slug: str | None = None,
+    errors: list[FieldProblem] | None = None,
+    cause: Cause | None = None,
+    request_id: str | None = None,
+) -> Problem:
+    if request_id is None:
+        ctx = context.current()
+        request_id = ctx.request_id if ctx is not None else None
+    return Problem(
+        type=f"urn:todostack:problem:{slug or _SLUGS.get(status, 'error')}",
+        title=_TITLES.get(status, "Error"),
+        status=status,
+        detail=detail,
+        instance=instance,
+        errors=errors,
+        cause=cause.value if cause is not None else None,
+        request_id=request_id,
+    )
 
 
 def problem_response(
@@ -79,16 +116,19 @@ def problem_response(
     slug: str | None = None,
     errors: list[FieldProblem] | None = None,
     headers: dict[str, str] | None = None,
+    cause: Cause | None = None,
 ) -> Response[Problem]:
-    body = Problem(
-        type=f"urn:todostack:problem:{slug or _SLUGS.get(status, 'error')}",
-        title=_TITLES.get(status, "Error"),
-        status=status,
-        detail=detail,
-        instance=request.url.path,
-        errors=errors,
-    )
+    body = problem_body(status, detail, request.url.path, slug=slug, errors=errors, cause=cause)
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _cancelled(request: Request[Any, Any, Any], exc: Cancelled) -> Response[Problem]:
+    ctx = context.current()
+    if ctx is not None:
+        ctx.record(exc.cause)
+    status = CAUSE_STATUS.get(exc.cause, 503)
+    headers = {"Retry-After": str(exc.retry_after_seconds)} if isinstance(exc, Overloaded) else None
+    return problem_response(request, status, exc.detail, headers=headers, cause=exc.cause)
 
 
 def _domain_error(request: Request[Any, Any, Any], exc: TodoError) -> Response[Problem]:
@@ -140,6 +180,7 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Pro
 
 exception_handlers: ExceptionHandlersMap = {
     TodoError: _domain_error,
+    Cancelled: _cancelled,
     HTTPException: _http_error,
     Exception: _unexpected,
 }

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from todostack.delivery.http.lifecycle import ShutdownPolicy
+from todostack.delivery.http.scope import Budgets
 from todostack.usecases import AuthService, ListService, TodoBackendService, TodoService
 
 __all__ = ["HttpConfig", "Services"]
@@ -18,6 +20,8 @@ class Services:
     todobackend: TodoBackendService
     # Raises when the database cannot serve requests.
     check_ready: Callable[[], Awaitable[None]]
+    # A database query that takes this many seconds (for the test-only routes).
+    db_sleep: Callable[[float], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,3 +30,8 @@ class HttpConfig:
     max_body_bytes: int = 1024 * 1024
     debug: bool = False
     test_endpoints: bool = False
+    budgets: Budgets = field(default_factory=Budgets)
+    max_inflight: int = 256
+    shutdown: ShutdownPolicy = field(default_factory=ShutdownPolicy)
+    # Take over SIGTERM/SIGINT for a graceful drain (in the server's workers, not in tests).
+    handle_signals: bool = False

@@ -6,14 +6,16 @@ import asyncio
 import logging
 from typing import Any
 
-from litestar import Request, Response, get
+from litestar import MediaType, Request, Response, get
 from litestar.di import NamedDependency
 from msgspec import Struct
 
+from todostack.delivery.http.lifecycle import Lifecycle
 from todostack.delivery.http.problems import problem_response
 from todostack.delivery.http.responses import problems
 from todostack.delivery.http.schemas import Problem
 from todostack.delivery.http.services import Services
+from todostack.observability.metrics import Metrics
 
 __all__ = ["handlers"]
 
@@ -32,13 +34,16 @@ async def healthz() -> Status:
 
 @get(
     "/readyz",
-    summary="Readiness: the database answers",
+    summary="Readiness: the database answers and the worker is not draining",
     tags=["health"],
     responses=problems(503),
 )
 async def readyz(
     request: Request[Any, Any, Any], services: NamedDependency[Services]
 ) -> Response[Status] | Response[Problem]:
+    lifecycle: Lifecycle = request.app.state.lifecycle
+    if lifecycle.draining:
+        return problem_response(request, 503, "shutting down: finishing the requests in flight")
     try:
         await asyncio.wait_for(services.check_ready(), READY_TIMEOUT_S)
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready"; the log says why
@@ -47,4 +52,16 @@ async def readyz(
     return Response(Status("ready"))
 
 
-handlers = [healthz, readyz]
+@get(
+    "/metrics",
+    summary="Prometheus metrics of every worker",
+    tags=["health"],
+    media_type=MediaType.TEXT,
+    include_in_schema=False,
+)
+async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+    registry: Metrics = request.app.state.metrics
+    return Response(registry.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+handlers = [healthz, readyz, metrics]

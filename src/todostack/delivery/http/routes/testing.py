@@ -2,17 +2,23 @@
 
 ``POST /__test__/allocate?mib=N`` keeps N more MiB alive in this worker, as a leak would;
 ``DELETE /__test__/allocate`` lets it all go. Both answer with the worker's pid and its RSS.
+``GET /__test__/sleep?seconds=S`` takes S seconds in the handler; ``GET /__test__/db-sleep?seconds=S``
+runs a query that keeps the database busy for S seconds (``pg_sleep``, or a spinning SQLite query):
+both under the request's deadline, for the cancellation and shutdown tests.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Annotated
 
-from litestar import Router, delete, post
+from litestar import Router, delete, get, post
+from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 from msgspec import Struct
 
+from todostack.delivery.http.services import Services
 from todostack.runtime.memory import resident_bytes
 
 __all__ = ["testing_router"]
@@ -47,5 +53,31 @@ async def release() -> Allocation:
     return _state()
 
 
-def testing_router() -> Router:
-    return Router("/__test__", route_handlers=[allocate, release], include_in_schema=False)
+class Slept(Struct):
+    pid: int
+    seconds: float
+
+
+Seconds = Annotated[float, QueryParameter(gt=0, le=600)]
+
+
+@get("/sleep")
+async def sleep(seconds: Seconds) -> Slept:
+    await asyncio.sleep(seconds)
+    return Slept(os.getpid(), seconds)
+
+
+@get("/db-sleep")
+async def db_sleep(seconds: Seconds, services: NamedDependency[Services]) -> Slept:
+    assert services.db_sleep is not None
+    await services.db_sleep(seconds)
+    return Slept(os.getpid(), seconds)
+
+
+def testing_router(dependencies: dict[str, Provide]) -> Router:
+    return Router(
+        "/__test__",
+        route_handlers=[allocate, release, sleep, db_sleep],
+        dependencies=dependencies,
+        include_in_schema=False,
+    )

@@ -1,0 +1,305 @@
+"""The request context: Go's ``context.Context`` for asyncio.
+
+One ``RequestContext`` per request, held in a ``contextvars.ContextVar`` so that every layer can
+reach it without passing it through each signature: the HTTP layer creates it, the auth middleware
+puts the principal in it, the adapters read the remaining budget from it and hand that to the
+database. It imports nothing of the project, so any layer may import it.
+
+What it carries:
+
+* ``request_id``: from ``X-Request-ID`` or generated; echoed in the answer and in every log line.
+* ``deadline``: an absolute ``loop.time()``; ``remaining()`` is what callees ask for.
+* ``cause``: why the work was cancelled, recorded once, first writer wins (``context.Cause``).
+* ``after(fn)``: a cleanup that runs exactly once, in its own task, when the request ends or is
+  cancelled (``context.AfterFunc``); its ``stop()`` says whether it prevented the call.
+
+Exceptions raised here (both are ``Exception``, unlike ``asyncio.CancelledError``)::
+
+    Cancelled             the work stopped for a recorded cause
+    ├── DeadlineExceeded  the budget ran out before (or while) the work could be done
+    └── Overloaded        the work was refused at once instead of queueing without bound
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import enum
+import inspect
+import itertools
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from types import TracebackType
+from typing import Any, TypeVar
+
+__all__ = [
+    "Cancelled",
+    "Cause",
+    "DeadlineExceeded",
+    "Overloaded",
+    "RequestContext",
+    "WorkGroup",
+    "current",
+    "remaining",
+    "reset",
+    "use",
+]
+
+log = logging.getLogger("todostack.context")
+T = TypeVar("T")
+Hook = Callable[[], object]
+
+
+class Cause(enum.StrEnum):
+    DEADLINE_EXCEEDED = "deadline_exceeded"
+    CLIENT_DISCONNECTED = "client_disconnected"
+    SHUTDOWN = "shutdown"
+    OVERLOADED = "overloaded"
+    SIBLING_ERROR = "sibling_error"  # the first error of a task fanned out beside this one
+
+
+class Cancelled(Exception):
+    cause: Cause = Cause.SHUTDOWN
+
+    def __init__(self, detail: str, cause: Cause | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if cause is not None:
+            self.cause = cause
+
+
+class DeadlineExceeded(Cancelled):
+    cause = Cause.DEADLINE_EXCEEDED
+
+
+class Overloaded(Cancelled):
+    cause = Cause.OVERLOADED
+
+    def __init__(self, detail: str, retry_after_seconds: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class RequestContext:
+    """Deadline, cancellation cause, request-scoped values and cleanup hooks of one request."""
+
+    __slots__ = ("_error", "_hooks", "_own_cause", "_task", "deadline", "done", "parent", "principal", "request_id")
+
+    def __init__(
+        self,
+        request_id: str,
+        deadline: float | None = None,
+        *,
+        principal: object | None = None,
+        parent: RequestContext | None = None,
+    ) -> None:
+        self.request_id = request_id
+        self.deadline = deadline
+        self.principal = principal
+        self.parent = parent
+        self.done = False
+        self._own_cause: Cause | None = None
+        self._error: BaseException | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._hooks: dict[int, Hook] | None = None
+
+    # -- deadline --------------------------------------------------------------------------------
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline (never negative); ``None`` when there is no deadline."""
+        if self.deadline is None:
+            return None
+        return max(0.0, self.deadline - asyncio.get_running_loop().time())
+
+    def expired(self) -> bool:
+        left = self.remaining()
+        return left is not None and left <= 0.0
+
+    def check(self) -> None:
+        """Raise if the work should stop: the deadline passed or the context was cancelled."""
+        if self.expired():
+            self.record(Cause.DEADLINE_EXCEEDED)
+            raise DeadlineExceeded("the request ran out of time")
+        cause = self.cause
+        if cause is not None:
+            raise Cancelled(f"the request was cancelled: {cause}", cause)
+
+    # -- cancellation ----------------------------------------------------------------------------
+    @property
+    def cause(self) -> Cause | None:
+        """Why this context (or the one it derives from) was cancelled; ``None`` while it is not."""
+        if self._own_cause is not None:
+            return self._own_cause
+        return self.parent.cause if self.parent is not None else None
+
+    @property
+    def error(self) -> BaseException | None:
+        """The sibling's error when the cause is ``SIBLING_ERROR``."""
+        if self._own_cause is not None:
+            return self._error
+        return self.parent.error if self.parent is not None else None
+
+    def bind(self, task: asyncio.Task[Any]) -> None:
+        """The task that ``cancel`` interrupts (the one serving the request)."""
+        self._task = task
+
+    def cancel(self, cause: Cause, error: BaseException | None = None) -> bool:
+        """Record ``cause`` and interrupt the bound task. Only the first call has an effect."""
+        if not self.record(cause, error):
+            return False
+        if self._task is not None and not self._task.done() and self._task is not _running_task():
+            self._task.cancel(msg=cause.value)
+        return True
+
+    def record(self, cause: Cause, error: BaseException | None = None) -> bool:
+        """Record ``cause`` without interrupting anyone: for the task that is itself stopping.
+
+        The cleanups run (the context is done with); only the first cause is kept.
+        """
+        if self._own_cause is not None or self.done:
+            return False
+        self._own_cause = cause
+        self._error = error
+        self._fire_hooks()
+        return True
+
+    def finish(self) -> None:
+        """The request ended: run the cleanups that are still registered."""
+        if not self.done:
+            self._fire_hooks()
+            self.done = True
+
+    # -- cleanup hooks ---------------------------------------------------------------------------
+    def after(self, fn: Hook) -> Callable[[], bool]:
+        """Run ``fn`` once, in its own task, when the request ends or is cancelled.
+
+        Returns ``stop``: calling it unregisters ``fn`` and answers whether that prevented the
+        call (``False`` if ``fn`` already ran or is running). ``fn`` may be sync or async; what it
+        raises is logged, never raised into the request.
+        """
+        if self.done or self._own_cause is not None:
+            _spawn_hook(fn, self.request_id)
+            return _already_ran
+        if self._hooks is None:
+            self._hooks = {}
+        key = next(_hook_keys)
+        self._hooks[key] = fn
+        hooks = self._hooks
+
+        def stop() -> bool:
+            return hooks.pop(key, None) is not None
+
+        return stop
+
+    def _fire_hooks(self) -> None:
+        if not self._hooks:
+            return
+        hooks = list(self._hooks.values())
+        self._hooks.clear()  # every stop() handed out now answers False
+        self._hooks = None
+        for fn in hooks:
+            _spawn_hook(fn, self.request_id)
+
+    def child(self) -> RequestContext:
+        """A context with the same values and deadline that can be cancelled on its own."""
+        return RequestContext(self.request_id, self.deadline, principal=self.principal, parent=self)
+
+
+_hook_keys = itertools.count()
+
+
+def _running_task() -> asyncio.Task[Any] | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:
+        return None
+
+
+def _already_ran() -> bool:
+    return False
+
+
+_hook_tasks: set[asyncio.Task[None]] = set()
+
+
+def _spawn_hook(fn: Hook, request_id: str) -> None:
+    async def run() -> None:
+        try:
+            result = fn()
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            log.exception("cleanup hook %r of request %s failed", fn, request_id)
+
+    # Hooks run outside the request's context: the request may be gone by the time they run.
+    task = asyncio.get_running_loop().create_task(run(), context=contextvars.Context())
+    _hook_tasks.add(task)
+    task.add_done_callback(_hook_tasks.discard)
+
+
+_current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar("todostack_request", default=None)
+
+
+def current() -> RequestContext | None:
+    """The context of the request being served, if any."""
+    return _current.get()
+
+
+def remaining() -> float | None:
+    """The current request's remaining budget in seconds, ``None`` outside a request."""
+    ctx = _current.get()
+    return None if ctx is None else ctx.remaining()
+
+
+def use(ctx: RequestContext | None) -> contextvars.Token[RequestContext | None]:
+    """Make ``ctx`` current; give the token back to ``reset`` when done."""
+    return _current.set(ctx)
+
+
+def reset(token: contextvars.Token[RequestContext | None]) -> None:
+    _current.reset(token)
+
+
+class WorkGroup:
+    """An ``asyncio.TaskGroup`` whose tasks share a child context (Go's errgroup.WithContext).
+
+    The first task to fail records its error as the cancellation cause of the others, so a
+    sibling that is cancelled can say why (``current().cause is Cause.SIBLING_ERROR`` and
+    ``current().error`` is that error). Leaving the block raises that first error itself, as
+    errgroup's ``Wait`` returns it, rather than an ``ExceptionGroup``.
+    """
+
+    def __init__(self) -> None:
+        parent = _current.get()
+        self.context = parent.child() if parent is not None else RequestContext("background")
+        self._group = asyncio.TaskGroup()
+
+    async def __aenter__(self) -> WorkGroup:
+        await self._group.__aenter__()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        try:
+            await self._group.__aexit__(exc_type, exc, tb)
+        except BaseExceptionGroup as group:
+            # errgroup's answer: the first error, not a bundle of it and the cancellations it caused.
+            first = self.context.error
+            if isinstance(first, Exception) and group.subgroup(lambda e: e is first) is not None:
+                raise first from group
+            raise
+        finally:
+            self.context.finish()
+        return None
+
+    def spawn(self, work: Coroutine[Any, Any, T], *, name: str | None = None) -> asyncio.Task[T]:
+        ctx = contextvars.copy_context()
+        ctx.run(_current.set, self.context)
+        return self._group.create_task(self._first_error_is_cause(work), name=name, context=ctx)
+
+    async def _first_error_is_cause(self, work: Awaitable[T]) -> T:
+        try:
+            return await work
+        except Exception as exc:
+            self.context.cancel(Cause.SIBLING_ERROR, exc)
+            raise

@@ -1,0 +1,99 @@
+"""One worker's serving state: the requests in flight, the concurrency limit, and the drain.
+
+Graceful shutdown, as Kubernetes expects it from a pod that receives SIGTERM (or SIGINT):
+
+1. ``/readyz`` answers 503 at once, so the load balancer stops sending new work;
+2. after ``pre_stop`` seconds the listener stops accepting (the ASGI server's own shutdown);
+3. requests in flight get ``grace`` seconds to finish; the rest are cancelled with cause
+   ``shutdown`` and answer 503;
+4. the lifespan closes the pools and the worker exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from todostack.context import Cause, RequestContext
+
+__all__ = ["Lifecycle", "ShutdownPolicy"]
+
+log = logging.getLogger("todostack.lifecycle")
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@dataclass(frozen=True, slots=True)
+class ShutdownPolicy:
+    pre_stop_seconds: float = 1.0
+    grace_seconds: float = 20.0
+
+
+class Lifecycle:
+    """Counts and tracks the requests of this worker; knows whether it is draining."""
+
+    def __init__(self, *, max_inflight: int, policy: ShutdownPolicy | None = None) -> None:
+        self.max_inflight = max_inflight
+        self.policy = policy or ShutdownPolicy()
+        self.draining = False
+        self.active: set[RequestContext] = set()
+        self._server_stop: Callable[[], object] | None = None
+
+    @property
+    def inflight(self) -> int:
+        return len(self.active)
+
+    def full(self) -> bool:
+        return len(self.active) >= self.max_inflight
+
+    def install_signal_handlers(self) -> None:
+        """Take over SIGTERM/SIGINT in this worker, keeping the server's own handler for step 2.
+
+        granian registers its shutdown as an event-loop signal handler in each worker; asyncio
+        keeps those in ``loop._signal_handlers`` and has no public getter, so we read it there.
+        Without one (another server, or tests) step 2 is skipped and the server is told nothing.
+        """
+        loop = asyncio.get_running_loop()
+        handlers: dict[int, asyncio.Handle] = getattr(loop, "_signal_handlers", {})
+        previous = handlers.get(signal.SIGTERM)
+        if previous is not None:
+            callback: Callable[..., object] = previous._callback  # type: ignore[attr-defined]
+            args: Sequence[Any] = previous._args
+            self._server_stop = lambda: callback(*args)
+        for sig in _SIGNALS:
+            loop.add_signal_handler(sig, self.begin_drain, sig.name)
+
+    def begin_drain(self, reason: str = "shutdown", *, pre_stop_seconds: float | None = None) -> None:
+        """Step 1 now, steps 2 and 3 on timers. A second signal changes nothing.
+
+        ``pre_stop_seconds=0`` skips the wait for load balancers: for a worker that must stop
+        taking work at once (its memory guard), while its siblings and successor serve.
+        """
+        if self.draining:
+            return
+        self.draining = True
+        delay = self.policy.pre_stop_seconds if pre_stop_seconds is None else pre_stop_seconds
+        loop = asyncio.get_running_loop()
+        log.info(
+            "%s: draining (readiness 503); stop accepting in %.1f s, cancel what is left %.1f s later",
+            reason,
+            delay,
+            self.policy.grace_seconds,
+        )
+        loop.call_later(delay, self._stop_accepting)
+
+    def _stop_accepting(self) -> None:
+        log.info("no longer accepting connections; %d request(s) in flight", self.inflight)
+        if self._server_stop is not None:
+            self._server_stop()
+        asyncio.get_running_loop().call_later(self.policy.grace_seconds, self.cancel_all, Cause.SHUTDOWN)
+
+    def cancel_all(self, cause: Cause) -> int:
+        """Cancel every request in flight with ``cause``; returns how many."""
+        cancelled = [ctx for ctx in list(self.active) if ctx.cancel(cause)]
+        if cancelled:
+            log.warning("cancelled %d request(s) in flight: %s", len(cancelled), cause)
+        return len(cancelled)

@@ -1,0 +1,48 @@
+"""What happens after each request: one access log line, metrics, and alerts on bad patterns."""
+
+from __future__ import annotations
+
+import logging
+
+from todostack.delivery.http.scope import Finished
+from todostack.observability.alerts import Alert, AlertQueue, BurstDetector
+from todostack.observability.metrics import Metrics
+
+__all__ = ["RequestReporter"]
+
+access = logging.getLogger("todostack.access")
+
+
+class RequestReporter:
+    """``on_done`` for the request scope middleware."""
+
+    def __init__(self, metrics: Metrics, alerts: AlertQueue) -> None:
+        self.metrics = metrics
+        self.alerts = alerts
+        self._errors = BurstDetector(threshold=10, window_seconds=60)
+        self._shed = BurstDetector(threshold=20, window_seconds=60)
+
+    def __call__(self, done: Finished) -> None:
+        route = done.route or ("unmatched" if done.status == 404 else done.path)
+        self.metrics.requests.labels(done.method, route, str(done.status)).inc()
+        if done.cause is not None:
+            self.metrics.cancelled.labels(done.cause.value).inc()
+        if access.isEnabledFor(logging.INFO):
+            access.info(
+                "%s %s %d %.1fms request_id=%s cause=%s",
+                done.method,
+                done.path,
+                done.status,
+                done.duration_seconds * 1000,
+                done.request_id,
+                done.cause.value if done.cause is not None else "-",
+            )
+        if done.status >= 500 and done.status != 503 and self._errors.hit():
+            self._alert(Alert("errors_burst", "10 or more server errors within a minute", {"last": done.path}))
+        elif done.status == 503 and done.cause is not None and self._shed.hit():
+            self._alert(Alert("load_shed", f"20 or more requests refused within a minute ({done.cause.value})"))
+
+    def _alert(self, alert: Alert) -> None:
+        self.metrics.alerts.labels(alert.kind).inc()
+        if not self.alerts.publish(alert):
+            self.metrics.alerts_dropped.inc()

@@ -1,0 +1,227 @@
+"""The outermost ASGI layer: every HTTP request runs inside its own ``RequestContext``.
+
+It runs before routing, so every answer (404s included) carries the request id. For each
+request it
+
+* takes ``X-Request-ID`` when valid (else makes one) and echoes it;
+* sets the deadline: the route's budget (reads and writes differ), shortened, never lengthened,
+  by a ``Request-Timeout: <seconds>`` header;
+* refuses at once with 503 + ``Retry-After`` when the worker already has its limit of requests
+  in flight (cause ``overloaded``), instead of queueing without bound;
+* cancels the handler when the deadline passes (504), the client disconnects, or shutdown's
+  grace period ends (503), and records the cause;
+* reports each finished request to ``on_done`` (access log and metrics).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import secrets
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+import msgspec
+
+from todostack import context
+from todostack.context import Cause, RequestContext
+from todostack.delivery.http.disconnect import DisconnectWatch
+from todostack.delivery.http.lifecycle import Lifecycle
+from todostack.delivery.http.problems import CAUSE_STATUS, PROBLEM_JSON, problem_body
+
+__all__ = ["UNTIMED_PATHS", "Budgets", "Finished", "RequestScopeMiddleware"]
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Probes and scrapes: never shed, never counted as in flight (a drain must not hide them).
+UNTIMED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+_encode = msgspec.json.Encoder().encode
+# Plain ASGI, without Litestar's TypedDicts: this layer wraps the whole application.
+Scope: TypeAlias = MutableMapping[str, Any]
+Message: TypeAlias = MutableMapping[str, Any]
+Receive: TypeAlias = Callable[[], Awaitable[Any]]
+Send: TypeAlias = Callable[[Any], Awaitable[None]]
+ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Budgets:
+    """Server-side time budget per request, in seconds."""
+
+    read_seconds: float = 5.0
+    write_seconds: float = 10.0
+    # Start watching for a client disconnect once a request has run this long.
+    watch_disconnect_after_seconds: float = 0.05
+
+    def for_method(self, method: str) -> float:
+        return self.read_seconds if method in _SAFE_METHODS else self.write_seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """What ``on_done`` learns about each request."""
+
+    method: str
+    path: str
+    route: str | None
+    status: int
+    duration_seconds: float
+    request_id: str
+    cause: Cause | None
+
+
+def parse_request_timeout(raw: str) -> float:
+    """``Request-Timeout`` in seconds: a finite number above zero."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"Request-Timeout must be a positive number of seconds (e.g. 2.5), got {raw[:40]!r}")
+    return value
+
+
+class _Exchange:
+    """The ``send`` the app sees: adds the request id, remembers the status."""
+
+    __slots__ = ("_send", "request_id", "started", "status")
+
+    def __init__(self, send: Send, request_id: str) -> None:
+        self._send = send
+        self.request_id = request_id
+        self.started = False
+        self.status = 500
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+            self.status = message["status"]
+            message["headers"] = [*message.get("headers", ()), (b"x-request-id", self.request_id.encode())]
+        await self._send(message)
+
+    async def problem(
+        self, scope: Scope, status: int, detail: str, *, cause: Cause | None = None, retry_after: int | None = None
+    ) -> None:
+        body = _encode(problem_body(status, detail, scope["path"], cause=cause, request_id=self.request_id))
+        headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
+        if retry_after is not None:
+            headers.append((b"retry-after", str(retry_after).encode()))
+        await self.send({"type": "http.response.start", "status": status, "headers": headers})
+        await self.send({"type": "http.response.body", "body": body})
+
+
+_CAUSE_DETAIL = {
+    Cause.DEADLINE_EXCEEDED: "the request did not finish within its time budget",
+    Cause.SHUTDOWN: "the server is shutting down and could not finish this request; retry it",
+    Cause.OVERLOADED: "the server is at capacity; retry shortly",
+    Cause.SIBLING_ERROR: "part of the work failed, so the rest was stopped",
+}
+
+
+class RequestScopeMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        budgets: Budgets,
+        lifecycle: Lifecycle,
+        on_done: Callable[[Finished], None] | None = None,
+    ) -> None:
+        self.app = app
+        self.budgets = budgets
+        self.lifecycle = lifecycle
+        self.on_done = on_done
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        method: str = scope["method"]
+        request_id = timeout_header = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                request_id = value.decode("latin-1")
+            elif name == b"request-timeout":
+                timeout_header = value.decode("latin-1")
+        if request_id is None or not _REQUEST_ID.fullmatch(request_id):
+            request_id = secrets.token_hex(8)
+        ctx = RequestContext(request_id, started + self.budgets.for_method(method))
+        exchange = _Exchange(send, request_id)
+        try:
+            await self._serve(scope, receive, ctx, exchange, timeout_header)
+        finally:
+            ctx.finish()
+            if self.on_done is not None:
+                route = scope.get("path_template")
+                self.on_done(
+                    Finished(
+                        method,
+                        scope["path"],
+                        route if isinstance(route, str) else None,
+                        exchange.status,
+                        loop.time() - started,
+                        request_id,
+                        ctx.cause,
+                    )
+                )
+
+    async def _serve(
+        self, scope: Scope, receive: Receive, ctx: RequestContext, exchange: _Exchange, timeout_header: str | None
+    ) -> None:
+        if timeout_header is not None:
+            try:
+                requested = parse_request_timeout(timeout_header)
+            except ValueError as exc:
+                await exchange.problem(scope, 400, str(exc))
+                return
+            ctx.deadline = min(ctx.deadline or math.inf, asyncio.get_running_loop().time() + requested)
+        untimed = scope["path"] in UNTIMED_PATHS
+        lifecycle = self.lifecycle
+        if not untimed and lifecycle.full():
+            ctx.record(Cause.OVERLOADED)
+            await exchange.problem(
+                scope,
+                503,
+                f"this worker already serves {lifecycle.max_inflight} requests; retry shortly",
+                cause=Cause.OVERLOADED,
+                retry_after=1,
+            )
+            return
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        ctx.bind(task)
+        token = context.use(ctx)
+        watch = DisconnectWatch(receive, ctx)
+        deadline_timer = loop.call_at(ctx.deadline or math.inf, ctx.cancel, Cause.DEADLINE_EXCEEDED)
+        watch_timer = loop.call_later(self.budgets.watch_disconnect_after_seconds, watch.start)
+        if not untimed:
+            lifecycle.active.add(ctx)
+        try:
+            await self.app(scope, watch.receive, exchange.send)
+        except asyncio.CancelledError:
+            cause = ctx.cause
+            if cause is None:
+                raise  # not ours: the server is cancelling this task
+            task.uncancel()
+            if not exchange.started and cause is not Cause.CLIENT_DISCONNECTED:
+                status = CAUSE_STATUS[cause]
+                await exchange.problem(
+                    scope,
+                    status,
+                    _CAUSE_DETAIL[cause],
+                    cause=cause,
+                    retry_after=1 if status == 503 else None,
+                )
+            elif cause is Cause.CLIENT_DISCONNECTED:
+                exchange.status = 499  # nginx's "client closed request", for the log and metrics
+        finally:
+            deadline_timer.cancel()
+            watch_timer.cancel()
+            watch.stop()
+            lifecycle.active.discard(ctx)
+            context.reset(token)

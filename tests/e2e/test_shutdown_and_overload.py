@@ -1,0 +1,232 @@
+"""A real server under load: graceful SIGTERM, shedding past 4x capacity, and the alert queue."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.server import RunningServer, run_server
+
+TEST_ROUTES = {"TODOSTACK_TEST_ENDPOINTS": "on", "TODOSTACK_READ_TIMEOUT_SECONDS": "60"}
+
+
+@dataclass
+class Outcome:
+    started: float
+    finished: float
+    status: int | None  # None: no answer (connection refused, reset...)
+    cause: str | None = None
+
+
+async def _one(http: httpx.AsyncClient, path: str) -> Outcome:
+    started = time.monotonic()
+    try:
+        r = await http.get(path)
+    except httpx.HTTPError:
+        return Outcome(started, time.monotonic(), None)
+    cause = r.json().get("cause") if r.headers.get("content-type", "").startswith("application/problem") else None
+    return Outcome(started, time.monotonic(), r.status_code, cause)
+
+
+async def _load(url: str, paths: list[str], concurrency: int, seconds: float, *, timeout: float = 30) -> list[Outcome]:
+    """``concurrency`` clients, each sending ``paths`` in turn, for ``seconds``."""
+    outcomes: list[Outcome] = []
+    stop = time.monotonic() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) as http:
+
+        async def client(n: int) -> None:
+            i = n
+            while time.monotonic() < stop:
+                outcomes.append(await _one(http, paths[i % len(paths)]))
+                i += 1
+
+        await asyncio.gather(*(client(n) for n in range(concurrency)))
+    return outcomes
+
+
+def _workers(server: RunningServer) -> list[int]:
+    pid = server.process.pid
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(c) for c in children]
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+@pytest.fixture
+def draining_server(tmp_path: Path) -> Iterator[RunningServer]:
+    env = {**TEST_ROUTES, "TODOSTACK_SHUTDOWN_DELAY_SECONDS": "1", "TODOSTACK_SHUTDOWN_GRACE_SECONDS": "3"}
+    with run_server(f"sqlite:///{tmp_path}/s.db", tmp_path, workers=2, env=env) as running:
+        yield running
+
+
+def test_sigterm_under_load_fails_nothing_that_was_accepted_and_exits_0(draining_server: RunningServer) -> None:
+    server = draining_server
+    paths = ["/__test__/sleep?seconds=0.02", "/api/v1/lists", "/healthz"]
+    signalled: list[float] = []
+    readiness: list[tuple[float, int]] = []
+
+    async def scenario() -> list[Outcome]:
+        load = asyncio.create_task(asyncio.to_thread(asyncio.run, _load(server.url, paths, 12, 3.5)))
+        await asyncio.sleep(0.8)
+        # Still running when the listener closes (1 s after the signal): they must finish.
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            long_ones = [asyncio.create_task(_one(http, "/__test__/sleep?seconds=1.8")) for _ in range(4)]
+            await asyncio.sleep(0.2)
+            server.process.send_signal(signal.SIGTERM)
+            signalled.append(time.monotonic())
+            async with httpx.AsyncClient(base_url=server.url, timeout=2) as probe:
+                r = await probe.get("/readyz")
+                readiness.append((time.monotonic(), r.status_code))
+            return [*await asyncio.gather(*long_ones), *await load]
+
+    outcomes = asyncio.run(scenario())
+    exit_code = server.process.wait(timeout=20)
+    sent_at = signalled[0]
+
+    accepted = [o for o in outcomes if o.started < sent_at]
+    assert len(accepted) > 50, "the load did not get going"
+    failed = [o for o in accepted if o.status not in (200, 401)]
+    assert not failed, f"{len(failed)} of {len(accepted)} requests sent before SIGTERM failed: {failed[:5]}"
+    long_ones = [o for o in accepted if o.finished > sent_at + 1.0 and o.status == 200]
+    assert len(long_ones) == 4, "the requests in flight when the listener closed did not all finish"
+    # Readiness flipped at once, while the listener was still open (the pre-stop delay).
+    assert readiness[0][1] == 503
+    assert readiness[0][0] - sent_at < 1.0
+    during_pre_stop = [o for o in outcomes if sent_at < o.started < sent_at + 0.8]
+    assert during_pre_stop
+    assert all(o.status in (200, 401) for o in during_pre_stop)
+    assert exit_code == 0
+    log = server.log.read_text()
+    assert "draining (readiness 503)" in log
+    assert "Granian shutdown completed" in log
+
+
+def test_requests_still_running_when_the_grace_period_ends_answer_503_shutdown(
+    draining_server: RunningServer,
+) -> None:
+    server = draining_server
+
+    async def scenario() -> Outcome:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            stuck = asyncio.create_task(_one(http, "/__test__/sleep?seconds=30"))
+            await asyncio.sleep(0.3)
+            server.process.send_signal(signal.SIGTERM)
+            return await stuck
+
+    outcome = asyncio.run(scenario())
+    assert outcome.status == 503
+    assert outcome.cause == "shutdown"
+    assert server.process.wait(timeout=20) == 0
+
+
+def test_four_times_capacity_gets_fast_503s_and_bounded_memory(tmp_path: Path) -> None:
+    # Capacity: 8 requests in flight per worker, each 50 ms. Offered: 32 clients, 4x that.
+    env = {**TEST_ROUTES, "TODOSTACK_MAX_INFLIGHT": "8", "TODOSTACK_READ_TIMEOUT_SECONDS": "2"}
+    with run_server(f"sqlite:///{tmp_path}/o.db", tmp_path, workers=1, env=env) as server:
+        worker = _workers(server)[0]
+        asyncio.run(_load(server.url, ["/__test__/sleep?seconds=0.05"], 8, 1.0))  # warm up
+        rss_before = _rss_kib(worker)
+        # The client gives up 3 s after the server's 2 s deadline: only a request the server let
+        # run past its deadline (or a hang) can end without an answer.
+        outcomes = asyncio.run(_load(server.url, ["/__test__/sleep?seconds=0.05"], 32, 4.0, timeout=5))
+        rss_after = _rss_kib(worker)
+        with server.client() as http:
+            metrics = http.get("/metrics").text
+
+    served = [o for o in outcomes if o.status == 200]
+    shed = [o for o in outcomes if o.status == 503]
+    assert served
+    assert shed, "nothing was shed at 4x capacity"
+    unanswered = [o for o in outcomes if o.status not in (200, 503)]
+    assert not unanswered, f"{len(unanswered)} requests got neither an answer nor a 503: {unanswered[:3]}"
+    assert {o.cause for o in shed} == {"overloaded"}
+    # Refusing is cheaper than serving: 503s come back faster than the requests that were served.
+    assert statistics.median(o.finished - o.started for o in shed) < statistics.median(
+        o.finished - o.started for o in served
+    )
+    assert rss_after - rss_before < 30 * 1024, f"RSS grew by {(rss_after - rss_before) // 1024} MiB"
+    assert f'todostack_requests_cancelled_total{{cause="overloaded"}} {float(len(shed))}' in metrics
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list[dict[str, object]]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[dict[str, object]]]]:
+    received: list[dict[str, object]] = []
+    handler = type("Receiver", (_Receiver,), {"received": received})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/hooks/alerts", received
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _shed_burst(server: RunningServer) -> list[Outcome]:
+    return asyncio.run(_load(server.url, ["/__test__/sleep?seconds=0.2"], 6, 1.5))
+
+
+def test_shed_load_reaches_the_alert_webhook(tmp_path: Path, webhook: tuple[str, list[dict[str, object]]]) -> None:
+    url, received = webhook
+    env = {**TEST_ROUTES, "TODOSTACK_MAX_INFLIGHT": "1", "TODOSTACK_ALERT_WEBHOOK_URL": url}
+    with run_server(f"sqlite:///{tmp_path}/a.db", tmp_path, workers=1, env=env) as server:
+        outcomes = _shed_burst(server)
+        assert sum(o.status == 503 for o in outcomes) >= 20
+        deadline = time.monotonic() + 10
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert received, "the webhook got nothing"
+    text = str(received[0]["text"])
+    assert "load_shed" in text
+    assert "overloaded" in text
+
+
+def test_a_dead_alert_receiver_never_slows_requests(tmp_path: Path) -> None:
+    # A receiver that accepts connections and never answers: the worst kind.
+    sink = socket.socket()
+    sink.bind(("127.0.0.1", 0))
+    sink.listen(100)
+    url = f"http://127.0.0.1:{sink.getsockname()[1]}/hooks"
+    env = {**TEST_ROUTES, "TODOSTACK_MAX_INFLIGHT": "1", "TODOSTACK_ALERT_WEBHOOK_URL": url}
+    try:
+        with run_server(f"sqlite:///{tmp_path}/d.db", tmp_path, workers=1, env=env) as server:
+            outcomes = _shed_burst(server) + _shed_burst(server)
+            with server.client() as http:
+                scrape = http.get("/metrics").text.splitlines()
+    finally:
+        sink.close()
+    alerts = [line for line in scrape if line.startswith("todostack_alerts")]
+    assert all(o.status in (200, 503) for o in outcomes)
+    shed = [o.finished - o.started for o in outcomes if o.status == 503]
+    served = [o.finished - o.started for o in outcomes if o.status == 200]
+    assert statistics.median(shed) < statistics.median(served)
+    assert any('kind="load_shed"' in line for line in alerts), alerts
