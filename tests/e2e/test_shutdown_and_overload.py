@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server import RunningServer, run_server
+from tests.server import RunningServer, run_postgres_server, run_server
 
 TEST_ROUTES = {"TODOSTACK_TEST_ENDPOINTS": "on", "TODOSTACK_READ_TIMEOUT_SECONDS": "60"}
 
@@ -73,7 +73,7 @@ def _rss_kib(pid: int) -> int:
 @pytest.fixture
 def draining_server(tmp_path: Path) -> Iterator[RunningServer]:
     env = {**TEST_ROUTES, "TODOSTACK_SHUTDOWN_DELAY_SECONDS": "1", "TODOSTACK_SHUTDOWN_GRACE_SECONDS": "3"}
-    with run_server(f"sqlite:///{tmp_path}/s.db", tmp_path, workers=2, env=env) as running:
+    with run_postgres_server(tmp_path, workers=2, env=env) as running:
         yield running
 
 
@@ -86,9 +86,11 @@ def test_sigterm_under_load_fails_nothing_that_was_accepted_and_exits_0(draining
     async def scenario() -> list[Outcome]:
         load = asyncio.create_task(asyncio.to_thread(asyncio.run, _load(server.url, paths, 12, 3.5)))
         await asyncio.sleep(0.8)
-        # Still running when the listener closes (1 s after the signal): they must finish.
+        # Still running when the listener closes (1 s after the signal): they must finish, and
+        # the database pool must still be open for the ones that are using it.
+        slow = ["/__test__/sleep?seconds=1.8", "/__test__/db-sleep?seconds=1.8"] * 2
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-            long_ones = [asyncio.create_task(_one(http, "/__test__/sleep?seconds=1.8")) for _ in range(4)]
+            long_ones = [asyncio.create_task(_one(http, path)) for path in slow]
             await asyncio.sleep(0.2)
             server.process.send_signal(signal.SIGTERM)
             signalled.append(time.monotonic())

@@ -182,3 +182,40 @@ async def test_cancelling_a_request_interrupts_its_sqlite_statement(tmp_path: Pa
         await asyncio.wait_for(db.ping(), 30)
     finally:
         await db.close()
+
+
+@pytest.mark.parametrize("write", [False, True])
+async def test_after_a_cancelled_statement_the_connection_serves_the_next_request(tmp_path: Path, write: bool) -> None:
+    db = await SqliteDatabase.connect(f"sqlite:///{tmp_path}/next.db", size=1)
+    try:
+        ctx = RequestContext("cancelled")
+
+        async def cancelled_request() -> None:
+            token = context.use(ctx)
+            try:
+                async with db(write=write) as uow:
+                    if write:
+                        await uow.connection.execute("CREATE TABLE IF NOT EXISTS marks (n INTEGER)")
+                        await uow.connection.execute("INSERT INTO marks VALUES (1)")
+                    await uow.connection.execute(
+                        "WITH RECURSIVE spin(t) AS (SELECT py_monotonic() UNION ALL"
+                        " SELECT t FROM spin WHERE py_monotonic() < t + 600) SELECT count(*) FROM spin"
+                    )
+            finally:
+                context.reset(token)
+
+        task = asyncio.create_task(cancelled_request())
+        ctx.bind(task)
+        await asyncio.sleep(0.1)
+        ctx.cancel(Cause.CLIENT_DISCONNECTED)
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # The next request, on the same (only) connection, is served normally.
+        async with db(write=True) as uow:
+            await uow.connection.execute("CREATE TABLE IF NOT EXISTS marks (n INTEGER)")
+            await uow.connection.execute("INSERT INTO marks VALUES (2)")
+            await uow.commit()
+        async with db() as uow, uow.connection.execute("SELECT n FROM marks ORDER BY n") as cursor:
+            assert [row[0] for row in await cursor.fetchall()] == [2]  # nothing of the cancelled write
+    finally:
+        await db.close()

@@ -47,7 +47,10 @@ async def _prepare(conn: aiosqlite.Connection) -> None:
 
 
 class SqliteDatabase:
-    def __init__(self, connections: list[aiosqlite.Connection], *, acquire_timeout: float = 1.0) -> None:
+    def __init__(
+        self, connections: list[aiosqlite.Connection], *, acquire_timeout: float = 1.0, path: str = ":memory:"
+    ) -> None:
+        self._path = path
         self._idle: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         for conn in connections:
             self._idle.put_nowait(conn)
@@ -74,7 +77,7 @@ class SqliteDatabase:
             # Nobody else can see this database: migrate it on its only connection.
             for migration in load_migrations("sqlite"):
                 await connections[0].executescript(migration.sql)
-        return cls(connections, acquire_timeout=acquire_timeout)
+        return cls(connections, acquire_timeout=acquire_timeout, path=path)
 
     def __call__(self, *, write: bool = False) -> SqliteUnitOfWork:
         return SqliteUnitOfWork(self, write=write)
@@ -87,6 +90,20 @@ class SqliteDatabase:
 
     def release(self, conn: aiosqlite.Connection) -> None:
         self._idle.put_nowait(conn)
+
+    async def renew(self, conn: aiosqlite.Connection) -> aiosqlite.Connection:
+        """A fresh connection in place of one an interrupt left unusable (closing rolls back).
+
+        An in-memory database lives only in its connection: that one is kept.
+        """
+        if self._path == ":memory:":
+            return conn
+        with contextlib.suppress(sqlite3.Error):
+            await conn.close()
+        fresh = await aiosqlite.connect(self._path, isolation_level=None)
+        await _prepare(fresh)
+        self._all[self._all.index(conn)] = fresh
+        return fresh
 
     async def ping(self) -> None:
         conn = await self.acquire()
@@ -110,6 +127,16 @@ class SqliteDatabase:
     async def close(self) -> None:
         for conn in self._all:
             await conn.close()
+
+
+async def _usable(conn: aiosqlite.Connection) -> bool:
+    for _ in range(2):  # the first may still meet the interrupt meant for the statement before
+        try:
+            await conn.execute("SELECT 1")
+        except sqlite3.OperationalError:
+            continue
+        return True
+    return False
 
 
 @asynccontextmanager
@@ -144,6 +171,12 @@ class SqliteUnitOfWork:
         self._write = write
         self._open = False
         self._stop_interrupt: Callable[[], bool] | None = None
+        self._closing = False
+
+    async def _interrupt(self) -> None:
+        """The request's cleanup hook: stop the statement this unit of work is running."""
+        if not self._closing:
+            await self.connection.interrupt()  # sqlite3's interrupt(), called from this thread
 
     async def __aenter__(self) -> Self:
         if self._write:
@@ -167,7 +200,7 @@ class SqliteUnitOfWork:
             raise
         ctx = context.current()
         if ctx is not None:
-            self._stop_interrupt = ctx.after(conn.interrupt)
+            self._stop_interrupt = ctx.after(self._interrupt)
         self.users = SqliteUsers(conn)
         self.lists = SqliteLists(conn)
         self.todos = SqliteTodos(conn)
@@ -181,13 +214,18 @@ class SqliteUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         conn = self.connection
+        self._closing = True  # from here on, a late hook must not interrupt someone else's statement
         try:
             if self._stop_interrupt is not None and not self._stop_interrupt():
-                # The request was cancelled mid-statement and the hook interrupted it. The
-                # statement may still be unwinding in aiosqlite's thread: wait for that (the
-                # connection runs its calls in order) so no work outlives the request.
-                with contextlib.suppress(sqlite3.OperationalError):
-                    await conn.execute("SELECT 1")
+                # The request was cancelled: its hook fired, but may not have run yet. Interrupt
+                # here, then wait for the statement to unwind in aiosqlite's thread (calls on a
+                # connection run in order), so no work outlives the request.
+                await conn.interrupt()
+                if not await _usable(conn):
+                    # A statement cut off mid-way can stay active and keep interrupting the
+                    # next one: the next request gets a fresh connection instead.
+                    conn = self.connection = await self._db.renew(conn)
+                    self._open = False
             if self._open:
                 self._open = False
                 await conn.rollback()

@@ -100,7 +100,10 @@ def create_http_app(
             lifecycle.install_signal_handlers()
         async with run_alert_queue(alerts), open_services() as services:
             app.state.services = services
-            yield
+            try:
+                yield
+            finally:
+                await lifecycle.settle()  # the pools close only after the requests using them
 
     public_handlers = [auth.register, auth.token, auth.open_session, auth.close_session]
     private_handlers = [auth.me, *lists.handlers, *todos.handlers]

@@ -41,6 +41,9 @@ class Lifecycle:
         self.draining = False
         self.active: set[RequestContext] = set()
         self._server_stop: Callable[[], object] | None = None
+        self._grace_ends: float | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     @property
     def inflight(self) -> int:
@@ -48,6 +51,15 @@ class Lifecycle:
 
     def full(self) -> bool:
         return len(self.active) >= self.max_inflight
+
+    def enter(self, ctx: RequestContext) -> None:
+        self.active.add(ctx)
+        self._idle.clear()
+
+    def leave(self, ctx: RequestContext) -> None:
+        self.active.discard(ctx)
+        if not self.active:
+            self._idle.set()
 
     def install_signal_handlers(self) -> None:
         """Take over SIGTERM/SIGINT in this worker, keeping the server's own handler for step 2.
@@ -87,9 +99,32 @@ class Lifecycle:
 
     def _stop_accepting(self) -> None:
         log.info("no longer accepting connections; %d request(s) in flight", self.inflight)
+        loop = asyncio.get_running_loop()
+        self._grace_ends = loop.time() + self.policy.grace_seconds
         if self._server_stop is not None:
             self._server_stop()
-        asyncio.get_running_loop().call_later(self.policy.grace_seconds, self.cancel_all, Cause.SHUTDOWN)
+        loop.call_later(self.policy.grace_seconds, self.cancel_all, Cause.SHUTDOWN)
+
+    async def settle(self) -> None:
+        """Before the pools close: requests in flight finish within the grace period, the rest
+        are cancelled (cause ``shutdown``) and given a moment to answer.
+
+        The server may start its lifespan shutdown while requests are still running; closing
+        the database under them would turn them into 500s.
+        """
+        loop = asyncio.get_running_loop()
+        grace_ends = self._grace_ends if self._grace_ends is not None else loop.time() + self.policy.grace_seconds
+        if not await self._wait_idle(grace_ends - loop.time()):
+            self.cancel_all(Cause.SHUTDOWN)
+            await self._wait_idle(5.0)
+
+    async def _wait_idle(self, seconds: float) -> bool:
+        try:
+            async with asyncio.timeout(max(0.0, seconds)):
+                await self._idle.wait()
+        except TimeoutError:
+            return False
+        return True
 
     def cancel_all(self, cause: Cause) -> int:
         """Cancel every request in flight with ``cause``; returns how many."""

@@ -200,7 +200,7 @@ class RequestScopeMiddleware:
         deadline_timer = loop.call_at(ctx.deadline or math.inf, ctx.cancel, Cause.DEADLINE_EXCEEDED)
         watch_timer = loop.call_later(self.budgets.watch_disconnect_after_seconds, watch.start)
         if not untimed:
-            lifecycle.active.add(ctx)
+            lifecycle.enter(ctx)
         try:
             await self.app(scope, watch.receive, exchange.send)
         except asyncio.CancelledError:
@@ -223,5 +223,5 @@ class RequestScopeMiddleware:
             deadline_timer.cancel()
             watch_timer.cancel()
             watch.stop()
-            lifecycle.active.discard(ctx)
+            lifecycle.leave(ctx)
             context.reset(token)
