@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 VENV_STAMP := .venv/.synced
 export UV_LINK_MODE ?= copy
 
-.PHONY: help run test lint typecheck importlint pytest unit integration e2e migrate clean browser screenshots test-browser
+.PHONY: help run test lint typecheck importlint pytest unit integration e2e migrate clean browser screenshots test-browser bench wrk
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,8 +43,8 @@ browser: ## Debian's Chromium for the browser tests (Playwright drives it; it do
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
 	  else echo "The browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; }
 
-pytest: $(VENV_STAMP)
-	.venv/bin/pytest -m "not browser"
+pytest: $(VENV_STAMP) browser wrk
+	.venv/bin/pytest
 
 test-browser: $(VENV_STAMP) browser ## the web page in Debian's Chromium through Playwright
 	.venv/bin/pytest -m browser
@@ -57,6 +57,14 @@ integration: $(VENV_STAMP)
 
 e2e: $(VENV_STAMP) browser
 	.venv/bin/pytest tests/e2e
+
+wrk: ## the HTTP load generator the benchmark drives (Debian's wrk)
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q wrk; \
+	  else echo "The benchmark needs Debian's wrk: sudo apt-get install -y wrk" >&2; exit 1; fi; }
+
+bench: $(VENV_STAMP) wrk ## benchmark on PostgreSQL (127.0.0.1:5432) and SQLite; BENCH_ARGS="--help" for options
+	.venv/bin/todostack bench $(BENCH_ARGS)
 
 screenshots: $(VENV_STAMP) browser ## refresh docs/screenshot-{light,dark}.png
 	.venv/bin/python -m tests.e2e.screenshots docs

@@ -37,6 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply pending database migrations")
     migrate.add_argument("--database-url", help="TODOSTACK_DATABASE_URL")
 
+    bench = commands.add_parser(
+        "bench", help="benchmark the service with wrk on 127.0.0.1 (results in bench/results, docs/benchmarks.md)"
+    )
+    from todostack.bench.options import add_arguments
+
+    add_arguments(bench)
+
     user = commands.add_parser("user", help="manage users")
     user_commands = user.add_subparsers(dest="user_command", required=True)
     create = user_commands.add_parser("create", help="create a user")
@@ -50,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "bench":
+        from todostack.bench.run import main as bench
+
+        return bench(args, list(sys.argv[2:] if argv is None else argv[1:]))
     from todostack.runtime import Settings, SettingsError
 
     try:

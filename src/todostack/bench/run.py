@@ -1,0 +1,233 @@
+"""The benchmark run: databases, servers, scenarios, repeats, and the results file."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from todostack.bench.options import BENCH_DATABASE
+from todostack.bench.report import write_report
+from todostack.bench.seed import seed, seed_patch_pool
+from todostack.bench.servers import Server, cold_start_seconds, serve_baseline, serve_todostack
+from todostack.bench.wrk import Workload, WrkResult, run_wrk, script_for
+from todostack.runtime import Settings, size_service
+
+__all__ = ["main"]
+
+
+def _machine() -> dict[str, Any]:
+    meminfo = Path("/proc/meminfo").read_text().split("\n", 1)[0].split()
+    cpu_model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu_model,
+        "memory_gib": round(int(meminfo[1]) / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
+
+
+def _versions(pg_version: str | None) -> dict[str, str]:
+    names = ("todostack", "litestar", "msgspec", "granian", "asyncpg", "aiosqlite")
+    versions = {name: metadata.version(name) for name in names}
+    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split("\n", 1)[0]
+    versions["wrk"] = wrk.split(" [", 1)[0].removeprefix("wrk ").strip() or "?"
+    if pg_version:
+        versions["postgresql"] = pg_version
+    return versions
+
+
+async def _fresh_postgres(admin_url: str) -> tuple[str, str]:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+        await conn.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+        version: str = await conn.fetchval("SHOW server_version")
+    finally:
+        await conn.close()
+    base, _, _ = admin_url.rpartition("/")
+    return f"{base}/{BENCH_DATABASE}", version.split(" ", 1)[0]
+
+
+def _migrate(database_url: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "todostack", "migrate"],
+        env={**os.environ, "TODOSTACK_DATABASE_URL": database_url},
+        check=True,
+        capture_output=True,
+    )
+
+
+def _measure(
+    server: Server, script: Path, *, connections: int, threads: int, seconds: float
+) -> tuple[WrkResult, dict[str, Any]]:
+    load = os.getloadavg()[0]
+    before = {w.pid: w.cpu_seconds for w in server.workers()}
+    result = run_wrk(server.url, script, connections=connections, threads=threads, seconds=seconds)
+    workers = server.workers()
+    cpu = {w.pid: round((w.cpu_seconds - before.get(w.pid, 0.0)) / result.seconds, 3) for w in workers}
+    return result, {
+        "load_average_before": round(load, 2),
+        "worker_cpu_cores": cpu,
+        "worker_hwm_mib": {w.pid: round(w.hwm_bytes / 2**20, 1) for w in workers},
+        "worker_rss_mib": {w.pid: round(w.rss_bytes / 2**20, 1) for w in workers},
+    }
+
+
+def _scenarios(
+    args: argparse.Namespace,
+    server: Server,
+    workload: Workload,
+    *,
+    backend: str,
+    repeats: int,
+    tmp: Path,
+    runs: list[dict[str, Any]],
+) -> None:
+    threads = max(1, min(os.cpu_count() or 1, 4))
+    connections = [int(c) for c in args.connections.split(",")]
+    for scenario in args.scenarios.split(","):
+        for conns in connections:
+            rounds = ["warmup", *range(1, repeats + 1)]
+            for round_ in rounds:
+                if scenario in ("patch", "mixed"):
+                    # PATCH targets start at version 1 in every run: If-Match is always right.
+                    workload = asyncio.run(seed_patch_pool(server.url, workload, max(2 * conns, 64)))
+                script = script_for(scenario, workload, threads, tmp)
+                seconds = args.warmup if round_ == "warmup" else args.duration
+                result, usage = _measure(server, script, connections=conns, threads=threads, seconds=seconds)
+                if round_ == "warmup":
+                    continue
+                print(
+                    f"  {backend:<10} {scenario:<17} c={conns:<4} #{round_}: {result.rps:8.0f} req/s"
+                    f"  p99 {result.p99_ms:6.1f} ms  errors {result.errors}  non-2xx {result.non_2xx}",
+                    file=sys.stderr,
+                )
+                runs.append(
+                    {
+                        "target": "todostack",
+                        "backend": backend,
+                        "scenario": scenario,
+                        "connections": conns,
+                        "repeat": round_,
+                        **asdict(result),
+                        **usage,
+                    }
+                )
+
+
+def _baseline(
+    args: argparse.Namespace,
+    database_url: str,
+    workload: Workload,
+    workers: int,
+    pool: int,
+    tmp: Path,
+    logs: Path,
+    runs: list[dict[str, Any]],
+) -> None:
+    baseline = Path(__file__).resolve().parents[3] / "bench" / "baseline_raw.py"
+    if not baseline.exists():
+        print(f"  no {baseline}: skipping the raw floor", file=sys.stderr)
+        return
+    threads = max(1, min(os.cpu_count() or 1, 4))
+    with serve_baseline(database_url, logs / "baseline.log", workers=workers, pool_size=pool, baseline=baseline) as raw:
+        script = script_for("get-one", workload, threads, tmp)
+        for conns in (int(c) for c in args.connections.split(",")):
+            run_wrk(raw.url, script, connections=conns, threads=threads, seconds=args.warmup)
+            for repeat in range(1, args.repeats + 1):
+                result, usage = _measure(raw, script, connections=conns, threads=threads, seconds=args.duration)
+                print(
+                    f"  raw floor  get-one           c={conns:<4} #{repeat}: {result.rps:8.0f} req/s", file=sys.stderr
+                )
+                runs.append(
+                    {
+                        "target": "baseline_raw",
+                        "backend": "postgresql",
+                        "scenario": "get-one",
+                        "connections": conns,
+                        "repeat": repeat,
+                        **asdict(result),
+                        **usage,
+                    }
+                )
+
+
+def main(args: argparse.Namespace, argv: list[str]) -> int:
+    started = time.monotonic()
+    extra = dict(item.split("=", 1) for item in args.env)
+    if args.gc == "tuned":
+        extra.setdefault("TODOSTACK_GC_THRESHOLD", "7000")
+    settings = Settings.from_env({**os.environ, **extra})
+    sizing = size_service(settings)
+    workers = args.workers or sizing.workers
+    results: dict[str, Any] = {
+        "label": args.label,
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "todostack bench " + shlex.join(argv),
+        "machine": _machine(),
+        "workers": workers,
+        "service_env": extra,
+        "runs": [],
+        "cold_start_seconds": {},
+    }
+    pg_version = None
+    with tempfile.TemporaryDirectory(prefix="todostack-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        logs = args.log_dir or tmp
+        logs.mkdir(parents=True, exist_ok=True)
+        for backend in args.backends.split(","):
+            if backend == "postgresql":
+                database_url, pg_version = asyncio.run(_fresh_postgres(args.postgres_url))
+                _migrate(database_url)
+                repeats = args.repeats
+            else:
+                database_url = f"sqlite:///{tmp}/bench.db"
+                repeats = args.sqlite_repeats
+            print(f"{backend}: {workers} worker(s)", file=sys.stderr)
+            colds = [cold_start_seconds(database_url, logs / "cold.log", workers=workers) for _ in range(3)]
+            results["cold_start_seconds"][backend] = round(statistics.median(colds), 3)
+            with serve_todostack(database_url, logs / f"{backend}.log", workers=workers, extra=extra) as server:
+                workload = asyncio.run(seed(server.url, users=args.users, todos_per_user=args.todos))
+                _scenarios(args, server, workload, backend=backend, repeats=repeats, tmp=tmp, runs=results["runs"])
+                results["rss_after_mib"] = {
+                    **results.get("rss_after_mib", {}),
+                    backend: [round(w.rss_bytes / 2**20, 1) for w in server.workers()],
+                }
+            if backend == "postgresql" and not args.no_baseline:
+                pool = sizing.db_pool_size
+                _baseline(args, database_url, workload, workers, pool, tmp, logs, results["runs"])
+    results["versions"] = _versions(pg_version)
+    results["elapsed_seconds"] = round(time.monotonic() - started, 1)
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = args.results_dir / f"{stamp}-{args.label}.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"results: {out}", file=sys.stderr)
+    if str(args.docs) != "-":
+        write_report(results, out, args.docs)
+        print(f"report: {args.docs}", file=sys.stderr)
+    return 0

@@ -1,0 +1,153 @@
+"""Start the service (or the raw floor) as real processes, and read their workers' cost."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+__all__ = ["Server", "WorkerUsage", "cold_start_seconds", "free_port", "serve_baseline", "serve_todostack"]
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+BENCH_SECRET = "bench-secret-" + "x" * 32
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerUsage:
+    pid: int
+    cpu_seconds: float
+    hwm_bytes: int  # VmHWM: the worker's peak resident memory
+    rss_bytes: int
+
+
+def _usage(pid: int) -> WorkerUsage:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / _TICKS
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    kib = {key: int(status[key].split()[0]) * 1024 for key in ("VmHWM", "VmRSS")}
+    return WorkerUsage(pid, cpu, kib["VmHWM"], kib["VmRSS"])
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def workers(self) -> list[WorkerUsage]:
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return [_usage(int(c)) for c in children]
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, path: str, timeout: float = 60) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url + path, timeout=1).status_code == 200:
+                return time.monotonic() - started
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.005)
+    raise RuntimeError(f"not ready after {timeout:g} s:\n{log.read_text()[-3000:]}")
+
+
+@contextmanager
+def _process(command: list[str], env: Mapping[str, str], log: Path, ready_path: str, port: int) -> Iterator[Server]:
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, process, log, ready_path)
+        yield Server(url, process, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _service_env(database_url: str, port: int, workers: int | None, extra: Mapping[str, str]) -> dict[str, str]:
+    env = {
+        "TODOSTACK_ENV": "production",
+        "TODOSTACK_SECRET_KEY": BENCH_SECRET,
+        "TODOSTACK_DATABASE_URL": database_url,
+        "TODOSTACK_PORT": str(port),
+        "TODOSTACK_TODOBACKEND": "on",
+        "TODOSTACK_SHUTDOWN_DELAY_SECONDS": "0",
+        **extra,
+    }
+    if workers is not None:
+        env["TODOSTACK_WORKERS"] = str(workers)
+    return env
+
+
+@contextmanager
+def serve_todostack(
+    database_url: str, log: Path, *, workers: int | None = None, extra: Mapping[str, str] | None = None
+) -> Iterator[Server]:
+    port = free_port()
+    env = _service_env(database_url, port, workers, extra or {})
+    with _process([sys.executable, "-m", "todostack", "serve"], env, log, "/readyz", port) as server:
+        yield server
+
+
+@contextmanager
+def serve_baseline(database_url: str, log: Path, *, workers: int, pool_size: int, baseline: Path) -> Iterator[Server]:
+    """``bench/baseline_raw.py`` under granian with the same worker count."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "asgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--working-dir",
+        str(baseline.parent),
+        f"{baseline.stem}:app",
+    ]
+    env = {"BASELINE_DATABASE_URL": database_url, "BASELINE_POOL_SIZE": str(pool_size)}
+    with _process(command, env, log, "/healthz", port) as server:
+        yield server
+
+
+def cold_start_seconds(database_url: str, log: Path, *, workers: int | None = None) -> float:
+    """From spawning ``todostack serve`` to its first 200 on ``/readyz``."""
+    port = free_port()
+    env = {**os.environ, **_service_env(database_url, port, workers, {})}
+    with log.open("ab") as out:
+        started = time.monotonic()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "todostack", "serve"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}", process, log, "/readyz")
+        return time.monotonic() - started
+    finally:
+        process.terminate()
+        process.wait(timeout=60)

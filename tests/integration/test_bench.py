@@ -1,0 +1,50 @@
+"""``todostack bench`` end to end, tiny: the scenarios run, every answer is a 2xx, the report renders."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.server import FAST_HASHING
+
+
+def test_a_tiny_bench_run_has_no_errors_and_writes_its_report(tmp_path: Path) -> None:
+    docs = tmp_path / "benchmarks.md"
+    docs.write_text("# Benchmarks\n\nWritten by hand, kept.\n")
+    command = [
+        sys.executable,
+        "-m",
+        "todostack",
+        "bench",
+        "--backends=sqlite",
+        "--scenarios=get-one,list,create,patch,mixed,todobackend-list",
+        "--connections=8",
+        "--duration=1",
+        "--warmup=0.3",
+        "--sqlite-repeats=1",
+        "--users=2",
+        "--todos=30",
+        "--workers=1",
+        "--label=smoke",
+        f"--results-dir={tmp_path}",
+        f"--docs={docs}",
+        f"--log-dir={tmp_path / 'logs'}",
+    ]
+    done = subprocess.run(command, env={**os.environ, **FAST_HASHING}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    [results_file] = tmp_path.glob("*-smoke.json")
+    results = json.loads(results_file.read_text())
+    runs = results["runs"]
+    assert {r["scenario"] for r in runs} == {"get-one", "list", "create", "patch", "mixed", "todobackend-list"}
+    for run in runs:
+        assert run["requests"] > 0, run
+        assert (run["errors"], run["non_2xx"]) == (0, 0), run  # PATCH with a right If-Match every time
+        assert run["worker_hwm_mib"], run
+    assert results["cold_start_seconds"]["sqlite"] > 0
+    report = docs.read_text()
+    assert "Written by hand, kept." in report
+    assert "| sqlite | patch | 8 |" in report
+    assert "todostack bench --backends=sqlite" in report
