@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from todostack.bench.options import BENCH_DATABASE
+from todostack.bench.report import replace_section
 from todostack.bench.run import _fresh_postgres, _migrate
 from todostack.bench.seed import seed
 from todostack.bench.servers import Server, serve_todostack
@@ -142,13 +143,7 @@ def _report(results: dict[str, Any], out: Path, docs: Path) -> None:
         )
     summary = f"At 4x capacity the accepted requests' p99 is {ratio:.1f}x the p99 at capacity (target: at most 5x)."
     lines += ["", summary, END]
-    text = docs.read_text() if docs.exists() else "# Benchmarks\n"
-    if START in text:
-        before, rest = text.split(START, 1)
-        text = before + "\n".join(lines) + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n## Overload: shedding instead of collapse\n\n" + "\n".join(lines) + "\n"
-    docs.write_text(text)
+    replace_section(docs, lines, "Overload: shedding instead of collapse")
 
 
 if __name__ == "__main__":

@@ -83,10 +83,8 @@ def run_server(
 
 
 @contextmanager
-def run_postgres_server(
-    tmp: Path, *, workers: int = 1, env: Mapping[str, str] | None = None
-) -> Iterator[RunningServer]:
-    """``run_server`` on a fresh, migrated PostgreSQL schema."""
+def migrated_schema() -> Iterator[str]:
+    """A fresh PostgreSQL schema with every migration applied (by the real CLI)."""
     from tests.pg import fresh_schema
 
     with fresh_schema() as url:
@@ -96,5 +94,13 @@ def run_postgres_server(
             check=True,
             capture_output=True,
         )
-        with run_server(url, tmp, workers=workers, env=env) as running:
-            yield running
+        yield url
+
+
+@contextmanager
+def run_postgres_server(
+    tmp: Path, *, workers: int = 1, env: Mapping[str, str] | None = None
+) -> Iterator[RunningServer]:
+    """``run_server`` on a fresh, migrated PostgreSQL schema."""
+    with migrated_schema() as url, run_server(url, tmp, workers=workers, env=env) as running:
+        yield running

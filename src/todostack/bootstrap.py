@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from litestar import Litestar
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from todostack.adapters.clock import new_id, utc_now
 from todostack.adapters.memory import InMemoryDatabase
@@ -22,6 +23,7 @@ from todostack.adapters.postgres import (
     migrate_postgres,
     pending_postgres_migrations,
 )
+from todostack.adapters.postgres.deadlines import StatementObserver
 from todostack.adapters.sqlite import SqliteDatabase, migrate_sqlite
 from todostack.adapters.tokens import HmacTokenCodec
 from todostack.delivery.http import HttpConfig, Services, create_http_app
@@ -29,8 +31,12 @@ from todostack.delivery.http.lifecycle import Lifecycle, ShutdownPolicy
 from todostack.delivery.http.scope import Budgets
 from todostack.observability.alerts import Alert, AlertQueue
 from todostack.observability.metrics import Metrics
+from todostack.observability.otel_metrics import setup_metrics
+from todostack.observability.process import GcWatch, PoolState, ProcessSampler
+from todostack.observability.tracing import set_tracer, setup_tracing, traced
 from todostack.runtime import Settings, Sizing, size_service
 from todostack.runtime.memory import GuardStep, MemoryGuard
+from todostack.runtime.readings import read_runtime
 from todostack.usecases import AuthService, ListService, TodoBackendService, TodoService
 from todostack.usecases.ports import Clock, IdGenerator, UnitOfWorkFactory
 
@@ -43,9 +49,12 @@ class Storage:
     ping: Callable[[], Awaitable[None]]
     close: Callable[[], Awaitable[None]]
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    pool_state: Callable[[], PoolState] | None = None
 
 
-async def open_storage(settings: Settings, pool_size: int | None = None) -> Storage:
+async def open_storage(
+    settings: Settings, pool_size: int | None = None, *, observe: StatementObserver | None = None
+) -> Storage:
     db = settings.database
     rq = settings.requests
     if db.dialect == "postgresql":
@@ -57,11 +66,13 @@ async def open_storage(settings: Settings, pool_size: int | None = None) -> Stor
             # No statement outlives the longest request budget, deadline or not.
             statement_timeout=max(rq.read_timeout_seconds, rq.write_timeout_seconds),
         )
-        return Storage(pg, pg.ping, pg.close, pg.sleep)
+        pg.observe = observe
+        return Storage(pg, pg.ping, pg.close, pg.sleep, pg.pool_state)
     if db.dialect == "sqlite":
         lite = await SqliteDatabase.connect(
             db.url, size=min(db.pool_size, 8), acquire_timeout=rq.db_acquire_timeout_seconds
         )
+        lite.observe = observe
         return Storage(lite, lite.ping, lite.close, lite.sleep)
     mem = InMemoryDatabase()
     return Storage(mem, mem.ping, mem.close, asyncio.sleep)
@@ -96,11 +107,16 @@ async def open_services(
         hasher = Argon2Hasher(Argon2Params(time_cost=sec.argon2_time_cost, memory_kib=sec.argon2_memory_kib))
         tokens = HmacTokenCodec(sec.secret_key)
         todos = TodoService(store.uow, clock, ids)
+        # With tracing on, each use case call is a span (a no-op wrapper otherwise).
         yield Services(
-            auth=AuthService(store.uow, hasher, tokens, clock, ids, timedelta(seconds=sec.token_ttl_seconds)),
-            lists=ListService(store.uow, clock, ids),
-            todos=todos,
-            todobackend=TodoBackendService(store.uow, todos, clock, settings.todobackend_capacity),
+            auth=traced(
+                AuthService(store.uow, hasher, tokens, clock, ids, timedelta(seconds=sec.token_ttl_seconds)), "auth"
+            ),
+            lists=traced(ListService(store.uow, clock, ids), "lists"),
+            todos=traced(todos, "todos"),
+            todobackend=traced(
+                TodoBackendService(store.uow, todos, clock, settings.todobackend_capacity), "todobackend"
+            ),
             check_ready=store.ping,
             db_sleep=store.sleep,
         )
@@ -110,8 +126,13 @@ async def open_services(
 
 
 @asynccontextmanager
-async def worker_runtime(settings: Settings, alerts: AlertQueue, lifecycle: Lifecycle) -> AsyncIterator[Sizing]:
-    """Inside one worker: size its thread pool and database pool, and guard its memory."""
+async def worker_runtime(
+    settings: Settings, alerts: AlertQueue, lifecycle: Lifecycle, metrics: Metrics
+) -> AsyncIterator[Sizing]:
+    """Inside one worker: size its thread pool and database pool, and guard its memory.
+
+    (Telemetry is started by ``worker_services``, also inside the worker: after the fork.)
+    """
     sizing = size_service(settings)
     loop = asyncio.get_running_loop()
     loop.set_default_executor(ThreadPoolExecutor(max_workers=sizing.threads, thread_name_prefix="todostack"))
@@ -126,7 +147,7 @@ async def worker_runtime(settings: Settings, alerts: AlertQueue, lifecycle: Life
             # A graceful drain, but without the wait for load balancers: the memory will not wait.
             # The server starts a fresh worker when this one exits.
             recycle=lambda: lifecycle.begin_drain("memory guard", pre_stop_seconds=0),
-            on_step=lambda step: alerts.publish(_guard_alert(step, sizing.soft_limit_bytes_per_worker)),
+            on_step=lambda step: _guard_step(step, sizing.soft_limit_bytes_per_worker, alerts, metrics),
         )
         guard_task = asyncio.create_task(guard.run(), name="todostack-memory-guard")
     try:
@@ -134,6 +155,13 @@ async def worker_runtime(settings: Settings, alerts: AlertQueue, lifecycle: Life
     finally:
         if guard_task is not None:
             guard_task.cancel()
+
+
+def _guard_step(step: GuardStep, share: int | None, alerts: AlertQueue, metrics: Metrics) -> None:
+    """Each step of the memory guard: logged by the guard, counted here, and sent as an alert."""
+    metrics.guard_steps.labels("recycled" if step.still_over else "collected").inc()
+    if not alerts.publish(_guard_alert(step, share)):
+        metrics.alerts_dropped.inc()
 
 
 def _guard_alert(step: GuardStep, share: int | None) -> Alert:
@@ -149,7 +177,14 @@ def _guard_alert(step: GuardStep, share: int | None) -> Alert:
     )
 
 
-def create_app(settings: Settings, *, storage: Storage | None = None, handle_signals: bool = False) -> Litestar:
+def create_app(
+    settings: Settings,
+    *,
+    storage: Storage | None = None,
+    handle_signals: bool = False,
+    span_exporter: SpanExporter | None = None,
+) -> Litestar:
+    """The ASGI app; ``span_exporter`` (tests) turns tracing on with spans going there."""
     rq = settings.requests
     config = HttpConfig(
         todobackend_enabled=settings.todobackend,
@@ -163,18 +198,47 @@ def create_app(settings: Settings, *, storage: Storage | None = None, handle_sig
     alerts = AlertQueue(rq.alert_webhook_url)
     lifecycle = Lifecycle(max_inflight=config.max_inflight, policy=config.shutdown)
 
+    metrics = Metrics()
+
     @asynccontextmanager
     async def worker_services() -> AsyncIterator[Services]:
-        async with worker_runtime(settings, alerts, lifecycle) as sizing:
-            store = storage if storage is not None else await open_storage(settings, sizing.db_pool_size)
+        # After the fork, in the worker: exporters started before a fork do not survive it.
+        # Off the event loop: the SDK reads entry points and resource detectors (~0.1 s).
+        tracer_provider = await asyncio.to_thread(setup_tracing, os.environ, exporter=span_exporter)
+        metrics.otel = await asyncio.to_thread(setup_metrics, os.environ)
+        gc_watch = GcWatch(metrics)
+        gc_watch.start()
+        async with worker_runtime(settings, alerts, lifecycle, metrics) as sizing:
+            store = (
+                storage
+                if storage is not None
+                else await open_storage(settings, sizing.db_pool_size, observe=metrics.observe_statement)
+            )
+            sampler = asyncio.create_task(
+                ProcessSampler(
+                    metrics,
+                    pool=store.pool_state,
+                    inflight=lambda: lifecycle.inflight,
+                    runtime=read_runtime,
+                    gc_watch=gc_watch,
+                ).run(),
+                name="todostack-process-sampler",
+            )
             try:
                 async with open_services(settings, storage=store) as services:
                     yield services
             finally:
+                sampler.cancel()
                 if storage is None:
                     await store.close()
+                gc_watch.stop()
+                if tracer_provider is not None:
+                    tracer_provider.shutdown()  # sends what is still batched
+                    set_tracer(None)
+                if metrics.otel is not None:
+                    metrics.otel.provider.shutdown()
 
-    return create_http_app(config, worker_services, metrics=Metrics(), alerts=alerts, lifecycle=lifecycle)
+    return create_http_app(config, worker_services, metrics=metrics, alerts=alerts, lifecycle=lifecycle)
 
 
 def app_from_env() -> Litestar:

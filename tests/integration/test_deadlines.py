@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -65,11 +66,13 @@ def _wait_for(predicate: object, timeout: float) -> bool:
     return bool(predicate())
 
 
-def _log_line(server: RunningServer, fragment: str) -> str:
+def _access_line(server: RunningServer, request_id: str) -> dict[str, object]:
     for line in reversed(server.log.read_text().splitlines()):
-        if fragment in line:
-            return line
-    raise AssertionError(f"no log line with {fragment!r}")
+        if line.startswith("{") and request_id in line:
+            entry: dict[str, object] = json.loads(line)
+            if entry.get("event") == "request":
+                return entry
+    raise AssertionError(f"no access line for request {request_id}")
 
 
 def test_a_request_timeout_stops_the_postgresql_query_and_answers_504(pg_server: RunningServer) -> None:
@@ -83,7 +86,7 @@ def test_a_request_timeout_stops_the_postgresql_query_and_answers_504(pg_server:
     assert elapsed < 0.5, f"504 after {elapsed:.3f} s"
     # The connection went back to the pool only once the server had cancelled the query.
     assert _wait_for(lambda: _sleeping_queries(pg_server.database_url) == 0, 0.1)
-    assert "cause=deadline_exceeded" in _log_line(pg_server, body["request_id"])
+    assert _access_line(pg_server, body["request_id"])["cause"] == "deadline_exceeded"
 
 
 def test_a_client_that_disconnects_leaves_no_query_running(pg_server: RunningServer) -> None:
@@ -98,7 +101,8 @@ def test_a_client_that_disconnects_leaves_no_query_running(pg_server: RunningSer
     client.join()
     assert _wait_for(lambda: _sleeping_queries(pg_server.database_url) == 0, 2), "pg_sleep still running"
     assert _wait_for(lambda: "goes-away-1" in pg_server.log.read_text(), 2)
-    assert "cause=client_disconnected" in _log_line(pg_server, "goes-away-1")
+    entry = _access_line(pg_server, "goes-away-1")
+    assert (entry["cause"], entry["status"]) == ("client_disconnected", 499)
 
 
 def test_a_write_waiting_on_a_lock_is_stopped_by_its_deadline(pg_server: RunningServer) -> None:
@@ -217,5 +221,29 @@ async def test_after_a_cancelled_statement_the_connection_serves_the_next_reques
             await uow.commit()
         async with db() as uow, uow.connection.execute("SELECT n FROM marks ORDER BY n") as cursor:
             assert [row[0] for row in await cursor.fetchall()] == [2]  # nothing of the cancelled write
+    finally:
+        await db.close()
+
+
+async def test_a_write_cancelled_while_it_begins_leaves_no_lock_behind(tmp_path: Path) -> None:
+    # Two connections: the cancelled writer's, and the next writer's.
+    db = await SqliteDatabase.connect(f"sqlite:///{tmp_path}/begin.db", size=2)
+    try:
+
+        async def writer() -> None:
+            async with db(write=True) as uow:
+                await uow.commit()
+
+        for _ in range(5):
+            task = asyncio.create_task(writer())
+            await asyncio.sleep(0)  # it now waits for BEGIN IMMEDIATE, which runs in aiosqlite's thread
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            # Had that connection gone back to the pool inside its transaction, this BEGIN
+            # would wait out the busy timeout and fail with "database is locked".
+            async with asyncio.timeout(3), db(write=True) as uow:
+                await uow.connection.execute("CREATE TABLE IF NOT EXISTS t (n INTEGER)")
+                await uow.commit()
     finally:
         await db.close()

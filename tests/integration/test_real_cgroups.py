@@ -143,6 +143,14 @@ def test_a_worker_past_its_share_is_replaced_before_any_oom_kill(groups: Groups,
         assert groups.oom_kills() == 0, "the kernel OOM-killed a process in the group"
         assert server.poll() is None, "the server itself died"
         assert "draining this worker" in log.read_text()
+        with httpx.Client(base_url=url, timeout=30) as http:
+            time.sleep(2.5)  # a round of the samplers of the new worker
+            metrics = http.get("/metrics").text
+        # What the worker saw of its container, and what its guard did, reach /metrics.
+        assert "todostack_cpu_quota_cpus 0.5" in metrics
+        assert "todostack_effective_cpus 1.0" in metrics
+        assert "todostack_cgroup_cpu_throttled_periods" in metrics
+        assert 'todostack_memory_guard_steps_total{step="recycled"}' in metrics
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -8,10 +8,10 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
-import httpx
 import pytest
-from litestar import Litestar
 
+from tests.asgi import Client
+from tests.asgi import serving as serving_app
 from todostack.bootstrap import create_app
 from todostack.context import Cause
 from todostack.delivery.http.lifecycle import Lifecycle
@@ -26,33 +26,10 @@ SETTINGS = Settings(
 )
 
 
-class Client(httpx.AsyncClient):
-    """httpx in the test's own event loop (Litestar's test client runs the app in a thread)."""
-
-    def __init__(self, app: Litestar) -> None:
-        super().__init__(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
-        self.app = app
-
-
 @asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[Client]:
-    """The app's lifespan runs in a task of its own: fixtures set up and tear down in different tasks."""
-    app = create_app(settings)
-    started, stop = asyncio.Event(), asyncio.Event()
-
-    async def lifespan() -> None:
-        async with app.lifespan():
-            started.set()
-            await stop.wait()
-
-    runner = asyncio.create_task(lifespan())
-    await started.wait()
-    try:
-        async with Client(app) as c:
-            yield c
-    finally:
-        stop.set()
-        await runner
+    async with serving_app(create_app(settings)) as http:
+        yield http
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from todostack.runtime.cgroups import CgroupLimits, read_cgroup_limits, read_throttling
+from todostack.runtime.cgroups import CgroupLimits, read_cgroup_limits, read_pressure, read_throttling
 from todostack.runtime.memory import MemoryGuard
 from todostack.runtime.sizing import decide_cpus, parse_bytes, plan
 
@@ -114,6 +114,23 @@ def test_throttling(tmp_path: Path, stat: str, expected: tuple[int, int, float])
     t = read_throttling(tmp_path)
     assert t is not None
     assert (t.periods, t.throttled_periods, t.throttled_seconds) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "share"),
+    [
+        ("some avg10=12.50 avg60=3.00 avg300=1.00 total=123\nfull avg10=1.00 avg60=0 avg300=0 total=9\n", 0.125),
+        ("some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", 0.0),
+        ("full avg10=5.00 avg60=0 avg300=0 total=9\n", None),  # no "some" line
+        ("some avg10=high\n", None),
+        (None, None),  # a kernel without PSI
+    ],
+    ids=["busy", "idle", "no-some", "garbled", "absent"],
+)
+def test_pressure_is_the_some_avg10_share(tmp_path: Path, text: str | None, share: float | None) -> None:
+    if text is not None:
+        (tmp_path / "cpu.pressure").write_text(text)
+    assert read_pressure(tmp_path / "cpu.pressure") == share
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--todos", type=int, default=1000, help="todos per user")
     parser.add_argument("--workers", type=int, default=None, help="default: the effective CPU count")
     parser.add_argument("--gc", choices=("tuned", "default"), default="tuned", help="tuned: gc.freeze + threshold 7000")
+    parser.add_argument(
+        "--tracing",
+        choices=("off", "0.1", "1.0"),
+        default="off",
+        help="export spans over OTLP (to a local sink) sampling this share of requests",
+    )
     parser.add_argument("--no-baseline", action="store_true", help="skip bench/baseline_raw.py")
     parser.add_argument(
         "--env", action="append", default=[], metavar="KEY=VALUE", help="extra service environment (variants)"

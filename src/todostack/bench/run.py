@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -24,7 +25,7 @@ import asyncpg
 from todostack.bench.options import BENCH_DATABASE
 from todostack.bench.report import write_report
 from todostack.bench.seed import seed, seed_patch_pool
-from todostack.bench.servers import Server, cold_start_seconds, serve_baseline, serve_todostack
+from todostack.bench.servers import Server, cold_start_seconds, otlp_sink, serve_baseline, serve_todostack
 from todostack.bench.wrk import Workload, WrkResult, run_wrk, script_for
 from todostack.runtime import Settings, size_service
 
@@ -176,6 +177,35 @@ def _baseline(
                 )
 
 
+def _run_backends(
+    args: argparse.Namespace, results: dict[str, Any], extra: dict[str, str], workers: int, pool: int
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="todostack-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        logs = args.log_dir or tmp
+        logs.mkdir(parents=True, exist_ok=True)
+        for backend in args.backends.split(","):
+            if backend == "postgresql":
+                database_url, results["_pg_version"] = asyncio.run(_fresh_postgres(args.postgres_url))
+                _migrate(database_url)
+                repeats = args.repeats
+            else:
+                database_url = f"sqlite:///{tmp}/bench.db"
+                repeats = args.sqlite_repeats
+            print(f"{backend}: {workers} worker(s)", file=sys.stderr)
+            colds = [cold_start_seconds(database_url, logs / "cold.log", workers=workers) for _ in range(3)]
+            results["cold_start_seconds"][backend] = round(statistics.median(colds), 3)
+            with serve_todostack(database_url, logs / f"{backend}.log", workers=workers, extra=extra) as server:
+                workload = asyncio.run(seed(server.url, users=args.users, todos_per_user=args.todos))
+                _scenarios(args, server, workload, backend=backend, repeats=repeats, tmp=tmp, runs=results["runs"])
+                results["rss_after_mib"] = {
+                    **results.get("rss_after_mib", {}),
+                    backend: [round(w.rss_bytes / 2**20, 1) for w in server.workers()],
+                }
+            if backend == "postgresql" and not args.no_baseline:
+                _baseline(args, database_url, workload, workers, pool, tmp, logs, results["runs"])
+
+
 def main(args: argparse.Namespace, argv: list[str]) -> int:
     started = time.monotonic()
     extra = dict(item.split("=", 1) for item in args.env)
@@ -194,32 +224,13 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
         "runs": [],
         "cold_start_seconds": {},
     }
-    pg_version = None
-    with tempfile.TemporaryDirectory(prefix="todostack-bench-") as tmp_name:
-        tmp = Path(tmp_name)
-        logs = args.log_dir or tmp
-        logs.mkdir(parents=True, exist_ok=True)
-        for backend in args.backends.split(","):
-            if backend == "postgresql":
-                database_url, pg_version = asyncio.run(_fresh_postgres(args.postgres_url))
-                _migrate(database_url)
-                repeats = args.repeats
-            else:
-                database_url = f"sqlite:///{tmp}/bench.db"
-                repeats = args.sqlite_repeats
-            print(f"{backend}: {workers} worker(s)", file=sys.stderr)
-            colds = [cold_start_seconds(database_url, logs / "cold.log", workers=workers) for _ in range(3)]
-            results["cold_start_seconds"][backend] = round(statistics.median(colds), 3)
-            with serve_todostack(database_url, logs / f"{backend}.log", workers=workers, extra=extra) as server:
-                workload = asyncio.run(seed(server.url, users=args.users, todos_per_user=args.todos))
-                _scenarios(args, server, workload, backend=backend, repeats=repeats, tmp=tmp, runs=results["runs"])
-                results["rss_after_mib"] = {
-                    **results.get("rss_after_mib", {}),
-                    backend: [round(w.rss_bytes / 2**20, 1) for w in server.workers()],
-                }
-            if backend == "postgresql" and not args.no_baseline:
-                pool = sizing.db_pool_size
-                _baseline(args, database_url, workload, workers, pool, tmp, logs, results["runs"])
+    with contextlib.ExitStack() as stack:
+        if args.tracing != "off":
+            extra["OTEL_EXPORTER_OTLP_ENDPOINT"] = stack.enter_context(otlp_sink())
+            extra["OTEL_TRACES_SAMPLER_ARG"] = args.tracing
+        results["service_env"] = extra
+        _run_backends(args, results, extra, workers, sizing.db_pool_size)
+        pg_version = results.pop("_pg_version", None)
     results["versions"] = _versions(pg_version)
     results["elapsed_seconds"] = round(time.monotonic() - started, 1)
     args.results_dir.mkdir(parents=True, exist_ok=True)

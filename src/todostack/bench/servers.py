@@ -6,15 +6,25 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 
-__all__ = ["Server", "WorkerUsage", "cold_start_seconds", "free_port", "serve_baseline", "serve_todostack"]
+__all__ = [
+    "Server",
+    "WorkerUsage",
+    "cold_start_seconds",
+    "free_port",
+    "otlp_sink",
+    "serve_baseline",
+    "serve_todostack",
+]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 BENCH_SECRET = "bench-secret-" + "x" * 32
@@ -151,3 +161,26 @@ def cold_start_seconds(database_url: str, log: Path, *, workers: int | None = No
     finally:
         process.terminate()
         process.wait(timeout=60)
+
+
+class _Sink(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def otlp_sink() -> Iterator[str]:
+    """An OTLP/HTTP endpoint that accepts and drops everything: the exporter's cost, not Jaeger's."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -73,13 +73,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"todostack: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    if args.command == "serve":
+        from todostack.delivery.serve import serve
+        from todostack.observability.logs import configure_logging
+
+        configure_logging(settings.log_level)  # JSON lines on stdout (readable on a terminal)
+
+        return serve(settings)
+    # The other commands print their answers on stdout: their logs go to stderr, as text.
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
     )
-    if args.command == "serve":
-        from todostack.delivery.serve import serve
-
-        return serve(settings)
     if args.command == "runtime":
         return _runtime(settings, as_json=args.json)
     if args.command == "migrate":

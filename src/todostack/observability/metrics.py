@@ -1,20 +1,27 @@
 """Prometheus metrics of one worker; ``/metrics`` shows all workers in one scrape.
 
 ``todostack serve`` gives the workers a shared ``PROMETHEUS_MULTIPROC_DIR``: each worker writes
-its samples to files there, and whichever worker answers ``/metrics`` adds them all up.
-Without it (one process, tests) the metrics live in this object's own registry.
+its samples to files there, and whichever worker answers ``/metrics`` adds them all up (per-worker
+gauges keep a ``pid`` label). Without it (one process, tests) the metrics live in this object's
+own registry.
 """
 
 from __future__ import annotations
 
 import os
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest, values
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
 from prometheus_client.multiprocess import MultiProcessCollector
+
+from todostack.observability.otel_metrics import OtelInstruments
 
 __all__ = ["MULTIPROC_ENV", "Metrics"]
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Seconds: from a cache hit to the deadlines (5 s reads, 10 s writes).
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_DB_BUCKETS = (0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0, 5.0)
+_GC_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5)
 
 
 def _multiprocess_dir() -> str | None:
@@ -28,22 +35,119 @@ def _multiprocess_dir() -> str | None:
 
 class Metrics:
     def __init__(self) -> None:
+        self.otel: OtelInstruments | None = None  # set in the worker when OTLP export is on
         self.multiprocess_dir = _multiprocess_dir()
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        # -- requests ---------------------------------------------------------------------------
         self.requests = Counter(
             "todostack_http_requests_total", "HTTP requests answered", ["method", "route", "status"], registry=r
         )
-        self.cancelled = Counter(
-            "todostack_requests_cancelled_total", "Requests cancelled, by cause", ["cause"], registry=r
-        )
-        self.alerts = Counter("todostack_alerts_total", "Operational alerts, by kind", ["kind"], registry=r)
-        self.alerts_dropped = Counter(
-            "todostack_alerts_dropped_total", "Alerts dropped because the alert queue was full", registry=r
+        self.request_duration = Histogram(
+            "http_server_request_duration_seconds",
+            "Time to answer an HTTP request (OpenTelemetry's http.server.request.duration)",
+            ["http_request_method", "http_route", "http_response_status_code"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.inflight = Gauge(
             "todostack_requests_in_flight", "Requests being served", registry=r, multiprocess_mode="livesum"
         )
+        self.cancelled = Counter(
+            "todostack_requests_cancelled_total", "Requests cancelled, by cause", ["cause"], registry=r
+        )
+        # -- database -----------------------------------------------------------------------------
+        self.db_duration = Histogram(
+            "db_client_operation_duration_seconds",
+            "Time of one database statement (OpenTelemetry's db.client.operation.duration)",
+            ["db_system_name", "db_operation_name"],
+            buckets=_DB_BUCKETS,
+            registry=r,
+        )
+        self.db_pool = Gauge(
+            "todostack_db_pool_connections",
+            "Database connections per state (in_use, idle) and requests waiting for one (waiting)",
+            ["state"],
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        # -- alerts -----------------------------------------------------------------------------
+        self.alerts = Counter("todostack_alerts_total", "Operational alerts, by kind", ["kind"], registry=r)
+        self.alerts_dropped = Counter(
+            "todostack_alerts_dropped_total", "Alerts dropped because the alert queue was full", registry=r
+        )
+        # -- the worker process -------------------------------------------------------------------
+        self.cpu_seconds = Gauge(
+            "todostack_process_cpu_seconds", "CPU time of this worker", registry=r, multiprocess_mode="all"
+        )
+        self.rss_bytes = Gauge(
+            "todostack_process_resident_memory_bytes",
+            "Resident memory of this worker",
+            registry=r,
+            multiprocess_mode="all",
+        )
+        self.loop_lag = Gauge(
+            "todostack_event_loop_lag_seconds",
+            "How late the event loop ran a timer in the last check",
+            registry=r,
+            multiprocess_mode="all",
+        )
+        self.gc_collections = Counter(
+            "todostack_gc_collections_total", "Garbage collections, per generation", ["generation"], registry=r
+        )
+        self.gc_pause = Histogram(
+            "todostack_gc_pause_seconds",
+            "Garbage collection pauses, per generation",
+            ["generation"],
+            buckets=_GC_BUCKETS,
+            registry=r,
+        )
+        self._runtime_metrics(r)
+
+    def _runtime_metrics(self, r: CollectorRegistry) -> None:
+        # The container's numbers are the same for every worker: "max" shows them once.
+        def shared(name: str, doc: str) -> Gauge:
+            return Gauge(name, doc, registry=r, multiprocess_mode="max")
+
+        self.effective_cpus = shared("todostack_effective_cpus", "CPUs this service may use (cgroup quota, affinity)")
+        self.cpu_quota = shared("todostack_cpu_quota_cpus", "The cgroup CPU quota in CPUs (-1: none)")
+        self.throttled_periods = shared(
+            "todostack_cgroup_cpu_throttled_periods", "cpu.stat nr_throttled: periods the quota stopped the group"
+        )
+        self.throttled_seconds = shared(
+            "todostack_cgroup_cpu_throttled_seconds", "cpu.stat throttled time of the group, in seconds"
+        )
+        self.cpu_pressure = shared("todostack_cpu_pressure_ratio", "PSI cpu 'some avg10': share of time tasks waited")
+        self.memory_pressure = shared("todostack_memory_pressure_ratio", "PSI memory 'some avg10'")
+        self.guard_steps = Counter(
+            "todostack_memory_guard_steps_total",
+            "Memory guard actions: collected (back under the share) or recycled (drained for a fresh worker)",
+            ["step"],
+            registry=r,
+        )
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float, cause: str | None) -> None:
+        code = str(status)
+        self.requests.labels(method, route, code).inc()
+        self.request_duration.labels(method, route, code).observe(seconds)
+        if cause is not None:
+            self.cancelled.labels(cause).inc()
+        otel = self.otel
+        if otel is not None:
+            attributes: dict[str, str | int] = {
+                "http.request.method": method,
+                "http.route": route,
+                "http.response.status_code": status,
+            }
+            otel.request_duration.record(seconds, attributes)
+            if cause is not None:
+                otel.cancelled.add(1, {"todostack.cancel.cause": cause})
+
+    def observe_statement(self, system: str, operation: str, seconds: float) -> None:
+        self.db_duration.labels(system, operation).observe(seconds)
+        otel = self.otel
+        if otel is not None:
+            otel.db_duration.record(seconds, {"db.system.name": system, "db.operation.name": operation})
 
     def exposition(self) -> bytes:
         """The text format of every worker's metrics (or this process's, without a shared dir)."""

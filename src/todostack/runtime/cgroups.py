@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CgroupLimits", "CpuThrottling", "read_cgroup_limits", "read_throttling"]
+__all__ = ["CgroupLimits", "CpuThrottling", "read_cgroup_limits", "read_pressure", "read_throttling"]
 
 # cgroup v1 writes "no limit" as the largest page-aligned signed 64-bit value.
 _V1_UNLIMITED = 1 << 62
@@ -170,3 +170,24 @@ def read_throttling(cpu_dir: Path) -> CpuThrottling | None:
     else:  # v1: nanoseconds
         seconds = stat.get("throttled_time", 0) / 1e9
     return CpuThrottling(stat.get("nr_periods", 0), stat.get("nr_throttled", 0), seconds)
+
+
+def read_pressure(path: Path) -> float | None:
+    """PSI: the ``some avg10`` share (0..1) of the last 10 s in which tasks waited, if the kernel has it.
+
+    ``path`` is a cgroup v2 ``cpu.pressure``/``memory.pressure`` or ``/proc/pressure/cpu``.
+    """
+    raw = _read(path)
+    if raw is None:
+        return None
+    for line in raw.splitlines():
+        kind, _, fields = line.partition(" ")
+        if kind == "some":
+            for field in fields.split():
+                key, _, value = field.partition("=")
+                if key == "avg10":
+                    try:
+                        return float(value) / 100
+                    except ValueError:
+                        return None
+    return None

@@ -8,6 +8,8 @@ cancelled for any other cause (client gone, shutdown) is cancelled on the server
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias
 
@@ -16,8 +18,10 @@ from asyncpg.pool import PoolConnectionProxy
 
 from todostack import context
 from todostack.context import DeadlineExceeded
+from todostack.observability import tracing
+from todostack.observability.tracing import Database
 
-__all__ = ["Conn", "TimedConnection", "statement_timeout"]
+__all__ = ["Conn", "StatementObserver", "TimedConnection", "statement_timeout"]
 
 Conn: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
 
@@ -30,36 +34,53 @@ def statement_timeout() -> float | None:
     return left
 
 
+StatementObserver: TypeAlias = Callable[[str, str, float], None]  # (db system, operation, seconds)
+
+
 class TimedConnection:
-    """The four calls the repositories make, each bounded by the request's deadline."""
+    """The four calls the repositories make, each bounded by the request's deadline, timed for
+    the metrics and, when tracing is on, wrapped in a database client span."""
 
-    __slots__ = ("raw",)
+    __slots__ = ("db", "observe", "raw")
 
-    def __init__(self, raw: Conn) -> None:
+    def __init__(self, raw: Conn, db: Database | None = None, observe: StatementObserver | None = None) -> None:
         self.raw = raw
+        self.db = db or Database("postgresql", "")
+        self.observe = observe
 
     async def execute(self, query: str, *args: Any) -> str:
-        result: str = await _bounded(self.raw.execute, query, args)
+        result: str = await self._run(self.raw.execute, query, args)
         return result
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        rows: list[asyncpg.Record] = await _bounded(self.raw.fetch, query, args)
+        rows: list[asyncpg.Record] = await self._run(self.raw.fetch, query, args)
         return rows
 
     async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
-        row: asyncpg.Record | None = await _bounded(self.raw.fetchrow, query, args)
+        row: asyncpg.Record | None = await self._run(self.raw.fetchrow, query, args)
         return row
 
     async def fetchval(self, query: str, *args: Any) -> Any:
-        return await _bounded(self.raw.fetchval, query, args)
+        return await self._run(self.raw.fetchval, query, args)
+
+    async def _run(self, call: Callable[..., Awaitable[Any]], query: str, args: tuple[Any, ...]) -> Any:
+        started = time.perf_counter()
+        try:
+            if tracing.tracer() is None:
+                return await call(query, *args, timeout=statement_timeout())
+            with tracing.db_span(self.db, query):
+                return await call(query, *args, timeout=statement_timeout())
+        except (TimeoutError, asyncpg.QueryCanceledError):
+            # The driver's timeout, or the server's statement_timeout: either way the budget is spent.
+            raise _expired() from None
+        finally:
+            if self.observe is not None:
+                self.observe("postgresql", operation_of(query), time.perf_counter() - started)
 
 
-async def _bounded(call: Callable[..., Awaitable[Any]], query: str, args: tuple[Any, ...]) -> Any:
-    try:
-        return await call(query, *args, timeout=statement_timeout())
-    except (TimeoutError, asyncpg.QueryCanceledError):
-        # The driver's timeout, or the server's statement_timeout: either way the budget is spent.
-        raise _expired() from None
+@functools.lru_cache(maxsize=512)
+def operation_of(query: str) -> str:
+    return tracing.operation_of(query)
 
 
 def _expired() -> DeadlineExceeded:

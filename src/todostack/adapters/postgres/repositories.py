@@ -214,8 +214,11 @@ class PgTodos:
         return n
 
     async def max_order(self, owner_id: str, list_id: str) -> int | None:
+        # ORDER BY … LIMIT 1 rather than max(): one step down the (owner, list, position) index.
         n: int | None = await self._c.fetchval(
-            "SELECT max(position) FROM todos WHERE owner_id = $1 AND list_id = $2", owner_id, list_id
+            "SELECT position FROM todos WHERE owner_id = $1 AND list_id = $2 ORDER BY position DESC LIMIT 1",
+            owner_id,
+            list_id,
         )
         return n
 

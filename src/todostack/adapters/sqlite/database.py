@@ -22,7 +22,9 @@ from todostack.adapters.sqlite.repositories import (
     SqliteTodos,
     SqliteUsers,
 )
+from todostack.adapters.sqlite.statements import ObservedConnection, StatementObserver
 from todostack.context import DeadlineExceeded, Overloaded
+from todostack.observability.tracing import Database
 
 __all__ = ["SqliteDatabase", "migrate_sqlite", "sqlite_path"]
 
@@ -51,6 +53,8 @@ class SqliteDatabase:
         self, connections: list[aiosqlite.Connection], *, acquire_timeout: float = 1.0, path: str = ":memory:"
     ) -> None:
         self._path = path
+        self.db = Database("sqlite", path)
+        self.observe: StatementObserver | None = None  # set by bootstrap: statement durations
         self._idle: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         for conn in connections:
             self._idle.put_nowait(conn)
@@ -191,7 +195,9 @@ class SqliteUnitOfWork:
                 try:
                     await conn.execute("BEGIN IMMEDIATE")
                 except BaseException:
-                    self._db.release(conn)
+                    # Cancelled while waiting, the BEGIN may still have run in aiosqlite's
+                    # thread: a connection must never go back to the pool holding the write lock.
+                    self._db.release(await self._quiesce(conn))
                     raise
                 self._open = True
         except BaseException:
@@ -201,10 +207,11 @@ class SqliteUnitOfWork:
         ctx = context.current()
         if ctx is not None:
             self._stop_interrupt = ctx.after(self._interrupt)
-        self.users = SqliteUsers(conn)
-        self.lists = SqliteLists(conn)
-        self.todos = SqliteTodos(conn)
-        self.idempotency = SqliteIdempotency(conn)
+        observed = ObservedConnection(conn, self._db.db, self._db.observe)
+        self.users = SqliteUsers(observed)
+        self.lists = SqliteLists(observed)
+        self.todos = SqliteTodos(observed)
+        self.idempotency = SqliteIdempotency(observed)
         return self
 
     async def __aexit__(
@@ -225,10 +232,8 @@ class SqliteUnitOfWork:
                     # A statement cut off mid-way can stay active and keep interrupting the
                     # next one: the next request gets a fresh connection instead.
                     conn = self.connection = await self._db.renew(conn)
-                    self._open = False
-            if self._open:
-                self._open = False
-                await conn.rollback()
+            self._open = False
+            conn = self.connection = await self._quiesce(conn)
         finally:
             self._db.release(conn)
             if self._write:
@@ -239,6 +244,18 @@ class SqliteUnitOfWork:
             raise RuntimeError("commit on a read-only unit of work")
         await self.connection.commit()
         self._open = False
+
+    async def _quiesce(self, conn: aiosqlite.Connection) -> aiosqlite.Connection:
+        """``conn`` with no transaction open, once whatever it was running has finished
+        (calls on a connection run in order); a fresh connection if it cannot be rolled back."""
+        with contextlib.suppress(sqlite3.Error):
+            await conn.execute("SELECT 1")
+        if conn.in_transaction:
+            try:
+                await conn.rollback()
+            except sqlite3.Error:
+                return await self._db.renew(conn)
+        return conn
 
 
 def _statements(sql: str) -> list[str]:

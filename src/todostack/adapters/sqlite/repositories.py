@@ -14,6 +14,7 @@ from todostack.adapters.sqlite.codec import (
     todo_from_row,
     todo_values,
 )
+from todostack.adapters.sqlite.statements import ObservedConnection
 from todostack.domain import Conflict, NotFound, Todo, TodoList, User
 from todostack.usecases.idempotency import IDEMPOTENCY_TTL
 from todostack.usecases.ports import Snapshot, StoredClaim
@@ -35,7 +36,7 @@ _SORT_EXPR = {
 
 
 class SqliteUsers:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: ObservedConnection) -> None:
         self._c = conn
 
     async def add(self, user: User) -> None:
@@ -62,7 +63,7 @@ class SqliteUsers:
 
 
 class SqliteLists:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: ObservedConnection) -> None:
         self._c = conn
 
     async def add(self, todo_list: TodoList) -> None:
@@ -111,7 +112,7 @@ class SqliteLists:
 
 
 class SqliteTodos:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: ObservedConnection) -> None:
         self._c = conn
 
     async def add(self, todo: Todo) -> None:
@@ -216,7 +217,7 @@ class SqliteTodos:
 
 
 class SqliteIdempotency:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: ObservedConnection) -> None:
         self._c = conn
 
     async def claim(self, scope: str, key: str, fingerprint: str, now: datetime) -> StoredClaim | None:

@@ -26,6 +26,7 @@ from todostack.domain import (
     PreconditionFailed,
     TodoError,
 )
+from todostack.observability import tracing
 
 __all__ = ["CAUSE_STATUS", "PROBLEM_JSON", "exception_handlers", "problem_body", "problem_response"]
 
@@ -175,6 +176,7 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
+    tracing.record_exception(exc)
     return problem_response(request, 500, "the server failed to handle this request; it has been logged")
 
 

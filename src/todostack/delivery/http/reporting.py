@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
 from todostack.delivery.http.scope import Finished
 from todostack.observability.alerts import Alert, AlertQueue, BurstDetector
+from todostack.observability.logs import access_logger
 from todostack.observability.metrics import Metrics
 
 __all__ = ["RequestReporter"]
-
-access = logging.getLogger("todostack.access")
 
 
 class RequestReporter:
@@ -21,22 +18,25 @@ class RequestReporter:
         self.alerts = alerts
         self._errors = BurstDetector(threshold=10, window_seconds=60)
         self._shed = BurstDetector(threshold=20, window_seconds=60)
+        self._log = access_logger()
 
     def __call__(self, done: Finished) -> None:
         route = done.route or ("unmatched" if done.status == 404 else done.path)
-        self.metrics.requests.labels(done.method, route, str(done.status)).inc()
-        if done.cause is not None:
-            self.metrics.cancelled.labels(done.cause.value).inc()
-        if access.isEnabledFor(logging.INFO):
-            access.info(
-                "%s %s %d %.1fms request_id=%s cause=%s",
-                done.method,
-                done.path,
-                done.status,
-                done.duration_seconds * 1000,
-                done.request_id,
-                done.cause.value if done.cause is not None else "-",
-            )
+        cause = done.cause.value if done.cause is not None else None
+        self.metrics.observe_request(done.method, route, done.status, done.duration_seconds, cause)
+        # One line per request. Never headers, cookies or bodies: nothing secret can reach it.
+        self._log.info(
+            "request",
+            method=done.method,
+            route=route,
+            path=done.path,
+            status=done.status,
+            duration_ms=round(done.duration_seconds * 1000, 2),
+            request_id=done.request_id,
+            trace_id=done.trace_id,
+            span_id=done.span_id,
+            cause=cause,
+        )
         if done.status >= 500 and done.status != 503 and self._errors.hit():
             self._alert(Alert("errors_burst", "10 or more server errors within a minute", {"last": done.path}))
         elif done.status == 503 and done.cause is not None and self._shed.hit():

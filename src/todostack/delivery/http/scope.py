@@ -30,6 +30,7 @@ from todostack.context import Cause, RequestContext
 from todostack.delivery.http.disconnect import DisconnectWatch
 from todostack.delivery.http.lifecycle import Lifecycle
 from todostack.delivery.http.problems import CAUSE_STATUS, PROBLEM_JSON, problem_body
+from todostack.observability import tracing
 
 __all__ = ["UNTIMED_PATHS", "Budgets", "Finished", "RequestScopeMiddleware"]
 
@@ -70,6 +71,8 @@ class Finished:
     duration_seconds: float
     request_id: str
     cause: Cause | None
+    trace_id: str | None = None
+    span_id: str | None = None
 
 
 def parse_request_timeout(raw: str) -> float:
@@ -151,21 +154,32 @@ class RequestScopeMiddleware:
             request_id = secrets.token_hex(8)
         ctx = RequestContext(request_id, started + self.budgets.for_method(method))
         exchange = _Exchange(send, request_id)
+        span = None
+        if scope["path"] not in UNTIMED_PATHS:  # probes and scrapes are not traced
+            span = tracing.start_server_span(
+                method, scope["path"], scope["headers"], scope.get("scheme", "http"), scope.get("server")
+            )
         try:
             await self._serve(scope, receive, ctx, exchange, timeout_header)
         finally:
             ctx.finish()
+            route = scope.get("path_template")
+            route = route if isinstance(route, str) else None
+            ids = None
+            if span is not None:
+                ids = span.ids
+                span.finish(method, route, exchange.status, ctx.cause.value if ctx.cause is not None else None)
             if self.on_done is not None:
-                route = scope.get("path_template")
                 self.on_done(
                     Finished(
                         method,
                         scope["path"],
-                        route if isinstance(route, str) else None,
+                        route,
                         exchange.status,
                         loop.time() - started,
                         request_id,
                         ctx.cause,
+                        *(ids or (None, None)),
                     )
                 )
 

@@ -1,0 +1,71 @@
+"""The repositories' one call, ``execute``, timed for the metrics and traced when tracing is on."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Generator, Iterable
+from types import TracebackType
+from typing import Any, TypeAlias
+
+import aiosqlite
+
+from todostack.observability import tracing
+from todostack.observability.tracing import Database
+
+__all__ = ["ObservedConnection", "StatementObserver"]
+
+StatementObserver: TypeAlias = Callable[[str, str, float], None]  # (db system, operation, seconds)
+
+
+@functools.lru_cache(maxsize=512)
+def _operation(sql: str) -> str:
+    return tracing.operation_of(sql)
+
+
+class ObservedConnection:
+    __slots__ = ("db", "observe", "raw")
+
+    def __init__(self, raw: aiosqlite.Connection, db: Database, observe: StatementObserver | None) -> None:
+        self.raw = raw
+        self.db = db
+        self.observe = observe
+
+    def execute(self, sql: str, parameters: Iterable[Any] = ()) -> _Statement:
+        """Awaitable (the cursor) and an async context manager (closing it), like aiosqlite's."""
+        return _Statement(self, sql, parameters)
+
+
+class _Statement:
+    __slots__ = ("_conn", "_cursor", "_parameters", "_sql")
+
+    def __init__(self, conn: ObservedConnection, sql: str, parameters: Iterable[Any]) -> None:
+        self._conn = conn
+        self._sql = sql
+        self._parameters = parameters
+        self._cursor: aiosqlite.Cursor | None = None
+
+    async def _run(self) -> aiosqlite.Cursor:
+        conn = self._conn
+        started = time.perf_counter()
+        try:
+            if tracing.tracer() is None:
+                return await conn.raw.execute(self._sql, self._parameters)
+            with tracing.db_span(conn.db, self._sql):
+                return await conn.raw.execute(self._sql, self._parameters)
+        finally:
+            if conn.observe is not None:
+                conn.observe("sqlite", _operation(self._sql), time.perf_counter() - started)
+
+    def __await__(self) -> Generator[Any, None, aiosqlite.Cursor]:
+        return self._run().__await__()
+
+    async def __aenter__(self) -> aiosqlite.Cursor:
+        self._cursor = await self._run()
+        return self._cursor
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._cursor is not None:
+            await self._cursor.close()

@@ -1,0 +1,95 @@
+"""structlog: one JSON object per line on stdout (readable lines on a terminal).
+
+Every line made while a request is served carries its request id, and the trace and span ids
+when a span is recording, so a log line leads to its trace. Keys that name credentials are
+masked. The standard library's loggers (ours, asyncio's) go through the same renderer.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import msgspec
+import structlog
+
+from todostack import context
+
+__all__ = ["access_logger", "configure_logging"]
+
+_SECRET_KEYS = frozenset({"authorization", "cookie", "set-cookie", "password", "token", "access_token", "secret_key"})
+_encode = msgspec.json.Encoder().encode
+EventDict = MutableMapping[str, Any]
+
+
+def _request_ids(_: Any, __: str, event: EventDict) -> EventDict:
+    ctx = context.current()
+    if ctx is not None:
+        event.setdefault("request_id", ctx.request_id)
+    return event
+
+
+def _trace_ids(_: Any, __: str, event: EventDict) -> EventDict:
+    from todostack.observability.tracing import current_ids
+
+    ids = current_ids()
+    if ids is not None:
+        event.setdefault("trace_id", ids[0])
+        event.setdefault("span_id", ids[1])
+    return event
+
+
+def _mask_secrets(_: Any, __: str, event: EventDict) -> EventDict:
+    for key in event.keys() & _SECRET_KEYS:
+        event[key] = "[masked]"
+    return event
+
+
+def _json(_: Any, __: str, event: EventDict) -> bytes:
+    return _encode(event)
+
+
+def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
+    """JSON lines unless stdout is a terminal (``json=None``); ``level`` from TODOSTACK_LOG_LEVEL."""
+    as_json = not sys.stdout.isatty() if json is None else json
+    threshold = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+    shared: list[Any] = [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _request_ids,
+        _trace_ids,
+        _mask_secrets,
+        structlog.processors.format_exc_info,
+    ]
+    if as_json:
+        renderer: Any = _json
+        factory: Any = structlog.BytesLoggerFactory(sys.stdout.buffer)
+    else:
+        renderer = structlog.dev.ConsoleRenderer()
+        factory = structlog.PrintLoggerFactory(sys.stdout)
+    structlog.configure(
+        processors=[*shared, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(threshold),
+        logger_factory=factory,
+        cache_logger_on_first_use=True,
+    )
+    # The standard library's records, rendered the same way.
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                (lambda _, __, event: _encode(event).decode()) if as_json else structlog.dev.ConsoleRenderer(),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(threshold)
+
+
+def access_logger() -> Any:
+    return structlog.get_logger("todostack.access")
