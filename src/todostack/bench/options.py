@@ -18,9 +18,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--connections", default="32,256", help="wrk connection counts (comma-separated)")
     parser.add_argument("--duration", type=float, default=15, help="seconds per measured run")
-    parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up before each scenario")
+    parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up before each scenario")
     parser.add_argument("--repeats", type=int, default=3, help="measured runs per scenario on PostgreSQL")
     parser.add_argument("--sqlite-repeats", type=int, default=1, help="measured runs per scenario on SQLite")
+    parser.add_argument(
+        "--sqlite-duration",
+        type=float,
+        default=10,
+        help="seconds per measured run on SQLite (keeps make bench under 15 min)",
+    )
     parser.add_argument("--backends", default="postgresql,sqlite", help="postgresql, sqlite or both")
     parser.add_argument(
         "--postgres-url",

@@ -105,6 +105,7 @@ def _scenarios(
     *,
     backend: str,
     repeats: int,
+    duration: float,
     tmp: Path,
     runs: list[dict[str, Any]],
 ) -> None:
@@ -118,7 +119,7 @@ def _scenarios(
                     # PATCH targets start at version 1 in every run: If-Match is always right.
                     workload = asyncio.run(seed_patch_pool(server.url, workload, max(2 * conns, 64)))
                 script = script_for(scenario, workload, threads, tmp)
-                seconds = args.warmup if round_ == "warmup" else args.duration
+                seconds = args.warmup if round_ == "warmup" else duration
                 result, usage = _measure(server, script, connections=conns, threads=threads, seconds=seconds)
                 if round_ == "warmup":
                     continue
@@ -188,16 +189,25 @@ def _run_backends(
             if backend == "postgresql":
                 database_url, results["_pg_version"] = asyncio.run(_fresh_postgres(args.postgres_url))
                 _migrate(database_url)
-                repeats = args.repeats
+                repeats, duration = args.repeats, args.duration
             else:
                 database_url = f"sqlite:///{tmp}/bench.db"
-                repeats = args.sqlite_repeats
+                repeats, duration = args.sqlite_repeats, args.sqlite_duration
             print(f"{backend}: {workers} worker(s)", file=sys.stderr)
             colds = [cold_start_seconds(database_url, logs / "cold.log", workers=workers) for _ in range(3)]
             results["cold_start_seconds"][backend] = round(statistics.median(colds), 3)
             with serve_todostack(database_url, logs / f"{backend}.log", workers=workers, extra=extra) as server:
                 workload = asyncio.run(seed(server.url, users=args.users, todos_per_user=args.todos))
-                _scenarios(args, server, workload, backend=backend, repeats=repeats, tmp=tmp, runs=results["runs"])
+                _scenarios(
+                    args,
+                    server,
+                    workload,
+                    backend=backend,
+                    repeats=repeats,
+                    duration=duration,
+                    tmp=tmp,
+                    runs=results["runs"],
+                )
                 results["rss_after_mib"] = {
                     **results.get("rss_after_mib", {}),
                     backend: [round(w.rss_bytes / 2**20, 1) for w in server.workers()],

@@ -39,6 +39,7 @@ __all__ = [
     "db_span",
     "otlp_endpoint",
     "record_exception",
+    "recording",
     "resource",
     "set_tracer",
     "setup_tracing",
@@ -133,6 +134,11 @@ class _Headers(Getter[Sequence[tuple[bytes, bytes]]]):
 _HEADERS = _Headers()
 
 
+def recording() -> bool:
+    """Is the span in effect being recorded? Children of an unsampled request skip their spans."""
+    return _tracer is not None and trace.get_current_span().is_recording()
+
+
 def current_ids() -> tuple[str, str] | None:
     """(trace id, span id) of the span in effect, as 32 and 16 hex digits; ``None`` without one."""
     if _tracer is None:
@@ -159,6 +165,9 @@ class ServerSpan:
 
     def finish(self, method: str, route: str | None, status: int, cause: str | None) -> None:
         span = self.span
+        if not span.is_recording():  # not sampled: nothing to describe
+            otel_context.detach(self._token)  # type: ignore[arg-type]
+            return
         if route is not None:
             span.update_name(f"{method} {route}")
             span.set_attribute("http.route", route)
@@ -217,7 +226,7 @@ def operation_of(sql: str) -> str:
 def db_span(db: Database, sql: str) -> Iterator[None]:
     """A client span around one statement (its text has placeholders, never values)."""
     tracer_ = _tracer
-    if tracer_ is None:
+    if tracer_ is None or not trace.get_current_span().is_recording():
         yield
         return
     operation = operation_of(sql)
@@ -268,7 +277,7 @@ class _TracedService:
         @functools.wraps(attr)
         async def call(*args: Any, **kwargs: Any) -> Any:
             tracer_ = _tracer
-            if tracer_ is None:
+            if tracer_ is None or not trace.get_current_span().is_recording():
                 return await attr(*args, **kwargs)
             attributes: dict[str, str] = {"todostack.usecase": usecase}
             bound = signature.bind_partial(*args, **kwargs).arguments

@@ -130,7 +130,7 @@ class RequestSettings:
     read_timeout_seconds: float = 5.0
     write_timeout_seconds: float = 10.0
     max_inflight: int = 256  # per worker; past it, 503 + Retry-After at once
-    db_acquire_timeout_seconds: float = 1.0  # past it, 503 + Retry-After
+    db_acquire_timeout_seconds: float = 2.0  # past it, 503 + Retry-After
     shutdown_delay_seconds: float = 1.0  # readiness 503 until the listener closes (pre-stop)
     shutdown_grace_seconds: float = 20.0  # then in-flight requests get this long to finish
     alert_webhook_url: str | None = None
@@ -188,7 +188,7 @@ class Settings:
                 read_timeout_seconds=_seconds(env, "TODOSTACK_READ_TIMEOUT_SECONDS", 5.0, 0.01, 3600),
                 write_timeout_seconds=_seconds(env, "TODOSTACK_WRITE_TIMEOUT_SECONDS", 10.0, 0.01, 3600),
                 max_inflight=_int(env, "TODOSTACK_MAX_INFLIGHT", 256, 1, 1_000_000),
-                db_acquire_timeout_seconds=_seconds(env, "TODOSTACK_DB_ACQUIRE_TIMEOUT_SECONDS", 1.0, 0.001, 600),
+                db_acquire_timeout_seconds=_seconds(env, "TODOSTACK_DB_ACQUIRE_TIMEOUT_SECONDS", 2.0, 0.001, 600),
                 shutdown_delay_seconds=_seconds(env, "TODOSTACK_SHUTDOWN_DELAY_SECONDS", 1.0, 0, 600),
                 shutdown_grace_seconds=_seconds(env, "TODOSTACK_SHUTDOWN_GRACE_SECONDS", 20.0, 0, 3600),
                 alert_webhook_url=(env.get("TODOSTACK_ALERT_WEBHOOK_URL", "").strip() or None),

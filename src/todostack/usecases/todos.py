@@ -248,9 +248,11 @@ class TodoService:
         after = decode_cursor(cursor, sort, descending) if cursor else None
         query = TodoQuery(principal.user_id, todo_filter, sort, descending, limit, after)
         async with self._uow() as uow:
-            if todo_filter.list_id is not None:
-                await get_list(uow, principal, todo_filter.list_id)
             rows = await uow.todos.search(query)
+            if not rows and todo_filter.list_id is not None:
+                # Rows are the owner's, so any row proves the list is the caller's; only an empty
+                # page needs asking whether the list exists at all (404, not an empty page).
+                await get_list(uow, principal, todo_filter.list_id)
         items = rows[:limit]
         next_cursor = None
         if len(rows) > limit:

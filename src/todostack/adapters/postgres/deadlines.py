@@ -66,7 +66,7 @@ class TimedConnection:
     async def _run(self, call: Callable[..., Awaitable[Any]], query: str, args: tuple[Any, ...]) -> Any:
         started = time.perf_counter()
         try:
-            if tracing.tracer() is None:
+            if not tracing.recording():
                 return await call(query, *args, timeout=statement_timeout())
             with tracing.db_span(self.db, query):
                 return await call(query, *args, timeout=statement_timeout())

@@ -49,7 +49,7 @@ class _Statement:
         conn = self._conn
         started = time.perf_counter()
         try:
-            if tracing.tracer() is None:
+            if not tracing.recording():
                 return await conn.raw.execute(self._sql, self._parameters)
             with tracing.db_span(conn.db, self._sql):
                 return await conn.raw.execute(self._sql, self._parameters)

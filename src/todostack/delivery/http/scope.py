@@ -53,8 +53,9 @@ class Budgets:
 
     read_seconds: float = 5.0
     write_seconds: float = 10.0
-    # Start watching for a client disconnect once a request has run this long.
-    watch_disconnect_after_seconds: float = 0.05
+    # Start watching for a client disconnect once a request has run this long: a watcher is a
+    # task per request, which a busy worker (every request slower than this) cannot afford.
+    watch_disconnect_after_seconds: float = 0.5
 
     def for_method(self, method: str) -> float:
         return self.read_seconds if method in _SAFE_METHODS else self.write_seconds
