@@ -11,14 +11,13 @@ import shutil
 import sys
 import tempfile
 
+from todostack.observability import MULTIPROC_ENV
 from todostack.runtime import Settings, size_service
 from todostack.runtime.memory import resident_bytes
 
 __all__ = ["serve"]
 
 log = logging.getLogger("todostack.serve")
-# Where prometheus_client's multiprocess mode keeps each worker's samples.
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def serve(settings: Settings) -> int:

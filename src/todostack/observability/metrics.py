@@ -13,11 +13,11 @@ import os
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from todostack.observability import MULTIPROC_ENV
 from todostack.observability.otel_metrics import OtelInstruments
 
 __all__ = ["MULTIPROC_ENV", "Metrics"]
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Seconds: from a cache hit to the deadlines (5 s reads, 10 s writes).
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _DB_BUCKETS = (0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0, 5.0)

@@ -14,7 +14,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
 
 from todostack import __version__
-from todostack.observability.tracing import otlp_endpoint, resource, tracing_disabled
+from todostack.observability.tracing import otlp_endpoint, otlp_protocol, resource, tracing_disabled
 
 __all__ = ["OtelInstruments", "setup_metrics"]
 
@@ -29,8 +29,7 @@ class OtelInstruments:
 
 
 def _otlp_exporter(env: Mapping[str, str]) -> MetricExporter:
-    protocol = (env.get("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "").lower()
-    if protocol == "grpc":
+    if otlp_protocol(env, "metrics") == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcExporter
 
         return GrpcExporter()

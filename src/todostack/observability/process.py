@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import gc
-import os
 import resource
 import time
 from collections.abc import Callable
@@ -13,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from todostack.observability.metrics import Metrics
+from todostack.runtime.memory import resident_bytes
 
 __all__ = ["GcWatch", "PoolState", "ProcessSampler", "RuntimeReading"]
 
@@ -34,11 +34,6 @@ class RuntimeReading:
     throttled_seconds: float | None
     cpu_pressure: float | None  # PSI "some avg10", 0..1 (None: no PSI)
     memory_pressure: float | None
-
-
-def _resident_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 class ProcessSampler:
@@ -65,7 +60,7 @@ class ProcessSampler:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         m = self.metrics
         m.cpu_seconds.set(usage.ru_utime + usage.ru_stime)
-        m.rss_bytes.set(_resident_bytes())
+        m.rss_bytes.set(resident_bytes())
         m.loop_lag.set(max(0.0, lag))
         if self.gc_watch is not None:
             self.gc_watch.flush()

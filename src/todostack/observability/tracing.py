@@ -38,6 +38,7 @@ __all__ = [
     "current_ids",
     "db_span",
     "otlp_endpoint",
+    "otlp_protocol",
     "record_exception",
     "recording",
     "resource",
@@ -88,9 +89,14 @@ def _sampler(env: Mapping[str, str]) -> ParentBased | None:
     return ParentBased(TraceIdRatioBased(min(1.0, max(0.0, ratio))))
 
 
+def otlp_protocol(env: Mapping[str, str], signal: str) -> str:
+    """``grpc`` or ``http/protobuf`` (the default) for ``signal`` (traces, metrics)."""
+    chosen = env.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+    return (chosen or "http/protobuf").lower()
+
+
 def _otlp_exporter(env: Mapping[str, str]) -> SpanExporter:
-    protocol = (env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "").lower()
-    if protocol == "grpc":
+    if otlp_protocol(env, "traces") == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 
         return GrpcExporter()
@@ -217,6 +223,7 @@ class Database:
     port: int | None = None
 
 
+@functools.lru_cache(maxsize=512)
 def operation_of(sql: str) -> str:
     match = _OPERATION.match(sql)
     return match.group(1).upper() if match else "UNKNOWN"

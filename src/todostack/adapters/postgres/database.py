@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -10,7 +9,6 @@ from urllib.parse import urlsplit
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from todostack import context
 from todostack.adapters.migrations import Migration, check_applied, load_migrations
 from todostack.adapters.postgres.deadlines import StatementObserver, TimedConnection, statement_timeout
 from todostack.adapters.postgres.repositories import (
@@ -19,7 +17,8 @@ from todostack.adapters.postgres.repositories import (
     PgTodos,
     PgUsers,
 )
-from todostack.context import DeadlineExceeded, Overloaded
+from todostack.adapters.waiting import bounded_wait
+from todostack.context import DeadlineExceeded
 from todostack.observability.process import PoolState
 from todostack.observability.tracing import Database
 
@@ -88,21 +87,11 @@ class PostgresDatabase:
         return PostgresUnitOfWork(self, write=write)
 
     async def acquire(self) -> PoolConnectionProxy[Any]:
-        """A pooled connection, waiting no longer than the acquire timeout or the deadline.
-
-        Waiting without bound is how an overloaded service collapses: past the bound the caller
-        gets ``Overloaded`` (503, retry later) or ``DeadlineExceeded``.
-        """
-        left = context.remaining()
-        wait = self.acquire_timeout if left is None else min(self.acquire_timeout, left)
+        """A pooled connection, waiting no longer than the acquire timeout or the deadline."""
         self.waiting += 1
         try:
-            async with asyncio.timeout(wait):
+            async with bounded_wait(self.acquire_timeout, "a database connection"):
                 return await self._pool.acquire()
-        except TimeoutError:
-            if left is not None and left <= self.acquire_timeout:
-                raise DeadlineExceeded("the request ran out of time waiting for a database connection") from None
-            raise Overloaded(f"no database connection came free within {self.acquire_timeout:g} s") from None
         finally:
             self.waiting -= 1
 

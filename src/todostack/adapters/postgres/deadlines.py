@@ -8,7 +8,6 @@ cancelled for any other cause (client gone, shutdown) is cancelled on the server
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias
@@ -75,12 +74,7 @@ class TimedConnection:
             raise _expired() from None
         finally:
             if self.observe is not None:
-                self.observe("postgresql", operation_of(query), time.perf_counter() - started)
-
-
-@functools.lru_cache(maxsize=512)
-def operation_of(query: str) -> str:
-    return tracing.operation_of(query)
+                self.observe("postgresql", tracing.operation_of(query), time.perf_counter() - started)
 
 
 def _expired() -> DeadlineExceeded:

@@ -6,8 +6,7 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -23,7 +22,7 @@ from todostack.adapters.sqlite.repositories import (
     SqliteUsers,
 )
 from todostack.adapters.sqlite.statements import ObservedConnection, StatementObserver
-from todostack.context import DeadlineExceeded, Overloaded
+from todostack.adapters.waiting import bounded_wait
 from todostack.observability.tracing import Database
 
 __all__ = ["SqliteDatabase", "migrate_sqlite", "sqlite_path"]
@@ -89,7 +88,7 @@ class SqliteDatabase:
     async def acquire(self) -> aiosqlite.Connection:
         if not self._idle.empty():
             return self._idle.get_nowait()
-        async with _bounded_wait(self.acquire_timeout, "a database connection"):
+        async with bounded_wait(self.acquire_timeout, "a database connection"):
             return await self._idle.get()
 
     def release(self, conn: aiosqlite.Connection) -> None:
@@ -143,20 +142,6 @@ async def _usable(conn: aiosqlite.Connection) -> bool:
     return False
 
 
-@asynccontextmanager
-async def _bounded_wait(limit: float, what: str) -> AsyncIterator[None]:
-    """Wait no longer than ``limit`` or the request's deadline; past that, refuse."""
-    left = context.remaining()
-    wait = limit if left is None else min(limit, left)
-    try:
-        async with asyncio.timeout(wait):
-            yield
-    except TimeoutError:
-        if left is not None and left <= limit:
-            raise DeadlineExceeded(f"the request ran out of time waiting for {what}") from None
-        raise Overloaded(f"no {what} came free within {limit:g} s") from None
-
-
 class SqliteUnitOfWork:
     """One connection from the pool; writes hold the write lock and an immediate transaction.
 
@@ -185,7 +170,7 @@ class SqliteUnitOfWork:
     async def __aenter__(self) -> Self:
         if self._write:
             if self._db.write_lock.locked():
-                async with _bounded_wait(self._db.acquire_timeout, "turn to write"):
+                async with bounded_wait(self._db.acquire_timeout, "turn to write"):
                     await self._db.write_lock.acquire()
             else:
                 await self._db.write_lock.acquire()

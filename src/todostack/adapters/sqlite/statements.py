@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Generator, Iterable
 from types import TracebackType
@@ -16,11 +15,6 @@ from todostack.observability.tracing import Database
 __all__ = ["ObservedConnection", "StatementObserver"]
 
 StatementObserver: TypeAlias = Callable[[str, str, float], None]  # (db system, operation, seconds)
-
-
-@functools.lru_cache(maxsize=512)
-def _operation(sql: str) -> str:
-    return tracing.operation_of(sql)
 
 
 class ObservedConnection:
@@ -55,7 +49,7 @@ class _Statement:
                 return await conn.raw.execute(self._sql, self._parameters)
         finally:
             if conn.observe is not None:
-                conn.observe("sqlite", _operation(self._sql), time.perf_counter() - started)
+                conn.observe("sqlite", tracing.operation_of(self._sql), time.perf_counter() - started)
 
     def __await__(self) -> Generator[Any, None, aiosqlite.Cursor]:
         return self._run().__await__()
