@@ -21,10 +21,16 @@ def _problem(r: httpx.Response, status: int) -> dict[str, object]:
     return body
 
 
+JSON = {"content-type": "application/json"}
+
+
 @pytest.mark.parametrize(
     ("method", "path", "kwargs", "status"),
     [
         ("POST", "/api/v1/todos", {"content": b"{not json", "headers": {"content-type": "application/json"}}, 400),
+        # A JSON string holding bytes that are not UTF-8 (found by schemathesis: it was a 500).
+        ("PATCH", "/todobackend/0", {"content": b'"\xff\xfe"', "headers": JSON}, 400),
+        ("POST", "/api/v1/todos", {"content": b'{"title": "\xff"}', "headers": JSON}, 400),
         ("POST", "/api/v1/todos", {"content": b"title=x", "headers": {"content-type": "text/plain"}}, 415),
         ("POST", "/api/v1/todos", {"json": {"title": "x" * 501}}, 422),
         ("POST", "/api/v1/todos", {"json": ["not", "an", "object"]}, 422),
@@ -45,6 +51,8 @@ def _problem(r: httpx.Response, status: int) -> dict[str, object]:
     ],
     ids=[
         "malformed-json",
+        "json-string-not-utf8",
+        "json-title-not-utf8",
         "wrong-content-type",
         "title-too-long",
         "body-not-object",

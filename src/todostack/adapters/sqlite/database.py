@@ -253,12 +253,26 @@ def _statements(sql: str) -> list[str]:
     return [s for s in statements if s]
 
 
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switching a new database to WAL needs it to itself, and SQLite does not wait for that
+    (no busy handler): two migrators starting at once on a fresh file can meet "locked" here."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _migrate(path: str) -> list[Migration]:
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
+        _enable_wal(conn)
         # One immediate transaction for the whole run: a second migrator waits, then finds
         # nothing to do. SQLite's DDL is transactional, so a failure leaves no half schema.
         conn.execute("BEGIN IMMEDIATE")

@@ -58,8 +58,8 @@ async def validate_body(request: Request[Any, Any, Any]) -> None:
         )
     try:
         raw = _integral_floats_as_ints(msgspec.json.decode(await request.body() or b"null"))
-    except msgspec.DecodeError:
-        raise HTTPException(status_code=400, detail="the request body is not valid JSON") from None
+    except (msgspec.DecodeError, UnicodeDecodeError):  # a JSON string with bytes that are not UTF-8
+        raise HTTPException(status_code=400, detail="the request body is not valid JSON (UTF-8)") from None
     try:
         msgspec.convert(raw, struct, strict=True)
     except msgspec.ValidationError:
