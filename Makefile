@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 VENV_STAMP := .venv/.synced
 export UV_LINK_MODE ?= copy
 
-.PHONY: help run test lint typecheck importlint pytest unit integration e2e migrate clean browser screenshots test-browser bench wrk
+.PHONY: help run test lint typecheck importlint pytest unit integration e2e migrate clean browser screenshots test-browser bench wrk pprof
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,7 +43,7 @@ browser: ## Debian's Chromium for the browser tests (Playwright drives it; it do
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
 	  else echo "The browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; }
 
-pytest: $(VENV_STAMP) browser wrk
+pytest: $(VENV_STAMP) browser wrk pprof
 	.venv/bin/pytest
 
 test-browser: $(VENV_STAMP) browser ## the web page in Debian's Chromium through Playwright
@@ -52,11 +52,16 @@ test-browser: $(VENV_STAMP) browser ## the web page in Debian's Chromium through
 unit: $(VENV_STAMP) ## only the fast tests
 	.venv/bin/pytest tests/unit
 
-integration: $(VENV_STAMP)
+integration: $(VENV_STAMP) pprof
 	.venv/bin/pytest tests/integration
 
-e2e: $(VENV_STAMP) browser
+e2e: $(VENV_STAMP) browser pprof
 	.venv/bin/pytest tests/e2e
+
+pprof: ## go tool pprof (Debian's golang-go): the tests use it to check the profiles' format
+	@command -v go >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q golang-go; \
+	  else echo "The profile tests need Debian's golang-go: sudo apt-get install -y golang-go" >&2; exit 1; fi; }
 
 wrk: ## the HTTP load generator the benchmark drives (Debian's wrk)
 	@command -v wrk >/dev/null 2>&1 || { \

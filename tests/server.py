@@ -63,6 +63,7 @@ def run_server(
         "TODOSTACK_DATABASE_URL": database_url,
         "TODOSTACK_PORT": str(port),
         "TODOSTACK_WORKERS": str(workers),
+        "TODOSTACK_AUTOPROF_DIR": str(tmp / "profiles"),
         **(env or {}),
     }
     with log.open("wb") as out:

@@ -34,6 +34,7 @@ from todostack.observability.metrics import Metrics
 from todostack.observability.otel_metrics import setup_metrics
 from todostack.observability.process import GcWatch, PoolState, ProcessSampler
 from todostack.observability.tracing import set_tracer, setup_tracing, traced
+from todostack.profiling.autoprof import Autoprof
 from todostack.runtime import Settings, Sizing, size_service
 from todostack.runtime.memory import GuardStep, MemoryGuard
 from todostack.runtime.readings import read_runtime
@@ -194,11 +195,13 @@ def create_app(
         max_inflight=rq.max_inflight,
         shutdown=ShutdownPolicy(rq.shutdown_delay_seconds, rq.shutdown_grace_seconds),
         handle_signals=handle_signals,
+        admin_token=settings.profiling.admin_token,
     )
     alerts = AlertQueue(rq.alert_webhook_url)
     lifecycle = Lifecycle(max_inflight=config.max_inflight, policy=config.shutdown)
 
     metrics = Metrics()
+    autoprof = Autoprof(settings.profiling, metrics=metrics, publish_alert=alerts.publish)
 
     @asynccontextmanager
     async def worker_services() -> AsyncIterator[Services]:
@@ -206,9 +209,13 @@ def create_app(
         # Off the event loop: the SDK reads entry points and resource detectors (~0.1 s).
         tracer_provider = await asyncio.to_thread(setup_tracing, os.environ, exporter=span_exporter)
         metrics.otel = await asyncio.to_thread(setup_metrics, os.environ)
+        if metrics.otel is not None:
+            metrics.otel.active_requests.observe = lambda: lifecycle.inflight
         gc_watch = GcWatch(metrics)
         gc_watch.start()
         async with worker_runtime(settings, alerts, lifecycle, metrics) as sizing:
+            autoprof.workers = sizing.workers
+            autoprof.start(asyncio.get_running_loop())
             store = (
                 storage
                 if storage is not None
@@ -228,6 +235,7 @@ def create_app(
                 async with open_services(settings, storage=store) as services:
                     yield services
             finally:
+                autoprof.stop()  # wakes its threads at once; a capture in progress ends within a tick
                 sampler.cancel()
                 if storage is None:
                     await store.close()
@@ -236,9 +244,11 @@ def create_app(
                     tracer_provider.shutdown()  # sends what is still batched
                     set_tracer(None)
                 if metrics.otel is not None:
-                    metrics.otel.provider.shutdown()
+                    await asyncio.to_thread(metrics.otel.shutdown)
 
-    return create_http_app(config, worker_services, metrics=metrics, alerts=alerts, lifecycle=lifecycle)
+    return create_http_app(
+        config, worker_services, metrics=metrics, alerts=alerts, lifecycle=lifecycle, profiles=autoprof.on_demand
+    )
 
 
 def app_from_env() -> Litestar:

@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import httpx
 import pytest
 
 from tests.pg import in_ci
+from tests.pprof_tool import pprof_top
 from tests.server import FAST_HASHING, free_port, wait_ready
 
 CPU_ROOT = Path("/sys/fs/cgroup/cpu")
@@ -97,7 +99,16 @@ def test_runtime_reports_the_quota_and_the_limit(groups: Groups) -> None:
     assert seen["db_pool_size"] >= 1
 
 
-def test_a_worker_past_its_share_is_replaced_before_any_oom_kill(groups: Groups, tmp_path: Path) -> None:
+@dataclass(frozen=True)
+class Served:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+@contextmanager
+def serve_inside(groups: Groups, tmp_path: Path, **settings: str) -> Iterator[Served]:
+    """``todostack serve`` started inside the test's groups (its workers sized by them)."""
     port = free_port()
     log = tmp_path / "server.log"
     env = {
@@ -106,7 +117,7 @@ def test_a_worker_past_its_share_is_replaced_before_any_oom_kill(groups: Groups,
         "TODOSTACK_PORT": str(port),
         "TODOSTACK_DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite",
         "TODOSTACK_TEST_ENDPOINTS": "on",
-        "TODOSTACK_MEMORY_CHECK_SECONDS": "1",
+        **settings,
     }
     env.pop("TODOSTACK_WORKERS", None)
     url = f"http://127.0.0.1:{port}"
@@ -116,6 +127,15 @@ def test_a_worker_past_its_share_is_replaced_before_any_oom_kill(groups: Groups,
         )
     try:
         wait_ready(url, server, log)
+        yield Served(url, server, log)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_a_worker_past_its_share_is_replaced_before_any_oom_kill(groups: Groups, tmp_path: Path) -> None:
+    with serve_inside(groups, tmp_path, TODOSTACK_MEMORY_CHECK_SECONDS="1") as served:
+        url, server, log = served.url, served.process, served.log
         text = log.read_text()
         assert "with 1 worker(s)" in text
         assert "CPU quota 0.5 is below the minimum of 1" in text
@@ -151,9 +171,33 @@ def test_a_worker_past_its_share_is_replaced_before_any_oom_kill(groups: Groups,
         assert "todostack_effective_cpus 1.0" in metrics
         assert "todostack_cgroup_cpu_throttled_periods" in metrics
         assert 'todostack_memory_guard_steps_total{step="recycled"}' in metrics
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+
+
+def test_autoprof_measures_against_the_quota_and_profiles_the_burn(groups: Groups, tmp_path: Path) -> None:
+    profiles = tmp_path / "profiles"
+    settings = {
+        "TODOSTACK_AUTOPROF_DIR": str(profiles),
+        "TODOSTACK_AUTOPROF_INTERVAL_SECONDS": "0.5",
+        "TODOSTACK_AUTOPROF_WINDOW_CHECKS": "3",
+        "TODOSTACK_AUTOPROF_CPU_SECONDS": "1",
+        "TODOSTACK_AUTOPROF_CPU_THRESHOLD": "0.6",  # of the 0.5-CPU quota: a busy thread fills it
+        "TODOSTACK_AUTOPROF_LAG_THRESHOLD_SECONDS": "0",
+    }
+    with serve_inside(groups, tmp_path, **settings) as served:
+        with httpx.Client(base_url=served.url, timeout=30) as http:
+            http.post("/__test__/burn", params={"seconds": 4})
+        deadline = time.monotonic() + 20
+        while not list(profiles.glob("report.*.json")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        found = list(profiles.glob("report.*.json"))
+        assert found, f"no report:\n{served.log.read_text()[-4000:]}"
+        report = json.loads(found[0].read_text())
+        assert report["metric"] == "cpu"
+        assert report["scope"] == "cgroup"  # usage of the group against its quota, not of the machine
+        assert report["top"][0]["function"] == "burn_cpu_for_autoprof_test"
+        assert "CPU measured against the cgroup quota (0.5 CPUs)" in served.log.read_text()
+        cpu = profiles / next(f for f in report["files"] if ".samples.cpu." in f)
+        assert pprof_top(cpu)[0][1] == "burn_cpu_for_autoprof_test"
 
 
 # What a client meets while one worker drains and the next starts.

@@ -43,6 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="off",
         help="export spans over OTLP (to a local sink) sampling this share of requests",
     )
+    parser.add_argument(
+        "--autoprof",
+        choices=("on", "off"),
+        default="on",
+        help="the profiling watcher (on, as the service ships; off to measure its idle cost)",
+    )
     parser.add_argument("--no-baseline", action="store_true", help="skip bench/baseline_raw.py")
     parser.add_argument(
         "--env", action="append", default=[], metavar="KEY=VALUE", help="extra service environment (variants)"

@@ -221,6 +221,8 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
     extra = dict(item.split("=", 1) for item in args.env)
     if args.gc == "tuned":
         extra.setdefault("TODOSTACK_GC_THRESHOLD", "7000")
+    if args.autoprof == "off":
+        extra.setdefault("TODOSTACK_AUTOPROF_ENABLED", "off")
     settings = Settings.from_env({**os.environ, **extra})
     sizing = size_service(settings)
     workers = args.workers or sizing.workers

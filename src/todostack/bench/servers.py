@@ -117,6 +117,7 @@ def serve_todostack(
 ) -> Iterator[Server]:
     port = free_port()
     env = _service_env(database_url, port, workers, extra or {})
+    env.setdefault("TODOSTACK_AUTOPROF_DIR", str(log.parent / "profiles"))  # beside the logs, not in ./var
     with _process([sys.executable, "-m", "todostack", "serve"], env, log, "/readyz", port) as server:
         yield server
 

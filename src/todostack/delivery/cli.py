@@ -1,4 +1,4 @@
-"""The ``todostack`` command: serve, migrate, user create."""
+"""The ``todostack`` command: serve, migrate, runtime, bench, profile, user create."""
 
 from __future__ import annotations
 
@@ -44,6 +44,16 @@ def _parser() -> argparse.ArgumentParser:
 
     add_arguments(bench)
 
+    profile = commands.add_parser("profile", help="the profiles autoprof captured (TODOSTACK_AUTOPROF_DIR)")
+    profile_commands = profile.add_subparsers(dest="profile_command", required=True)
+    listing = profile_commands.add_parser("list", help="every report: when, which metric, which worker, top frame")
+    listing.add_argument("--dir", help="the profile directory (default: TODOSTACK_AUTOPROF_DIR or var/profiles)")
+    listing.add_argument("--json", action="store_true", help="the reports as one JSON array")
+    show = profile_commands.add_parser("show", help="a report's (or one .pb.gz file's) top frames")
+    show.add_argument("name", nargs="?", help="a report.*.json or pprof.*.pb.gz (default: the latest report)")
+    show.add_argument("--dir", help="as for list")
+    show.add_argument("--top", type=int, default=10, help="how many functions (default 10)")
+
     user = commands.add_parser("user", help="manage users")
     user_commands = user.add_subparsers(dest="user_command", required=True)
     create = user_commands.add_parser("create", help="create a user")
@@ -86,6 +96,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command == "runtime":
         return _runtime(settings, as_json=args.json)
+    if args.command == "profile":
+        from pathlib import Path
+
+        from todostack.delivery.profiles import list_profiles, show_profile
+
+        directory = Path(args.dir or settings.profiling.directory)
+        if args.profile_command == "list":
+            return list_profiles(directory, as_json=args.json)
+        return show_profile(directory, args.name, top=args.top)
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
     return asyncio.run(_create_user(settings, args.email, args.password))

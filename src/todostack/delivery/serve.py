@@ -12,6 +12,7 @@ import sys
 import tempfile
 
 from todostack.observability import MULTIPROC_ENV
+from todostack.profiling.peers import PEER_DIR_ENV
 from todostack.runtime import Settings, size_service
 from todostack.runtime.memory import resident_bytes
 
@@ -27,11 +28,17 @@ def serve(settings: Settings) -> int:
         # /metrics adds up every worker's (see observability.metrics).
         metrics_dir = tempfile.mkdtemp(prefix="todostack-metrics-")
         os.environ[MULTIPROC_ENV] = metrics_dir
+    peers_dir = None
+    if not os.environ.get(PEER_DIR_ENV):
+        # Each worker's profile socket (/debug/pprof?pid=...): private to this server (0700).
+        peers_dir = tempfile.mkdtemp(prefix="todostack-workers-")
+        os.environ[PEER_DIR_ENV] = peers_dir
     try:
         return _serve(settings)
     finally:
-        if metrics_dir is not None:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
+        for made in (metrics_dir, peers_dir):
+            if made is not None:
+                shutil.rmtree(made, ignore_errors=True)
 
 
 def _serve(settings: Settings) -> int:

@@ -9,6 +9,8 @@ own registry.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -33,9 +35,21 @@ def _multiprocess_dir() -> str | None:
     return directory
 
 
+_MAX_CACHED_SERIES = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class _RequestSeries:
+    count: Any  # prometheus_client's label children
+    duration: Any
+    attributes: dict[str, str | int]  # the same labels, for OpenTelemetry
+
+
 class Metrics:
     def __init__(self) -> None:
         self.otel: OtelInstruments | None = None  # set in the worker when OTLP export is on
+        self._request_series: dict[tuple[str, str, int], _RequestSeries] = {}
+        self._statement_series: dict[tuple[str, str], tuple[Any, dict[str, str | int]]] = {}
         self.multiprocess_dir = _multiprocess_dir()
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
@@ -103,6 +117,39 @@ class Metrics:
             registry=r,
         )
         self._runtime_metrics(r)
+        self._autoprof_metrics(r)
+
+    def _autoprof_metrics(self, r: CollectorRegistry) -> None:
+        # The profiling watcher's own health: is it checking, what does it see, does it report.
+        self.autoprof_checks = Counter(
+            "todostack_autoprof_checks_total", "Watcher checks, by result (ok, failed)", ["result"], registry=r
+        )
+        self.autoprof_usage = Gauge(
+            "todostack_autoprof_usage_ratio",
+            "What the watcher last measured, per metric (cpu, memory: share of the limit; lag: seconds; "
+            "throttling: share of periods throttled)",
+            ["metric"],
+            registry=r,
+            multiprocess_mode="all",
+        )
+        self.autoprof_last_check = Gauge(
+            "todostack_autoprof_last_check_timestamp_seconds",
+            "When the watcher last read its metrics successfully (Unix time)",
+            registry=r,
+            multiprocess_mode="all",
+        )
+        self.autoprof_reports = Counter(
+            "todostack_autoprof_reports_total",
+            "Profiles captured and reported, by the metric that fired",
+            ["metric"],
+            registry=r,
+        )
+        self.autoprof_report_failures = Counter(
+            "todostack_autoprof_report_failures_total",
+            "Reports a reporter failed to deliver",
+            ["reporter"],
+            registry=r,
+        )
 
     def _runtime_metrics(self, r: CollectorRegistry) -> None:
         # The container's numbers are the same for every worker: "max" shows them once.
@@ -126,28 +173,48 @@ class Metrics:
             registry=r,
         )
 
+    def _series(self, method: str, route: str, status: int) -> _RequestSeries:
+        """The label children of one (method, route, status), looked up once and kept: on every
+        request, ``labels()`` would build label tuples and take a lock just to find them again."""
+        key = (method, route, status)
+        series = self._request_series.get(key)
+        if series is None:
+            code = str(status)
+            series = _RequestSeries(
+                self.requests.labels(method, route, code),
+                self.request_duration.labels(method, route, code),
+                {"http.request.method": method, "http.route": route, "http.response.status_code": status},
+            )
+            if len(self._request_series) < _MAX_CACHED_SERIES:  # routes are templates: a few hundred
+                self._request_series[key] = series
+        return series
+
     def observe_request(self, method: str, route: str, status: int, seconds: float, cause: str | None) -> None:
-        code = str(status)
-        self.requests.labels(method, route, code).inc()
-        self.request_duration.labels(method, route, code).observe(seconds)
+        series = self._series(method, route, status)
+        series.count.inc()
+        series.duration.observe(seconds)
         if cause is not None:
             self.cancelled.labels(cause).inc()
         otel = self.otel
         if otel is not None:
-            attributes: dict[str, str | int] = {
-                "http.request.method": method,
-                "http.route": route,
-                "http.response.status_code": status,
-            }
-            otel.request_duration.record(seconds, attributes)
+            otel.request_duration.record(seconds, series.attributes)
             if cause is not None:
                 otel.cancelled.add(1, {"todostack.cancel.cause": cause})
 
     def observe_statement(self, system: str, operation: str, seconds: float) -> None:
-        self.db_duration.labels(system, operation).observe(seconds)
+        key = (system, operation)
+        cached = self._statement_series.get(key)
+        if cached is None:
+            cached = (
+                self.db_duration.labels(system, operation),
+                {"db.system.name": system, "db.operation.name": operation},
+            )
+            if len(self._statement_series) < _MAX_CACHED_SERIES:
+                self._statement_series[key] = cached
+        cached[0].observe(seconds)
         otel = self.otel
         if otel is not None:
-            otel.db_duration.record(seconds, {"db.system.name": system, "db.operation.name": operation})
+            otel.db_duration.record(seconds, cached[1])
 
     def exposition(self) -> bytes:
         """The text format of every worker's metrics (or this process's, without a shared dir)."""

@@ -11,7 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CgroupLimits", "CpuThrottling", "read_cgroup_limits", "read_pressure", "read_throttling"]
+__all__ = [
+    "CgroupLimits",
+    "CpuThrottling",
+    "read_cgroup_limits",
+    "read_cpu_usage_seconds",
+    "read_memory_working_set",
+    "read_pressure",
+    "read_throttling",
+]
 
 # cgroup v1 writes "no limit" as the largest page-aligned signed 64-bit value.
 _V1_UNLIMITED = 1 << 62
@@ -31,6 +39,7 @@ class CgroupLimits:
     memory_limit: int | None  # bytes, the smallest limit on the way up; None: unlimited
     cpu_dir: Path | None  # the process's own CPU group directory (for cpu.stat)
     memory_dir: Path | None
+    cpuacct_dir: Path | None = None  # v1: where cpuacct.usage is (usually the same as cpu_dir)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +154,7 @@ def read_cgroup_limits(root: Path = Path("/")) -> CgroupLimits:
     """The limits in force for this process; a missing or unreadable file means "no limit there"."""
     cpu = _locate("cpu", root)
     memory = _locate("memory", root)
+    cpuacct = _locate("cpuacct", root)
     versions = {v for v, _ in (x for x in (cpu, memory) if x is not None)}
     return CgroupLimits(
         version=min(versions) if versions else None,
@@ -152,6 +162,7 @@ def read_cgroup_limits(root: Path = Path("/")) -> CgroupLimits:
         memory_limit=_memory_limit(*memory) if memory else None,
         cpu_dir=cpu[1][0] if cpu else None,
         memory_dir=memory[1][0] if memory else None,
+        cpuacct_dir=cpuacct[1][0] if cpuacct and cpuacct[0] == 1 else None,
     )
 
 
@@ -191,3 +202,41 @@ def read_pressure(path: Path) -> float | None:
                     except ValueError:
                         return None
     return None
+
+
+def _stat(path: Path) -> dict[str, int]:
+    stat: dict[str, int] = {}
+    for line in (_read(path) or "").splitlines():
+        key, _, value = line.partition(" ")
+        if value.isdigit():
+            stat[key] = int(value)
+    return stat
+
+
+def read_cpu_usage_seconds(limits: CgroupLimits) -> float | None:
+    """CPU time used by everything in the process's CPU group so far (v1 ``cpuacct.usage``,
+    v2 ``cpu.stat`` ``usage_usec``); ``None`` when there is no such group or file."""
+    if limits.version == 1:
+        for d in (limits.cpuacct_dir, limits.cpu_dir):
+            raw = _read(d / "cpuacct.usage") if d is not None else None
+            if raw is not None and raw.isdigit():
+                return int(raw) / 1e9
+        return None
+    if limits.cpu_dir is None:
+        return None
+    usec = _stat(limits.cpu_dir / "cpu.stat").get("usage_usec")
+    return usec / 1e6 if usec is not None else None
+
+
+def read_memory_working_set(limits: CgroupLimits) -> int | None:
+    """The group's memory minus its inactive file cache (what the kernel cannot simply drop):
+    the figure the OOM killer and ``kubectl top`` go by. ``None`` without a memory group."""
+    d = limits.memory_dir
+    if d is None:
+        return None
+    raw = _read(d / ("memory.usage_in_bytes" if limits.version == 1 else "memory.current"))
+    if raw is None or not raw.isdigit():
+        return None
+    stat = _stat(d / "memory.stat")
+    inactive = stat.get("total_inactive_file", stat.get("inactive_file", 0))
+    return max(0, int(raw) - inactive)

@@ -12,7 +12,7 @@ from typing import Literal
 
 from todostack.runtime.sizing import parse_bytes
 
-__all__ = ["DEFAULT_SECRET", "Settings", "SettingsError"]
+__all__ = ["DEFAULT_SECRET", "ProfilingSettings", "Settings", "SettingsError"]
 
 DEFAULT_SECRET = "insecure-development-secret-change-me"  # noqa: S105 - refused in production
 DEFAULT_DATABASE_URL = "sqlite:///var/todostack.db"
@@ -137,6 +137,57 @@ class RequestSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ProfilingSettings:
+    """autoprof: threshold-triggered profiles (``TODOSTACK_AUTOPROF_*``) and ``/debug/pprof``."""
+
+    enabled: bool = True
+    interval_seconds: float = 5.0
+    window_checks: int = 24  # CPU usage is averaged over this many checks (2 minutes by default)
+    cpu_threshold: float = 0.75
+    memory_threshold: float = 0.75
+    lag_threshold_seconds: float = 0.5  # event-loop lag; 0 turns this trigger off
+    throttle_threshold: float = 0.5  # share of CPU periods throttled over the window; 0: off
+    suppress_checks: int = 12  # after a report, stay quiet this many checks
+    checks_in_a_row: int = 1  # checks over the threshold before the first report
+    cpu_seconds: float = 10.0
+    cpu_hz: int = 100
+    directory: str = "var/profiles"
+    webhook_url: str | None = None
+    report_timeout_seconds: float = 5.0
+    tracemalloc_frames: int = 1
+    heap_arm_ratio: float = 0.5  # tracemalloc starts at this share of the memory threshold; 0: always
+    keep_reports: int = 50  # older reports are deleted from the directory
+    admin_token: str | None = None  # /debug/pprof answers only with this bearer token; 404 without
+
+
+def _profiling(env: Mapping[str, str]) -> ProfilingSettings:
+    def share(name: str, default: float) -> float:
+        return _float(env, name, default, lambda v: 0 <= v <= 1, "a number between 0 and 1 (0: off)")
+
+    p = "TODOSTACK_AUTOPROF_"
+    return ProfilingSettings(
+        enabled=_bool(env, p + "ENABLED", True),
+        interval_seconds=_seconds(env, p + "INTERVAL_SECONDS", 5.0, 0.05, 3600),
+        window_checks=_int(env, p + "WINDOW_CHECKS", 24, 1, 10_000),
+        cpu_threshold=_ratio(env, p + "CPU_THRESHOLD", 0.75),
+        memory_threshold=_ratio(env, p + "MEMORY_THRESHOLD", 0.75),
+        lag_threshold_seconds=_seconds(env, p + "LAG_THRESHOLD_SECONDS", 0.5, 0, 3600),
+        throttle_threshold=share(p + "THROTTLE_THRESHOLD", 0.5),
+        suppress_checks=_int(env, p + "SUPPRESS_CHECKS", 12, 0, 100_000),
+        checks_in_a_row=_int(env, p + "CHECKS_IN_A_ROW", 1, 1, 10_000),
+        cpu_seconds=_seconds(env, p + "CPU_SECONDS", 10.0, 0.1, 600),
+        cpu_hz=_int(env, p + "CPU_HZ", 100, 1, 1000),
+        directory=env.get(p + "DIR", "").strip() or "var/profiles",
+        webhook_url=env.get(p + "WEBHOOK_URL", "").strip() or None,
+        report_timeout_seconds=_seconds(env, p + "REPORT_TIMEOUT_SECONDS", 5.0, 0.1, 600),
+        tracemalloc_frames=_int(env, p + "TRACEMALLOC_FRAMES", 1, 1, 100),
+        heap_arm_ratio=share(p + "HEAP_ARM_RATIO", 0.5),
+        keep_reports=_int(env, p + "KEEP", 50, 1, 100_000),
+        admin_token=env.get("TODOSTACK_ADMIN_TOKEN", "").strip() or None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     env: Environment = "development"
     server: ServerSettings = field(default_factory=ServerSettings)
@@ -144,6 +195,7 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
     requests: RequestSettings = field(default_factory=RequestSettings)
+    profiling: ProfilingSettings = field(default_factory=ProfilingSettings)
     todobackend: bool = True
     todobackend_capacity: int = 1000
     # Routes that only tests may use (e.g. to allocate memory); refused in production.
@@ -193,6 +245,7 @@ class Settings:
                 shutdown_grace_seconds=_seconds(env, "TODOSTACK_SHUTDOWN_GRACE_SECONDS", 20.0, 0, 3600),
                 alert_webhook_url=(env.get("TODOSTACK_ALERT_WEBHOOK_URL", "").strip() or None),
             ),
+            profiling=_profiling(env),
             todobackend=_bool(env, "TODOSTACK_TODOBACKEND", not production),
             todobackend_capacity=_int(env, "TODOSTACK_TODOBACKEND_CAPACITY", 1000, 1, 1_000_000),
             test_endpoints=_bool(env, "TODOSTACK_TEST_ENDPOINTS", False),
@@ -268,4 +321,30 @@ class Settings:
         env["TODOSTACK_SHUTDOWN_GRACE_SECONDS"] = repr(rq.shutdown_grace_seconds)
         if rq.alert_webhook_url is not None:
             env["TODOSTACK_ALERT_WEBHOOK_URL"] = rq.alert_webhook_url
-        return env
+        return env | _profiling_env(self.profiling)
+
+
+def _profiling_env(p: ProfilingSettings) -> dict[str, str]:
+    env = {
+        "TODOSTACK_AUTOPROF_ENABLED": "on" if p.enabled else "off",
+        "TODOSTACK_AUTOPROF_INTERVAL_SECONDS": repr(p.interval_seconds),
+        "TODOSTACK_AUTOPROF_WINDOW_CHECKS": str(p.window_checks),
+        "TODOSTACK_AUTOPROF_CPU_THRESHOLD": repr(p.cpu_threshold),
+        "TODOSTACK_AUTOPROF_MEMORY_THRESHOLD": repr(p.memory_threshold),
+        "TODOSTACK_AUTOPROF_LAG_THRESHOLD_SECONDS": repr(p.lag_threshold_seconds),
+        "TODOSTACK_AUTOPROF_THROTTLE_THRESHOLD": repr(p.throttle_threshold),
+        "TODOSTACK_AUTOPROF_SUPPRESS_CHECKS": str(p.suppress_checks),
+        "TODOSTACK_AUTOPROF_CHECKS_IN_A_ROW": str(p.checks_in_a_row),
+        "TODOSTACK_AUTOPROF_CPU_SECONDS": repr(p.cpu_seconds),
+        "TODOSTACK_AUTOPROF_CPU_HZ": str(p.cpu_hz),
+        "TODOSTACK_AUTOPROF_DIR": p.directory,
+        "TODOSTACK_AUTOPROF_REPORT_TIMEOUT_SECONDS": repr(p.report_timeout_seconds),
+        "TODOSTACK_AUTOPROF_TRACEMALLOC_FRAMES": str(p.tracemalloc_frames),
+        "TODOSTACK_AUTOPROF_HEAP_ARM_RATIO": repr(p.heap_arm_ratio),
+        "TODOSTACK_AUTOPROF_KEEP": str(p.keep_reports),
+    }
+    if p.webhook_url is not None:
+        env["TODOSTACK_AUTOPROF_WEBHOOK_URL"] = p.webhook_url
+    if p.admin_token is not None:
+        env["TODOSTACK_ADMIN_TOKEN"] = p.admin_token
+    return env

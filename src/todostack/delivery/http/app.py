@@ -26,6 +26,7 @@ from todostack.delivery.http.reporting import RequestReporter
 from todostack.delivery.http.routes import auth, health, lists, todos
 from todostack.delivery.http.routes.deps import dependencies
 from todostack.delivery.http.routes.options import with_options
+from todostack.delivery.http.routes.pprof import pprof_router
 from todostack.delivery.http.routes.testing import testing_router
 from todostack.delivery.http.routes.todobackend import (
     CORS_HEADERS,
@@ -37,6 +38,8 @@ from todostack.delivery.http.services import HttpConfig, Services
 from todostack.delivery.web import SECURITY_HEADERS, web_router
 from todostack.observability.alerts import AlertQueue, run_alert_queue
 from todostack.observability.metrics import Metrics
+from todostack.profiling.ondemand import OnDemand
+from todostack.profiling.profiler import Profiler
 
 __all__ = ["create_http_app"]
 
@@ -87,12 +90,15 @@ def create_http_app(
     metrics: Metrics | None = None,
     alerts: AlertQueue | None = None,
     lifecycle: Lifecycle | None = None,
+    profiles: OnDemand | None = None,
 ) -> Litestar:
     """Build the ASGI app. ``open_services`` runs once per worker, inside its event loop."""
     metrics = metrics if metrics is not None else Metrics()
     alerts = alerts if alerts is not None else AlertQueue(None)
     if lifecycle is None:
         lifecycle = Lifecycle(max_inflight=config.max_inflight, policy=config.shutdown)
+    if profiles is None:
+        profiles = OnDemand(Profiler(), None)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -129,6 +135,8 @@ def create_http_app(
     handlers.append(web_router())
     if config.test_endpoints:
         handlers.append(testing_router(dependencies))
+    if config.admin_token:
+        handlers.append(pprof_router(config.admin_token))
     before_send = [_html_security_headers]
     if config.todobackend_enabled:
         handlers.append(todobackend_router(dependencies))
@@ -145,7 +153,7 @@ def create_http_app(
         request_max_body_size=config.max_body_bytes,
         debug=config.debug,
         logging_config=None,
-        state=State({"lifecycle": lifecycle, "metrics": metrics, "alerts": alerts}),
+        state=State({"lifecycle": lifecycle, "metrics": metrics, "alerts": alerts, "profiles": profiles}),
     )
     # Outside Litestar's own stack (which starts after routing), so that every answer, 404s
     # included, runs in a request context and carries the request id.

@@ -21,7 +21,8 @@ class RequestReporter:
         self._log = access_logger()
 
     def __call__(self, done: Finished) -> None:
-        route = done.route or ("unmatched" if done.status == 404 else done.path)
+        # Never the raw path as a label: any URL a client makes up would become a new series.
+        route = done.route or "unmatched"
         cause = done.cause.value if done.cause is not None else None
         self.metrics.observe_request(done.method, route, done.status, done.duration_seconds, cause)
         # One line per request. Never headers, cookies or bodies: nothing secret can reach it.

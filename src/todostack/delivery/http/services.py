@@ -35,3 +35,5 @@ class HttpConfig:
     shutdown: ShutdownPolicy = field(default_factory=ShutdownPolicy)
     # Take over SIGTERM/SIGINT for a graceful drain (in the server's workers, not in tests).
     handle_signals: bool = False
+    # /debug/pprof is mounted only with an admin token, and answers only to it.
+    admin_token: str | None = None

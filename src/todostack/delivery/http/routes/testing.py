@@ -5,17 +5,21 @@
 ``GET /__test__/sleep?seconds=S`` takes S seconds in the handler; ``GET /__test__/db-sleep?seconds=S``
 runs a query that keeps the database busy for S seconds (``pg_sleep``, or a spinning SQLite query):
 both under the request's deadline, for the cancellation and shutdown tests.
+``POST /__test__/burn?seconds=S`` burns CPU for S seconds in ``burn_cpu_for_autoprof_test`` (in a
+thread, or on the event loop itself with ``blocking=true``), and ``POST /__test__/hog?mib=N`` keeps
+N MiB allocated by ``hog_memory_for_autoprof_test``: the functions a profile must find.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
 from typing import Annotated
 
 from litestar import Router, delete, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import QueryParameter
+from litestar.params import FromQuery, QueryParameter
 from msgspec import Struct
 
 from todostack.delivery.http.services import Services
@@ -74,10 +78,49 @@ async def db_sleep(seconds: Seconds, services: NamedDependency[Services]) -> Sle
     return Slept(os.getpid(), seconds)
 
 
+class Burned(Struct):
+    pid: int
+    seconds: float
+    rounds: int
+
+
+def burn_cpu_for_autoprof_test(seconds: float) -> int:
+    rounds = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        total = 0
+        for i in range(1000):  # a plain loop: the time is spent in this very function
+            total += i * i
+        rounds += 1 if total else 0
+    return rounds
+
+
+@post("/burn", status_code=200)
+async def burn(seconds: Annotated[float, QueryParameter(gt=0, le=120)], blocking: FromQuery[bool] = False) -> Burned:
+    if blocking:
+        rounds = burn_cpu_for_autoprof_test(seconds)
+    else:
+        rounds = await asyncio.to_thread(burn_cpu_for_autoprof_test, seconds)
+    return Burned(os.getpid(), seconds, rounds)
+
+
+def hog_memory_for_autoprof_test(mib: int) -> None:
+    for _ in range(mib * 16):  # 64 KiB at a time, as a slow leak would
+        chunk = bytearray(64 * 1024)
+        chunk[::4096] = b"\x01" * len(chunk[::4096])  # resident, not just reserved
+        _held.append(chunk)
+
+
+@post("/hog", status_code=200)
+async def hog(mib: Annotated[int, QueryParameter(ge=1, le=4096)]) -> Allocation:
+    hog_memory_for_autoprof_test(mib)
+    return _state()
+
+
 def testing_router(dependencies: dict[str, Provide]) -> Router:
     return Router(
         "/__test__",
-        route_handlers=[allocate, release, sleep, db_sleep],
+        route_handlers=[allocate, release, sleep, db_sleep, burn, hog],
         dependencies=dependencies,
         include_in_schema=False,
     )
