@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import inspect
 import logging
 import os
@@ -23,6 +24,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         tier = Path(str(item.fspath)).parent.name
         if tier in _TIERS:
             item.add_marker(getattr(pytest.mark, tier))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Everything imported and collected lives for the whole run: out of the collector's way
+    # (as the service's server process does before forking), so that a full collection cannot
+    # land inside a test body as a 0.2 s pause and trip the blocked-loop check below.
+    gc.collect()
+    gc.freeze()
 
 
 class _SlowCallbacks(logging.Handler):

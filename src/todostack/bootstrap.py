@@ -30,6 +30,7 @@ from todostack.delivery.http import HttpConfig, Services, create_http_app
 from todostack.delivery.http.lifecycle import Lifecycle, ShutdownPolicy
 from todostack.delivery.http.scope import Budgets
 from todostack.observability.alerts import Alert, AlertQueue
+from todostack.observability.logs import flush_logs, flush_logs_forever
 from todostack.observability.metrics import Metrics
 from todostack.observability.otel_metrics import setup_metrics
 from todostack.observability.process import GcWatch, PoolState, ProcessSampler
@@ -231,10 +232,13 @@ def create_app(
                 ).run(),
                 name="todostack-process-sampler",
             )
+            flusher = asyncio.create_task(flush_logs_forever(), name="todostack-log-flusher")
             try:
                 async with open_services(settings, storage=store) as services:
                     yield services
             finally:
+                flusher.cancel()
+                flush_logs()
                 autoprof.stop()  # wakes its threads at once; a capture in progress ends within a tick
                 sampler.cancel()
                 if storage is None:

@@ -86,6 +86,7 @@ def test_spans_and_metrics_reach_an_otlp_receiver_and_logs_name_the_trace(
             assert got.status_code == 200
         _wait(lambda: any(_server_spans(received.traces, "GET /api/v1/todos/{todo_id}")), 10)
         _wait(lambda: _metric_names(received.metrics) >= {"http.server.request.duration"}, 10)
+        _wait(lambda: '"otlp-check-2"' in server.log.read_text(), 5)  # access lines are buffered (0.2 s)
         log = server.log.read_text()
 
     [(resource, span)] = _server_spans(received.traces, "GET /api/v1/todos/{todo_id}")

@@ -7,6 +7,8 @@ masked. The standard library's loggers (ours, asyncio's) go through the same ren
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import MutableMapping
@@ -17,7 +19,7 @@ import structlog
 
 from todostack import context
 
-__all__ = ["access_logger", "configure_logging"]
+__all__ = ["access_logger", "configure_logging", "flush_logs", "flush_logs_forever"]
 
 _SECRET_KEYS = frozenset({"authorization", "cookie", "set-cookie", "password", "token", "access_token", "secret_key"})
 _encode = msgspec.json.Encoder().encode
@@ -51,6 +53,36 @@ def _json(_: Any, __: str, event: EventDict) -> bytes:
     return _encode(event)
 
 
+class _Lines:
+    """Whole JSON lines into stdout's buffer, without a flush (and a write system call) per line.
+
+    structlog's BytesLogger flushes after every line: one ``write`` per request. Here the buffer
+    goes out when it fills, when anything logs through the standard library (its handler
+    flushes), every 0.2 s (``flush_logs_forever``) and when the worker stops.
+    Lines are written whole into one buffer, so nothing interleaves mid-line.
+    """
+
+    def __init__(self, file: Any) -> None:
+        self._write = file.write
+
+    def msg(self, message: bytes) -> None:
+        self._write(message + b"\n")
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+
+async def flush_logs_forever(interval: float = 0.2) -> None:
+    """In each worker: buffered access lines reach stdout at most ``interval`` late."""
+    while True:
+        await asyncio.sleep(interval)
+        flush_logs()
+
+
+def flush_logs() -> None:
+    with contextlib.suppress(OSError, ValueError):  # stdout closed or gone: nothing to flush into
+        sys.stdout.flush()
+
+
 def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
     """JSON lines unless stdout is a terminal (``json=None``); ``level`` from TODOSTACK_LOG_LEVEL."""
     as_json = not sys.stdout.isatty() if json is None else json
@@ -65,7 +97,11 @@ def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
     ]
     if as_json:
         renderer: Any = _json
-        factory: Any = structlog.BytesLoggerFactory(sys.stdout.buffer)
+        buffer = sys.stdout.buffer
+
+        def factory(*_: Any) -> Any:
+            return _Lines(buffer)
+
     else:
         renderer = structlog.dev.ConsoleRenderer()
         factory = structlog.PrintLoggerFactory(sys.stdout)
