@@ -306,7 +306,12 @@ class _TracedService:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._inner, name)
-        if name.startswith("_") or not inspect.iscoroutinefunction(attr):
+        if name.startswith("_"):
+            return attr
+        if not inspect.iscoroutinefunction(attr):
+            # Kept, like the wrappers below: a sync method (the token check, on every request)
+            # would otherwise come back through here and inspect each time.
+            setattr(self, name, attr)
             return attr
         signature = inspect.signature(attr)
         usecase = f"{self._component}.{name}"
