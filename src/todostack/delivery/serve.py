@@ -92,8 +92,9 @@ def _serve(settings: Settings) -> int:
         gc.set_threshold(settings.runtime.gc_threshold)
     # What the parent imported so far is shared copy-on-write with the forked workers; freezing it
     # keeps the collector from touching (and so copying) those pages in every worker.
-    gc.collect()
-    gc.freeze()
+    if settings.runtime.gc_freeze:
+        gc.collect()
+        gc.freeze()
     Server(
         "todostack.bootstrap:app_from_env",
         address=settings.server.host,

@@ -120,6 +120,7 @@ class RuntimeSettings:
     memory_limit_ratio: float = 0.9
     db_connection_budget: int = 80  # PostgreSQL connections all workers together may hold
     gc_threshold: int | None = None  # generation-0 threshold; None: CPython's default
+    gc_freeze: bool = True  # gc.freeze() in the server process before it forks the workers
     memory_check_seconds: int = 5
 
 
@@ -235,6 +236,7 @@ class Settings:
                 if not env.get("TODOSTACK_GC_THRESHOLD")
                 else _int(env, "TODOSTACK_GC_THRESHOLD", 700, 1, 10_000_000),
                 memory_check_seconds=_int(env, "TODOSTACK_MEMORY_CHECK_SECONDS", 5, 1, 3600),
+                gc_freeze=_bool(env, "TODOSTACK_GC_FREEZE", True),
             ),
             requests=RequestSettings(
                 read_timeout_seconds=_seconds(env, "TODOSTACK_READ_TIMEOUT_SECONDS", 5.0, 0.01, 3600),
@@ -312,6 +314,7 @@ class Settings:
             env["TODOSTACK_MEMORY_LIMIT"] = str(rt.memory_limit)
         if rt.gc_threshold is not None:
             env["TODOSTACK_GC_THRESHOLD"] = str(rt.gc_threshold)
+        env["TODOSTACK_GC_FREEZE"] = "on" if rt.gc_freeze else "off"
         rq = self.requests
         env["TODOSTACK_READ_TIMEOUT_SECONDS"] = repr(rq.read_timeout_seconds)
         env["TODOSTACK_WRITE_TIMEOUT_SECONDS"] = repr(rq.write_timeout_seconds)
