@@ -13,7 +13,7 @@ import pytest
 
 from todostack.profiling.cpu import MainThreadSampler, sample_cpu
 from todostack.profiling.flamegraph import render_flamegraph
-from todostack.profiling.frames import LoopThreads
+from todostack.profiling.frames import LoopThreads, label_of
 from todostack.profiling.heap import function_at
 from todostack.profiling.pprof import ProfileFormatError, decode, encode
 from todostack.profiling.profile import Frame, StackProfile, merge
@@ -197,3 +197,16 @@ def test_main_thread_is_sampled_where_it_runs_not_where_it_releases_the_gil() ->
     top = profile.top(1)[0]
     assert top.function == "busy_main_thread_for_the_signal_sampler"
     assert {dict(labels)["thread"] for _, labels in profile.samples} == {"MainThread"}
+
+
+async def test_unnamed_tasks_are_labelled_by_their_coroutine() -> None:
+    async def serve_one_request() -> None:
+        await asyncio.sleep(0)
+
+    unnamed = asyncio.create_task(serve_one_request())
+    named = asyncio.create_task(serve_one_request(), name="todostack-watcher")
+    try:
+        assert label_of(unnamed).startswith("test_unnamed_tasks_are_labelled_by_their_coroutine.<locals>.serve_one")
+        assert label_of(named) == "todostack-watcher"
+    finally:
+        await asyncio.gather(unnamed, named)

@@ -56,7 +56,18 @@ class LoopThreads:
             task = asyncio.current_task(loop)
         except RuntimeError:
             return None
-        return task.get_name() if task is not None else None
+        return None if task is None else label_of(task)
+
+
+def label_of(task: asyncio.Task[object]) -> str:
+    """A task's name if it was given one, else its coroutine's: "Task-51234" as a label would make
+    one series per request and group nothing."""
+    name = task.get_name()
+    if name.startswith("Task-") and name[5:].isdigit():
+        code = getattr(task.get_coro(), "cr_code", None)
+        if code is not None:
+            return f"{code.co_qualname} (unnamed task)"
+    return name
 
 
 def thread_names() -> dict[int, str]:
