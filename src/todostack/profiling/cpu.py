@@ -20,6 +20,7 @@ own clock, so a signal that another thread's CPU caused adds nothing to the main
 from __future__ import annotations
 
 import collections
+import selectors
 import signal
 import sys
 import threading
@@ -32,6 +33,7 @@ from todostack.profiling.profile import Labels, StackProfile
 __all__ = ["MainThreadSampler", "sample_cpu"]
 
 _HERE = frozenset({__file__})
+_SELECT = selectors.EpollSelector.select.__code__ if hasattr(selectors, "EpollSelector") else None
 
 
 def _cpu_ns(thread_id: int) -> int | None:
@@ -72,6 +74,12 @@ class MainThreadSampler:
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if not self._armed or frame is None:
+            return
+        if frame.f_code is _SELECT:
+            # The loop was waiting for I/O and our signal woke it: idle, and the CPU of that
+            # wake-up is the profiler's own. (Seen in a 0.5-CPU cgroup: with a thread burning
+            # the quota, these wake-ups outweighed it and "select" came out on top.)
+            self._last = _cpu_ns(self.thread_id) or self._last
             return
         used = _cpu_ns(self.thread_id)
         if used is None:
