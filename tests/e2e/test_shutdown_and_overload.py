@@ -152,6 +152,8 @@ def test_four_times_capacity_gets_fast_503s_and_bounded_memory(tmp_path: Path) -
         rss_after = _rss_kib(worker)
         with server.client() as http:
             metrics = http.get("/metrics").text
+        time.sleep(0.5)  # access lines reach the log within 0.2 s
+        durations = _server_durations_ms(server.log.read_text())
 
     served = [o for o in outcomes if o.status == 200]
     shed = [o for o in outcomes if o.status == 503]
@@ -160,12 +162,22 @@ def test_four_times_capacity_gets_fast_503s_and_bounded_memory(tmp_path: Path) -
     unanswered = [o for o in outcomes if o.status not in (200, 503)]
     assert not unanswered, f"{len(unanswered)} requests got neither an answer nor a 503: {unanswered[:3]}"
     assert {o.cause for o in shed} == {"overloaded"}
-    # Refusing is cheaper than serving: 503s come back faster than the requests that were served.
-    assert statistics.median(o.finished - o.started for o in shed) < statistics.median(
-        o.finished - o.started for o in served
-    )
+    # Refusing is cheaper than serving, as the server measured it (its access lines): the
+    # client's own clock adds the queueing of 32 clients in one event loop to both kinds alike,
+    # which made a client-side comparison of two close medians flaky.
+    assert statistics.median(durations[503]) < 5 < 50 <= statistics.median(durations[200])
     assert rss_after - rss_before < 30 * 1024, f"RSS grew by {(rss_after - rss_before) // 1024} MiB"
     assert f'todostack_requests_cancelled_total{{cause="overloaded"}} {float(len(shed))}' in metrics
+
+
+def _server_durations_ms(log: str) -> dict[int, list[float]]:
+    found: dict[int, list[float]] = {200: [], 503: []}
+    for line in log.splitlines():
+        if line.startswith("{") and '"event":"request"' in line and "/__test__/sleep" in line:
+            entry = json.loads(line)
+            if entry["status"] in found:
+                found[entry["status"]].append(float(entry["duration_ms"]))
+    return found
 
 
 class _Receiver(BaseHTTPRequestHandler):
