@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -69,3 +72,27 @@ def bob(server: RunningServer) -> Iterator[Account]:
 def anon(server: RunningServer) -> Iterator[httpx.Client]:
     with server.client() as client:
         yield client
+
+
+class _Webhook(BaseHTTPRequestHandler):
+    received: list[dict[str, object]]
+
+    def do_POST(self) -> None:
+        self.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[dict[str, object]]]]:
+    """A Slack-compatible receiver on 127.0.0.1: its URL, and the JSON bodies posted to it."""
+    received: list[dict[str, object]] = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), type("Webhook", (_Webhook,), {"received": received}))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/hooks", received
+    httpd.shutdown()
+    httpd.server_close()

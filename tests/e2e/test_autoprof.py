@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -25,29 +23,6 @@ from todostack.runtime.sizing import affinity_cpus
 pytestmark = pytest.mark.e2e
 MIB = 1 << 20
 ADMIN = "an-admin-token-for-the-tests"
-
-
-class _Webhook(BaseHTTPRequestHandler):
-    posts: list[dict[str, object]]
-
-    def do_POST(self) -> None:
-        self.posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def webhook() -> Iterator[tuple[str, list[dict[str, object]]]]:
-    handler = type("Webhook", (_Webhook,), {"posts": []})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/slack", handler.posts
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def fast_autoprof(directory: Path, **overrides: str) -> dict[str, str]:

@@ -7,11 +7,9 @@ import json
 import signal
 import socket
 import statistics
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -178,31 +176,6 @@ def _server_durations_ms(log: str) -> dict[int, list[float]]:
             if entry["status"] in found:
                 found[entry["status"]].append(float(entry["duration_ms"]))
     return found
-
-
-class _Receiver(BaseHTTPRequestHandler):
-    received: list[dict[str, object]]
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.append(json.loads(body))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def webhook() -> Iterator[tuple[str, list[dict[str, object]]]]:
-    received: list[dict[str, object]] = []
-    handler = type("Receiver", (_Receiver,), {"received": received})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/hooks/alerts", received
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def _shed_burst(server: RunningServer) -> list[Outcome]:

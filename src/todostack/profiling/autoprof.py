@@ -92,8 +92,6 @@ class Autoprof:
         self.profiler.main_thread.uninstall()
         if self.watcher is not None:
             self.watcher.stop()
-        else:
-            self.profiler.stopping.set()
         if self._peer is not None:
             self._peer.stop()
         self.profiler.heap_tracking.stop()
