@@ -165,6 +165,75 @@ async def test_bulk_operations(storage: Storage, ids: SequentialIds) -> None:
         assert await uow.todos.max_order(user.id, todo_list.id) is None
 
 
+async def _place(
+    storage: Storage, todo: Todo, *, list_id: str | None, order: int | None = None, autocommit: bool = True
+) -> Todo | None:
+    async with storage.uow(write=True, autocommit=autocommit) as uow:
+        placed = await uow.todos.place(todo, list_id=list_id, order=order)
+        await uow.commit()
+    return placed
+
+
+async def test_place_appends_to_the_named_list_and_stores_every_field(storage: Storage, ids: SequentialIds) -> None:
+    user, todo_list = await _user(storage, ids)
+    draft = _todo(
+        ids, user, todo_list, list_id="", order=99, title="ünïcode", tags=("a", "ß"), priority=Priority.HIGH,
+        due=T0 + timedelta(days=2), completed=True, completed_at=T0,
+    )  # fmt: skip
+    first = await _place(storage, draft, list_id=todo_list.id)
+    assert first is not None
+    assert first == replace(draft, list_id=todo_list.id, order=0)
+    await _add(storage, _todo(ids, user, todo_list, order=41))
+    second = await _place(storage, _todo(ids, user, todo_list, list_id=""), list_id=todo_list.id)
+    assert second is not None
+    assert (second.list_id, second.order) == (todo_list.id, 42)
+    chosen = await _place(storage, _todo(ids, user, todo_list), list_id=todo_list.id, order=7)
+    assert chosen is not None
+    assert chosen.order == 7
+    async with storage.uow() as uow:
+        assert await uow.todos.get(user.id, first.id) == first
+        assert await uow.todos.get(user.id, second.id) == second
+        assert await uow.todos.count_in_list(user.id, todo_list.id) == 4
+
+
+async def test_place_without_a_list_uses_the_oldest(storage: Storage, ids: SequentialIds) -> None:
+    user, inbox = await _user(storage, ids)
+    newer = TodoList(ids(), user.id, "Later", T0 + timedelta(seconds=1), T0 + timedelta(seconds=1))
+    async with storage.uow(write=True) as uow:
+        await uow.lists.add(newer)
+        await uow.commit()
+    await _add(storage, _todo(ids, user, newer, order=5))
+    placed = await _place(storage, _todo(ids, user, newer), list_id=None, autocommit=False)
+    assert placed is not None
+    assert (placed.list_id, placed.order) == (inbox.id, 0)
+    async with storage.uow() as uow:
+        assert await uow.todos.get(user.id, placed.id) == placed
+
+
+async def test_place_writes_nothing_without_a_list_of_the_owners(storage: Storage, ids: SequentialIds) -> None:
+    alice, alices = await _user(storage, ids)
+    bob = User(ids(), f"{ids()}@example.com", "hash", T0)
+    async with storage.uow(write=True) as uow:
+        await uow.users.add(bob)
+        await uow.commit()
+    assert await _place(storage, _todo(ids, bob, alices), list_id=alices.id) is None
+    assert await _place(storage, _todo(ids, bob, alices), list_id=None) is None
+    assert await _place(storage, _todo(ids, alice, alices), list_id=ids()) is None
+    async with storage.uow() as uow:
+        assert await uow.todos.count_in_list(alice.id, alices.id) == 0
+        assert await uow.todos.count_in_list(bob.id, alices.id) == 0
+
+
+async def test_place_refuses_a_taken_id(storage: Storage, ids: SequentialIds) -> None:
+    user, todo_list = await _user(storage, ids)
+    todo = _todo(ids, user, todo_list)
+    await _add(storage, todo)
+    with pytest.raises(Conflict):
+        await _place(storage, replace(todo, title="again"), list_id=todo_list.id)
+    async with storage.uow() as uow:
+        assert await uow.todos.get(user.id, todo.id) == todo
+
+
 @pytest.fixture
 async def catalogue(storage: Storage, ids: SequentialIds) -> tuple[Storage, User, TodoList, list[Todo]]:
     user, todo_list = await _user(storage, ids)

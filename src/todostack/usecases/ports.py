@@ -62,6 +62,15 @@ class ListRepository(Protocol):
 class TodoRepository(Protocol):
     async def add(self, todo: Todo) -> None: ...
 
+    async def place(self, todo: Todo, *, list_id: str | None, order: int | None) -> Todo | None:
+        """Insert ``todo`` in one statement, choosing its list and order as it goes.
+
+        The list is the owner's ``list_id``, or the owner's oldest list when that is None; the
+        order is ``order``, or one past the list's highest (0 in an empty list) when that is None.
+        ``todo.list_id`` and ``todo.order`` are ignored. Returns the todo as stored, or None when
+        there is no such list (nothing is written then).
+        """
+
     async def get(self, owner_id: str, todo_id: str, *, for_update: bool = False) -> Todo | None: ...
 
     async def update(self, todo: Todo) -> None: ...
@@ -130,8 +139,13 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self, *, write: bool = False) -> UnitOfWork:
-        """A unit of work; ``write=True`` opens a transaction that must be committed."""
+    def __call__(self, *, write: bool = False, autocommit: bool = False) -> UnitOfWork:
+        """A unit of work; ``write=True`` opens a transaction that must be committed.
+
+        ``autocommit=True`` (with ``write``) promises that the work is one statement, atomic on
+        its own: an adapter may then run it without a transaction around it (saving PostgreSQL
+        two round trips), and ``commit`` still has to be called.
+        """
 
 
 class PasswordHasher(Protocol):

@@ -88,9 +88,38 @@ class TodoService:
         if errors:
             raise Invalid(errors)
         now = self._clock()
+        draft = Todo(
+            id=self._ids(),
+            owner_id=principal.user_id,
+            list_id="",  # chosen as it is stored
+            title=title,
+            notes=cmd.notes,
+            completed=cmd.completed,
+            completed_at=_completion(cmd.completed, None, now),
+            due=normalize_due(cmd.due),
+            priority=cmd.priority,
+            tags=tags,
+            order=0,  # chosen as it is stored
+            created_at=now,
+            updated_at=now,
+        )
+        if idempotency_key is None and list_capacity is None:
+            # The common case is one statement: no transaction around it.
+            async with self._uow(write=True, autocommit=True) as uow:
+                placed = await uow.todos.place(draft, list_id=cmd.list_id, order=cmd.order)
+                await uow.commit()
+            if placed is not None:
+                return Created(placed)
+            if cmd.list_id is not None:
+                raise NotFound(f"list {cmd.list_id} not found")
+            # An account with no list yet: the path below makes its inbox first.
         async with self._uow(write=True) as uow:
 
             async def create() -> Todo:
+                if list_capacity is None:
+                    placed = await uow.todos.place(draft, list_id=cmd.list_id, order=cmd.order)
+                    if placed is not None:
+                        return placed
                 todo_list = await self._target_list(uow, principal, cmd.list_id)
                 if (
                     list_capacity is not None
@@ -101,21 +130,7 @@ class TodoService:
                 if order is None:
                     highest = await uow.todos.max_order(principal.user_id, todo_list.id)
                     order = 0 if highest is None else highest + 1
-                todo = Todo(
-                    id=self._ids(),
-                    owner_id=principal.user_id,
-                    list_id=todo_list.id,
-                    title=title,
-                    notes=cmd.notes,
-                    completed=cmd.completed,
-                    completed_at=_completion(cmd.completed, None, now),
-                    due=normalize_due(cmd.due),
-                    priority=cmd.priority,
-                    tags=tags,
-                    order=order,
-                    created_at=now,
-                    updated_at=now,
-                )
+                todo = replace(draft, list_id=todo_list.id, order=order)
                 await uow.todos.add(todo)
                 return todo
 

@@ -35,7 +35,7 @@ class InMemoryDatabase:
         self.tables = _Tables()
         self.write_lock = asyncio.Lock()
 
-    def __call__(self, *, write: bool = False) -> InMemoryUnitOfWork:
+    def __call__(self, *, write: bool = False, autocommit: bool = False) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self, write=write)
 
     async def ping(self) -> None:
@@ -104,6 +104,18 @@ class _Todos:
         if todo.id in self._t.todos:
             raise Conflict("todo id already exists")
         self._t.todos[todo.id] = todo
+
+    async def place(self, todo: Todo, *, list_id: str | None, order: int | None) -> Todo | None:
+        lists = _Lists(self._t)
+        target = await (lists.oldest(todo.owner_id) if list_id is None else lists.get(todo.owner_id, list_id))
+        if target is None:
+            return None
+        if order is None:
+            highest = await self.max_order(todo.owner_id, target.id)
+            order = 0 if highest is None else highest + 1
+        placed = replace(todo, list_id=target.id, order=order)
+        await self.add(placed)
+        return placed
 
     async def get(self, owner_id: str, todo_id: str, *, for_update: bool = False) -> Todo | None:
         found = self._t.todos.get(todo_id)

@@ -83,8 +83,8 @@ class PostgresDatabase:
         )
         return cls(pool, acquire_timeout=acquire_timeout, url=url)
 
-    def __call__(self, *, write: bool = False) -> PostgresUnitOfWork:
-        return PostgresUnitOfWork(self, write=write)
+    def __call__(self, *, write: bool = False, autocommit: bool = False) -> PostgresUnitOfWork:
+        return PostgresUnitOfWork(self, write=write and not autocommit, autocommit=write and autocommit)
 
     async def acquire(self) -> PoolConnectionProxy[Any]:
         """A pooled connection, waiting no longer than the acquire timeout or the deadline."""
@@ -116,7 +116,8 @@ class PostgresUnitOfWork:
 
     A write transaction starts with the request's remaining budget as its ``statement_timeout``
     (``BEGIN`` and ``SET LOCAL`` go in one round trip); every statement also carries it as the
-    driver timeout (``TimedConnection``).
+    driver timeout (``TimedConnection``). An ``autocommit`` write is one statement the caller
+    vouches for: it commits on its own, and ``commit`` has nothing left to send.
     """
 
     users: PgUsers
@@ -125,9 +126,10 @@ class PostgresUnitOfWork:
     idempotency: PgIdempotency
     connection: TimedConnection
 
-    def __init__(self, db: PostgresDatabase, *, write: bool) -> None:
+    def __init__(self, db: PostgresDatabase, *, write: bool, autocommit: bool = False) -> None:
         self._db = db
         self._write = write
+        self._autocommit = autocommit
         self._open = False
 
     async def __aenter__(self) -> Self:
@@ -171,6 +173,8 @@ class PostgresUnitOfWork:
             await self._db.release(self._conn)
 
     async def commit(self) -> None:
+        if self._autocommit:
+            return
         if not self._open:
             raise RuntimeError("commit on a read-only unit of work")
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import asyncpg
@@ -158,6 +159,25 @@ class PgTodos:
         except asyncpg.ForeignKeyViolationError:
             raise NotFound(f"list {todo.list_id} not found") from None
 
+    async def place(self, todo: Todo, *, list_id: str | None, order: int | None) -> Todo | None:
+        # One round trip instead of three (find the list, find its highest position, insert);
+        # run outside a transaction, one instead of five. Like the three statements, it does not
+        # lock the list: two todos appended to a list at the same moment may share a position,
+        # and the id then orders them.
+        values = _todo_values(todo)
+        args: tuple[object, ...]
+        if list_id is None:
+            source, args = _OLDEST_LIST, (*values[:2], *values[3:10], order, *values[11:])
+        else:
+            source, args = _OWN_LIST, (*values[:2], list_id, *values[3:10], order, *values[11:])
+        try:
+            r = await self._c.fetchrow(source, *args)
+        except asyncpg.UniqueViolationError:
+            raise Conflict("todo id already exists") from None
+        except asyncpg.ForeignKeyViolationError:  # the list went between the SELECT and the INSERT
+            raise NotFound(f"list {list_id} not found") from None
+        return None if r is None else replace(todo, list_id=r[0], order=r[1])
+
     async def get(self, owner_id: str, todo_id: str, *, for_update: bool = False) -> Todo | None:
         lock = " FOR UPDATE" if for_update else ""
         r = await self._c.fetchrow(
@@ -242,6 +262,23 @@ class PgTodos:
             "DELETE FROM todos WHERE owner_id = $1 AND list_id = $2 AND completed", owner_id, list_id
         )
         return int(status.rsplit(" ", 1)[1])
+
+
+def _placing(list_param: str, source: str) -> str:
+    # $1 id, $2 owner, then the list (if named), the fields from title to tags, the order
+    # (NULL: one past the highest), created_at, updated_at, version.
+    n = 3 if list_param else 2
+    p = [f"${i}" for i in range(n + 1, n + 12)]
+    return (
+        f"INSERT INTO todos ({_TODO_COLUMNS}) SELECT $1, $2, l.id, {', '.join(p[:7])},"
+        f" COALESCE({p[7]}::bigint, (SELECT t.position + 1 FROM todos t WHERE t.owner_id = $2"
+        " AND t.list_id = l.id ORDER BY t.position DESC LIMIT 1), 0),"
+        f" {', '.join(p[8:])} FROM ({source}) l RETURNING list_id, position"
+    )
+
+
+_OWN_LIST = _placing("$3", "SELECT id FROM todo_lists WHERE id = $3 AND owner_id = $2")
+_OLDEST_LIST = _placing("", "SELECT id FROM todo_lists WHERE owner_id = $2 ORDER BY created_at, id LIMIT 1")
 
 
 def _todo_values(t: Todo) -> tuple[object, ...]:

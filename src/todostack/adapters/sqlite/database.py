@@ -82,7 +82,8 @@ class SqliteDatabase:
                 await connections[0].executescript(migration.sql)
         return cls(connections, acquire_timeout=acquire_timeout, path=path)
 
-    def __call__(self, *, write: bool = False) -> SqliteUnitOfWork:
+    def __call__(self, *, write: bool = False, autocommit: bool = False) -> SqliteUnitOfWork:
+        # A write holds the write lock either way, and a transaction costs no round trip here.
         return SqliteUnitOfWork(self, write=write)
 
     async def acquire(self) -> aiosqlite.Connection:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import aiosqlite
@@ -126,6 +127,16 @@ class SqliteTodos:
                 raise NotFound(f"list {todo.list_id} not found") from None
             raise Conflict("todo id already exists") from None
 
+    async def place(self, todo: Todo, *, list_id: str | None, order: int | None) -> Todo | None:
+        v = todo_values(todo)
+        source = _OLDEST_LIST if list_id is None else _OWN_LIST
+        try:
+            async with self._c.execute(source, (*v[:2], list_id, *v[3:10], order, *v[11:])) as cur:
+                r = await cur.fetchone()
+        except aiosqlite.IntegrityError:
+            raise Conflict("todo id already exists") from None
+        return None if r is None else replace(todo, list_id=r[0], order=r[1])
+
     async def get(self, owner_id: str, todo_id: str, *, for_update: bool = False) -> Todo | None:
         async with self._c.execute(
             f"SELECT {_TODO_COLUMNS} FROM todos WHERE id = ? AND owner_id = ?", (todo_id, owner_id)
@@ -214,6 +225,20 @@ class SqliteTodos:
             "DELETE FROM todos WHERE owner_id = ? AND list_id = ? AND completed", (owner_id, list_id)
         )
         return cur.rowcount
+
+
+def _placing(source: str) -> str:
+    # Parameters: id, owner, list (NULL for the oldest), title … tags, order (NULL: one past the
+    # highest), created_at, updated_at, version. ?2 and ?3 are named by number: each is used twice.
+    return (
+        f"INSERT INTO todos ({_TODO_COLUMNS}) SELECT ?1, ?2, l.id, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+        " COALESCE(?11, (SELECT max(t.position) + 1 FROM todos t WHERE t.owner_id = ?2 AND t.list_id = l.id), 0),"
+        f" ?12, ?13, ?14 FROM ({source}) l RETURNING list_id, position"
+    )
+
+
+_OWN_LIST = _placing("SELECT id FROM todo_lists WHERE id = ?3 AND owner_id = ?2")
+_OLDEST_LIST = _placing("SELECT id FROM todo_lists WHERE owner_id = ?2 ORDER BY created_at, id LIMIT 1")
 
 
 class SqliteIdempotency:
