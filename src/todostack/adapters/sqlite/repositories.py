@@ -50,10 +50,9 @@ class SqliteUsers:
             raise Conflict("an account with this email already exists") from None
 
     async def _one(self, where: str, value: str) -> User | None:
-        async with self._c.execute(
+        r = await self._c.fetchone(
             f"SELECT id, email, password_hash, created_at FROM users WHERE {where} = ?", (value,)
-        ) as cur:
-            r = await cur.fetchone()
+        )
         return None if r is None else User(r[0], r[1], r[2], dt_out(r[3]))
 
     async def get(self, user_id: str) -> User | None:
@@ -85,10 +84,9 @@ class SqliteLists:
 
     async def get(self, owner_id: str, list_id: str, *, for_update: bool = False) -> TodoList | None:
         # Writes hold SQLite's single write lock already (BEGIN IMMEDIATE): no row locks needed.
-        async with self._c.execute(
+        r = await self._c.fetchone(
             f"SELECT {_LIST_COLUMNS} FROM todo_lists WHERE id = ? AND owner_id = ?", (list_id, owner_id)
-        ) as cur:
-            r = await cur.fetchone()
+        )
         return None if r is None else list_from_row(r)
 
     async def oldest(self, owner_id: str) -> TodoList | None:
@@ -96,11 +94,11 @@ class SqliteLists:
         return found[0] if found else None
 
     async def list_for_owner(self, owner_id: str, limit: int = -1) -> list[TodoList]:
-        async with self._c.execute(
+        rows = await self._c.fetchall(
             f"SELECT {_LIST_COLUMNS} FROM todo_lists WHERE owner_id = ? ORDER BY created_at, id LIMIT ?",
             (owner_id, limit),
-        ) as cur:
-            return [list_from_row(r) for r in await cur.fetchall()]
+        )
+        return [list_from_row(r) for r in rows]
 
     async def update(self, todo_list: TodoList) -> None:
         await self._c.execute(
@@ -131,17 +129,15 @@ class SqliteTodos:
         v = todo_values(todo)
         source = _OLDEST_LIST if list_id is None else _OWN_LIST
         try:
-            async with self._c.execute(source, (*v[:2], list_id, *v[3:10], order, *v[11:])) as cur:
-                r = await cur.fetchone()
+            r = await self._c.fetchone(source, (*v[:2], list_id, *v[3:10], order, *v[11:]))
         except aiosqlite.IntegrityError:
             raise Conflict("todo id already exists") from None
         return None if r is None else replace(todo, list_id=r[0], order=r[1])
 
     async def get(self, owner_id: str, todo_id: str, *, for_update: bool = False) -> Todo | None:
-        async with self._c.execute(
+        r = await self._c.fetchone(
             f"SELECT {_TODO_COLUMNS} FROM todos WHERE id = ? AND owner_id = ?", (todo_id, owner_id)
-        ) as cur:
-            r = await cur.fetchone()
+        )
         return None if r is None else todo_from_row(r)
 
     async def update(self, todo: Todo) -> None:
@@ -193,12 +189,10 @@ class SqliteTodos:
             f"SELECT {_TODO_COLUMNS} FROM todos WHERE {' AND '.join(where)}"
             f" ORDER BY {expr} {direction}, id {direction} LIMIT ?"
         )
-        async with self._c.execute(sql, args) as cur:
-            return [todo_from_row(r) for r in await cur.fetchall()]
+        return [todo_from_row(r) for r in await self._c.fetchall(sql, args)]
 
     async def _scalar(self, sql: str, args: tuple[object, ...]) -> object:
-        async with self._c.execute(sql, args) as cur:
-            r = await cur.fetchone()
+        r = await self._c.fetchone(sql, args)
         return None if r is None else r[0]
 
     async def count_in_list(self, owner_id: str, list_id: str) -> int:
@@ -246,11 +240,10 @@ class SqliteIdempotency:
         self._c = conn
 
     async def claim(self, scope: str, key: str, fingerprint: str, now: datetime) -> StoredClaim | None:
-        async with self._c.execute(
+        r = await self._c.fetchone(
             "SELECT fingerprint, kind, snapshot, created_at FROM idempotency_keys WHERE scope = ? AND key = ?",
             (scope, key),
-        ) as cur:
-            r = await cur.fetchone()
+        )
         if r is not None and dt_out(r[3]) > now - IDEMPOTENCY_TTL:
             return StoredClaim(r[0], decode_snapshot(r[1], r[2]))
         await self._c.execute(

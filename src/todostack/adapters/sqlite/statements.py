@@ -1,7 +1,14 @@
-"""The repositories' one call, ``execute``, timed for the metrics and traced when tracing is on."""
+"""The repositories' two calls, ``execute`` and ``fetchall``, timed for the metrics and traced when
+tracing is on.
+
+Each call on an aiosqlite connection is a hop to its thread and back, and the way back waits its
+turn on a busy event loop: ``fetchall`` runs a statement and reads its rows in one hop, where a
+cursor takes three (execute, fetch, close).
+"""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable, Generator, Iterable
 from types import TracebackType
@@ -28,6 +35,24 @@ class ObservedConnection:
     def execute(self, sql: str, parameters: Iterable[Any] = ()) -> _Statement:
         """Awaitable (the cursor) and an async context manager (closing it), like aiosqlite's."""
         return _Statement(self, sql, parameters)
+
+    async def fetchall(self, sql: str, parameters: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        """Every row the statement gives (a ``SELECT``, or a write with ``RETURNING``)."""
+        started = time.perf_counter()
+        try:
+            if not tracing.recording():
+                rows = await self.raw.execute_fetchall(sql, parameters)
+            else:
+                with tracing.db_span(self.db, sql):
+                    rows = await self.raw.execute_fetchall(sql, parameters)
+        finally:
+            if self.observe is not None:
+                self.observe("sqlite", tracing.operation_of(sql), time.perf_counter() - started)
+        return rows  # type: ignore[return-value]  # aiosqlite says Iterable; it is sqlite3's list
+
+    async def fetchone(self, sql: str, parameters: Iterable[Any] = ()) -> sqlite3.Row | None:
+        rows = await self.fetchall(sql, parameters)
+        return rows[0] if rows else None
 
 
 class _Statement:
