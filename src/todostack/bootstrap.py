@@ -30,7 +30,7 @@ from todostack.delivery.http import HttpConfig, Services, create_http_app
 from todostack.delivery.http.lifecycle import Lifecycle, ShutdownPolicy
 from todostack.delivery.http.scope import Budgets
 from todostack.observability.alerts import Alert, AlertQueue
-from todostack.observability.logs import flush_logs, flush_logs_forever
+from todostack.observability.logs import configure_logging, flush_logs, flush_logs_forever, logging_configured
 from todostack.observability.metrics import Metrics
 from todostack.observability.otel_metrics import setup_metrics
 from todostack.observability.process import GcWatch, PoolState, ProcessSampler
@@ -257,7 +257,12 @@ def create_app(
 
 def app_from_env() -> Litestar:
     """Factory for the ASGI server's worker processes: settings come through the environment."""
-    return create_app(Settings.from_env(os.environ), handle_signals=True)
+    settings = Settings.from_env(os.environ)
+    if not logging_configured():
+        # A spawned worker (uvicorn's) starts a fresh interpreter: a forked one (granian's)
+        # inherits what `todostack serve` set up.
+        configure_logging(settings.log_level)
+    return create_app(settings, handle_signals=True)
 
 
 __all__ += ["MigrationError"]

@@ -55,8 +55,18 @@ def test_due_dates_are_stored_in_utc(due: datetime | None, expected: datetime | 
             {"TODOSTACK_WORKERS": "3", "TODOSTACK_PORT": "9000"},
             lambda s: (s.server.workers, s.server.port) == (3, 9000),
         ),
+        ({}, lambda s: s.server.asgi_server == "granian"),
+        ({"TODOSTACK_ASGI_SERVER": "uvicorn"}, lambda s: s.server.asgi_server == "uvicorn"),
     ],
-    ids=["defaults", "production-turns-demo-off", "explicit-on", "postgres-url", "workers-and-port"],
+    ids=[
+        "defaults",
+        "production-turns-demo-off",
+        "explicit-on",
+        "postgres-url",
+        "workers-and-port",
+        "granian-by-default",
+        "uvicorn-chosen",
+    ],
 )
 def test_settings_from_env(env: dict[str, str], check: object) -> None:
     assert check(Settings.from_env(env))  # type: ignore[operator]
@@ -71,6 +81,7 @@ def test_settings_from_env(env: dict[str, str], check: object) -> None:
         {"TODOSTACK_DATABASE_URL": "mysql://x"},
         {"TODOSTACK_TODOBACKEND": "maybe"},
         {"TODOSTACK_ARGON2_MEMORY_KIB": "8"},
+        {"TODOSTACK_ASGI_SERVER": "hypercorn"},
     ],
     ids=[
         "port-not-number",
@@ -79,6 +90,7 @@ def test_settings_from_env(env: dict[str, str], check: object) -> None:
         "unknown-database",
         "bad-switch",
         "argon2-below-minimum",
+        "unknown-asgi-server",
     ],
 )
 def test_bad_settings_are_named(env: dict[str, str]) -> None:

@@ -49,6 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="on",
         help="the profiling watcher (on, as the service ships; off to measure its idle cost)",
     )
+    parser.add_argument(
+        "--asgi-server",
+        choices=("granian", "uvicorn"),
+        default="granian",
+        help="the ASGI server under the service (granian ships; uvicorn to compare)",
+    )
     parser.add_argument("--no-baseline", action="store_true", help="skip bench/baseline_raw.py")
     parser.add_argument(
         "--env", action="append", default=[], metavar="KEY=VALUE", help="extra service environment (variants)"

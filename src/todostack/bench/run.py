@@ -54,6 +54,9 @@ def _machine() -> dict[str, Any]:
 def _versions(pg_version: str | None) -> dict[str, str]:
     names = ("todostack", "litestar", "msgspec", "granian", "asyncpg", "aiosqlite")
     versions = {name: metadata.version(name) for name in names}
+    for optional in ("uvicorn", "uvloop"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[optional] = metadata.version(optional)
     wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split("\n", 1)[0]
     versions["wrk"] = wrk.split(" [", 1)[0].removeprefix("wrk ").strip() or "?"
     if pg_version:
@@ -223,6 +226,8 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
         extra.setdefault("TODOSTACK_GC_THRESHOLD", "7000")
     if args.autoprof == "off":
         extra.setdefault("TODOSTACK_AUTOPROF_ENABLED", "off")
+    if args.asgi_server != "granian":
+        extra.setdefault("TODOSTACK_ASGI_SERVER", args.asgi_server)
     settings = Settings.from_env({**os.environ, **extra})
     sizing = size_service(settings)
     workers = args.workers or sizing.workers

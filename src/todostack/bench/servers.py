@@ -62,7 +62,15 @@ class Server:
     def workers(self) -> list[WorkerUsage]:
         pid = self.process.pid
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        return [_usage(int(c)) for c in children]
+        # uvicorn's workers are spawned beside multiprocessing's resource tracker: not a worker.
+        return [_usage(int(c)) for c in children if b"resource_tracker" not in _cmdline(int(c))]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, path: str, timeout: float = 60) -> float:

@@ -19,7 +19,7 @@ import structlog
 
 from todostack import context
 
-__all__ = ["access_logger", "configure_logging", "flush_logs", "flush_logs_forever"]
+__all__ = ["access_logger", "configure_logging", "flush_logs", "flush_logs_forever", "logging_configured"]
 
 _SECRET_KEYS = frozenset({"authorization", "cookie", "set-cookie", "password", "token", "access_token", "secret_key"})
 _encode = msgspec.json.Encoder().encode
@@ -83,6 +83,10 @@ async def flush_logs_forever(interval: float = 0.2) -> None:
 def flush_logs() -> None:
     with contextlib.suppress(OSError, ValueError):  # stdout closed or gone: nothing to flush into
         sys.stdout.flush()
+
+
+def logging_configured() -> bool:
+    return structlog.is_configured()
 
 
 def configure_logging(level: str = "info", *, json: bool | None = None) -> None:

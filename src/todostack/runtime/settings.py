@@ -84,6 +84,8 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int | None = None  # None: one per effective CPU
+    # granian ships; uvicorn (a development dependency) is there for the benchmark's comparison.
+    asgi_server: Literal["granian", "uvicorn"] = "granian"
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,12 +213,16 @@ class Settings:
             raise SettingsError(f"TODOSTACK_ENV must be development, production or test, got {mode!r}")
         production = mode == "production"
         workers_raw = env.get("TODOSTACK_WORKERS", "")
+        asgi_server = env.get("TODOSTACK_ASGI_SERVER", "") or "granian"
+        if asgi_server not in ("granian", "uvicorn"):
+            raise SettingsError(f"TODOSTACK_ASGI_SERVER must be granian or uvicorn, got {asgi_server!r}")
         settings = cls(
             env=mode,  # type: ignore[arg-type]
             server=ServerSettings(
                 host=env.get("TODOSTACK_HOST", "127.0.0.1") or "127.0.0.1",
                 port=_int(env, "TODOSTACK_PORT", 8000, 0, 65535),
                 workers=None if workers_raw == "" else _int(env, "TODOSTACK_WORKERS", 1, 1, 256),
+                asgi_server=asgi_server,  # type: ignore[arg-type]
             ),
             database=DatabaseSettings(
                 url=env.get("TODOSTACK_DATABASE_URL", "") or DEFAULT_DATABASE_URL,
@@ -293,6 +299,7 @@ class Settings:
             "TODOSTACK_ENV": self.env,
             "TODOSTACK_HOST": self.server.host,
             "TODOSTACK_PORT": str(self.server.port),
+            "TODOSTACK_ASGI_SERVER": self.server.asgi_server,
             "TODOSTACK_DATABASE_URL": self.database.url,
             "TODOSTACK_DB_POOL_SIZE": str(self.database.pool_size),
             "TODOSTACK_SECRET_KEY": self.security.secret_key,

@@ -66,7 +66,8 @@ class Lifecycle:
 
         granian registers its shutdown as an event-loop signal handler in each worker; asyncio
         keeps those in ``loop._signal_handlers`` and has no public getter, so we read it there.
-        Without one (another server, or tests) step 2 is skipped and the server is told nothing.
+        uvicorn sets a plain ``signal.signal`` handler instead, called here the same way. Without
+        either (tests) step 2 is skipped and the server is told nothing.
         """
         loop = asyncio.get_running_loop()
         handlers: dict[int, asyncio.Handle] = getattr(loop, "_signal_handlers", {})
@@ -75,6 +76,10 @@ class Lifecycle:
             callback: Callable[..., object] = previous._callback  # type: ignore[attr-defined]
             args: Sequence[Any] = previous._args
             self._server_stop = lambda: callback(*args)
+        else:
+            plain = signal.getsignal(signal.SIGTERM)
+            if callable(plain):
+                self._server_stop = lambda: plain(signal.SIGTERM, None)
         for sig in _SIGNALS:
             loop.add_signal_handler(sig, self.begin_drain, sig.name)
 
