@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -117,3 +118,21 @@ def test_flags_win_over_environment() -> None:
     settings = Settings.from_env({"TODOSTACK_PORT": "9000"}).with_overrides(port=9100, database_url="memory://")
     assert (settings.server.port, settings.database.url) == (9100, "memory://")
     assert Settings.from_env(settings.to_env()) == settings
+
+
+def test_todos_are_read_only_to_the_type_checker(tmp_path: Path) -> None:
+    """Todo is not frozen at run time (construction speed): mypy is what refuses assignments."""
+    from mypy import api
+
+    snippet = tmp_path / "assigns.py"
+    snippet.write_text(
+        "from dataclasses import replace\n"
+        "from todostack.domain import Todo\n"
+        "def f(t: Todo) -> Todo:\n"
+        "    t.title = 'changed'\n"
+        "    return replace(t, title='copied')\n"
+    )
+    out, _, status = api.run(["--strict", "--no-incremental", "--follow-imports=silent", str(snippet)])
+    assert status == 1, out
+    assert 'Property "title" defined in "Todo" is read-only' in out
+    assert out.count("error:") == 1, out  # replace() is fine

