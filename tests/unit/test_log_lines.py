@@ -1,0 +1,76 @@
+"""Access lines are written in batches, in order, even when stdout is unbuffered."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import structlog
+
+from todostack.observability.logs import access_logger, configure_logging, flush_logs
+
+
+class _CountingRaw(io.RawIOBase):
+    """What ``sys.stdout.buffer`` is under ``PYTHONUNBUFFERED=1``: every write reaches the file."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: object) -> int:
+        chunk = bytes(data)  # type: ignore[call-overload]
+        self.writes.append(chunk)
+        return len(chunk)
+
+
+@contextmanager
+def _unbuffered_stdout() -> Iterator[_CountingRaw]:
+    # Inside the test body: pytest puts its own capture back in sys.stdout at each phase.
+    raw = _CountingRaw()
+    saved, sys.stdout = sys.stdout, io.TextIOWrapper(raw, write_through=True)  # type: ignore[arg-type]
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    configure_logging("info", json=True)
+    try:
+        yield raw
+    finally:
+        flush_logs()
+        sys.stdout = saved
+        structlog.reset_defaults()
+        root.handlers[:], root.level = handlers, level
+
+
+def test_lines_wait_for_a_flush_and_keep_their_order() -> None:
+    with _unbuffered_stdout() as raw_stdout:
+        log = access_logger()
+        for n in range(100):
+            log.info("request", n=n)
+        assert raw_stdout.writes == []  # no write system call per line
+        flush_logs()
+    lines = b"".join(raw_stdout.writes).splitlines()
+    assert [json.loads(line)["n"] for line in lines] == list(range(100))
+    assert len(raw_stdout.writes) == 1
+
+
+def test_a_standard_library_line_comes_after_the_pending_ones() -> None:
+    with _unbuffered_stdout() as raw_stdout:
+        access_logger().info("request", n=1)
+        logging.getLogger("todostack.test").warning("after the access line")
+    events = [json.loads(line)["event"] for line in b"".join(raw_stdout.writes).splitlines()]
+    assert events == ["request", "after the access line"]
+
+
+def test_a_full_batch_is_written_without_waiting() -> None:
+    with _unbuffered_stdout() as raw_stdout:
+        log = access_logger()
+        for n in range(600):  # about 78 KiB: one batch of 64 KiB goes out, the rest waits
+            log.info("request", n=n, padding="x" * 40)
+        assert len(raw_stdout.writes) == 1
+    written = b"".join(raw_stdout.writes).splitlines()
+    assert [json.loads(line)["n"] for line in written] == list(range(len(written)))
