@@ -20,6 +20,11 @@ def test_uvicorn_serves_the_api_and_drains_on_sigterm(tmp_path: Path) -> None:
             created = client.post("/api/v1/todos", json={"title": "under uvicorn"})
             assert created.status_code == 201, created.text
             assert client.get(f"/api/v1/todos/{created.json()['id']}").json()["title"] == "under uvicorn"
+        # Both workers up (ready answers as soon as one is): each must get its drain.
+        deadline = time.monotonic() + 15
+        while server.log.read_text().count("Application startup complete") < 2:
+            assert time.monotonic() < deadline, server.log.read_text()[-3000:]
+            time.sleep(0.05)
         started = time.monotonic()
         server.process.terminate()
         # Each worker's drain hands over to uvicorn's own shutdown: without that the workers
