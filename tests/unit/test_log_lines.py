@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import structlog
 
-from todostack.observability.logs import access_logger, configure_logging, flush_logs
+from todostack.observability.logs import AccessLog, access_logger, configure_logging, flush_logs
 
 
 class _CountingRaw(io.RawIOBase):
@@ -74,3 +74,26 @@ def test_a_full_batch_is_written_without_waiting() -> None:
         assert len(raw_stdout.writes) == 1
     written = b"".join(raw_stdout.writes).splitlines()
     assert [json.loads(line)["n"] for line in written] == list(range(len(written)))
+
+
+def test_the_access_line_is_the_one_structlog_would_write() -> None:
+    fields = {
+        "method": "GET",
+        "route": "/api/v1/todos/{todo_id}",
+        "path": "/api/v1/todos/x",
+        "status": 200,
+        "duration_ms": 1.5,
+        "request_id": "0f87c03fb29ccf0f",
+        "trace_id": None,
+        "span_id": None,
+        "cause": None,
+    }
+    with _unbuffered_stdout() as raw_stdout:
+        AccessLog()(dict(fields))
+        access_logger().info("request", **fields)
+        flush_logs()
+    fast, through_structlog = (json.loads(line) for line in b"".join(raw_stdout.writes).splitlines())
+    assert list(fast) == list(through_structlog)  # the same keys, in the same order
+    assert fast["timestamp"].endswith("Z")
+    del fast["timestamp"], through_structlog["timestamp"]
+    assert fast == through_structlog

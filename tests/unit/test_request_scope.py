@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -88,6 +89,14 @@ async def test_request_timeout_shortens_the_budget_and_the_answer_is_504_with_it
     body = _problem(r, 504)
     assert body["cause"] == "deadline_exceeded"
     assert body["type"] == "urn:todostack:problem:deadline-exceeded"
+
+
+async def test_a_deadline_after_the_disconnect_watch_has_started_still_ends_the_request(client: Client) -> None:
+    # One timer serves both: at 0.5 s it starts the watch and is armed again for the deadline.
+    started = time.monotonic()
+    r = await client.get("/__test__/sleep?seconds=5", headers={"Request-Timeout": "0.8"})
+    assert _problem(r, 504)["cause"] == "deadline_exceeded"
+    assert 0.8 <= time.monotonic() - started < 4
 
 
 async def test_request_timeout_never_lengthens_the_servers_budget() -> None:

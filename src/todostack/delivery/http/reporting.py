@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from todostack.delivery.http.scope import Finished
 from todostack.observability.alerts import Alert, AlertQueue, BurstDetector
-from todostack.observability.logs import access_logger
+from todostack.observability.logs import AccessLog
 from todostack.observability.metrics import Metrics
 
 __all__ = ["RequestReporter"]
@@ -18,7 +18,7 @@ class RequestReporter:
         self.alerts = alerts
         self._errors = BurstDetector(threshold=10, window_seconds=60)
         self._shed = BurstDetector(threshold=20, window_seconds=60)
-        self._log = access_logger()
+        self._log = AccessLog()
 
     def __call__(self, done: Finished) -> None:
         # Never the raw path as a label: any URL a client makes up would become a new series.
@@ -26,17 +26,18 @@ class RequestReporter:
         cause = done.cause.value if done.cause is not None else None
         self.metrics.observe_request(done.method, route, done.status, done.duration_seconds, cause)
         # One line per request. Never headers, cookies or bodies: nothing secret can reach it.
-        self._log.info(
-            "request",
-            method=done.method,
-            route=route,
-            path=done.path,
-            status=done.status,
-            duration_ms=round(done.duration_seconds * 1000, 2),
-            request_id=done.request_id,
-            trace_id=done.trace_id,
-            span_id=done.span_id,
-            cause=cause,
+        self._log(
+            {
+                "method": done.method,
+                "route": route,
+                "path": done.path,
+                "status": done.status,
+                "duration_ms": round(done.duration_seconds * 1000, 2),
+                "request_id": done.request_id,
+                "trace_id": done.trace_id,
+                "span_id": done.span_id,
+                "cause": cause,
+            }
         )
         if done.status >= 500 and done.status != 503 and self._errors.hit():
             self._alert(Alert("errors_burst", "10 or more server errors within a minute", {"last": done.path}))

@@ -132,6 +132,41 @@ _CAUSE_DETAIL = {
 }
 
 
+class _Timer:
+    """One timer per request: whichever comes first of starting the disconnect watch and the
+    deadline; starting the watch arms it again for the deadline. (Two timers per request cost a
+    heap entry each, and most requests end before either.)"""
+
+    __slots__ = ("_ctx", "_handle", "_loop", "_watch", "_watch_at")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, ctx: RequestContext, watch: DisconnectWatch, watch_at: float):
+        self._loop = loop
+        self._ctx = ctx
+        self._watch: DisconnectWatch | None = watch
+        self._watch_at = watch_at
+        self._handle: asyncio.TimerHandle | None = None
+        self._arm()
+
+    def _arm(self) -> None:
+        deadline = self._ctx.deadline
+        if self._watch is not None and (deadline is None or self._watch_at < deadline):
+            self._handle = self._loop.call_at(self._watch_at, self._start_watch)
+        elif deadline is not None:
+            self._handle = self._loop.call_at(deadline, self._ctx.cancel, Cause.DEADLINE_EXCEEDED)
+        else:
+            self._handle = None
+
+    def _start_watch(self) -> None:
+        watch, self._watch = self._watch, None
+        assert watch is not None
+        watch.start()
+        self._arm()
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+
+
 class RequestScopeMiddleware:
     def __init__(
         self,
@@ -221,8 +256,7 @@ class RequestScopeMiddleware:
         ctx.bind(task)
         token = context.use(ctx)
         watch = DisconnectWatch(receive, ctx)
-        deadline_timer = loop.call_at(ctx.deadline or math.inf, ctx.cancel, Cause.DEADLINE_EXCEEDED)
-        watch_timer = loop.call_later(self.budgets.watch_disconnect_after_seconds, watch.start)
+        timer = _Timer(loop, ctx, watch, loop.time() + self.budgets.watch_disconnect_after_seconds)
         if not untimed:
             lifecycle.enter(ctx)
         try:
@@ -244,8 +278,7 @@ class RequestScopeMiddleware:
             elif cause is Cause.CLIENT_DISCONNECTED:
                 exchange.status = 499  # nginx's "client closed request", for the log and metrics
         finally:
-            deadline_timer.cancel()
-            watch_timer.cancel()
+            timer.cancel()
             watch.stop()
             lifecycle.leave(ctx)
             context.reset(token)
