@@ -9,6 +9,7 @@ dropped alerts. Without a webhook URL alerts are only logged.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import socket
@@ -16,8 +17,10 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["Alert", "AlertQueue", "AlertStats", "BurstDetector", "run_alert_queue"]
 
@@ -78,12 +81,18 @@ class AlertQueue:
         return True
 
     async def deliver_forever(self) -> None:
+        # Imported here, only where a webhook is set: httpx brings its command line (click, rich,
+        # pygments) with it, megabytes of every worker's RSS that nothing else uses. In a thread:
+        # the first import takes ~0.2 s, too long to hold the event loop.
+        httpx = await asyncio.to_thread(importlib.import_module, "httpx")
         async with httpx.AsyncClient(timeout=self.timeout_seconds) as client:
             while True:
                 alert = await self._queue.get()
                 await self._deliver(client, alert)
 
     async def _deliver(self, client: httpx.AsyncClient, alert: Alert) -> None:
+        import httpx
+
         assert self.webhook_url is not None
         payload = alert.as_slack(self.service)
         delay = self.backoff_seconds

@@ -13,8 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-import httpx
-
 from todostack.observability.alerts import Alert
 from todostack.profiling.report import Report
 
@@ -76,6 +74,8 @@ class WebhookReporter:
         self.timeout = timeout_seconds
 
     def send(self, report: Report) -> None:
+        import httpx  # only where a webhook is set (see observability.alerts)
+
         payload = {"text": report.as_text(), "todostack": report.summary()}
         response = httpx.post(self.url, json=payload, timeout=self.timeout)
         response.raise_for_status()
