@@ -15,7 +15,7 @@ END = "<!-- bench:end -->"
 TARGET_RPS = {"get-one": 4000, "list": 2500, "create": 2500}
 TARGET_READ_P99_MS = 25.0
 TARGET_FLOOR_SHARE = 0.60
-TARGET_RSS_MIB = 80.0
+TARGET_RSS_MB = 80.0  # megabytes, 10^6 bytes: 76.3 MiB
 TARGET_COLD_START_S = 1.5
 
 
@@ -86,10 +86,11 @@ def _targets(results: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
         share = ours["rps"] / raw["rps"]
         line(f"`get-one` ≥ {TARGET_FLOOR_SHARE:.0%} of the raw floor", f"{share:.0%}", share >= TARGET_FLOOR_SHARE)
     rss = [m for ms in results.get("rss_after_mib", {}).values() for m in ms]
+    top_mb = max(rss) * 2**20 / 1e6 if rss else 0.0
     line(
-        f"RSS ≤ {TARGET_RSS_MIB:g} MB per worker after the run",
-        f"{max(rss):.0f} MiB" if rss else "?",
-        bool(rss) and max(rss) <= TARGET_RSS_MIB,
+        f"RSS ≤ {TARGET_RSS_MB:g} MB per worker after the run",
+        f"{top_mb:.1f} MB ({max(rss):.1f} MiB)" if rss else "?",
+        bool(rss) and top_mb <= TARGET_RSS_MB,
     )
     colds = results.get("cold_start_seconds", {})
     if colds:
