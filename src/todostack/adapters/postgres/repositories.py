@@ -174,8 +174,10 @@ class PgTodos:
             r = await self._c.fetchrow(source, *args)
         except asyncpg.UniqueViolationError:
             raise Conflict("todo id already exists") from None
-        except asyncpg.ForeignKeyViolationError:  # the list went between the SELECT and the INSERT
-            raise NotFound(f"list {list_id} not found") from None
+        except asyncpg.ForeignKeyViolationError:  # the list was deleted by a transaction meanwhile
+            if list_id is not None:
+                raise NotFound(f"list {list_id} not found") from None
+            raise Conflict("the list was deleted while the todo was added; retry") from None
         return None if r is None else replace(todo, list_id=r[0], order=r[1])
 
     async def get(self, owner_id: str, todo_id: str, *, for_update: bool = False) -> Todo | None:
