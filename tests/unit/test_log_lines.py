@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 import structlog
 
+from todostack.observability import logs
 from todostack.observability.logs import AccessLog, access_logger, configure_logging, flush_logs
 
 
@@ -35,7 +36,7 @@ def _unbuffered_stdout() -> Iterator[_CountingRaw]:
     raw = _CountingRaw()
     saved, sys.stdout = sys.stdout, io.TextIOWrapper(raw, write_through=True)  # type: ignore[arg-type]
     root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    handlers, level, fast = root.handlers[:], root.level, logs._settings.fast_access
     configure_logging("info", json=True)
     try:
         yield raw
@@ -43,7 +44,7 @@ def _unbuffered_stdout() -> Iterator[_CountingRaw]:
         flush_logs()
         sys.stdout = saved
         structlog.reset_defaults()
-        root.handlers[:], root.level = handlers, level
+        root.handlers[:], root.level, logs._settings.fast_access = handlers, level, fast
 
 
 def test_lines_wait_for_a_flush_and_keep_their_order() -> None:
