@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +40,27 @@ def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "max_ms": max(r["max_ms"] for r in group),
                 "errors": sum(r["errors"] for r in group),
                 "non_2xx": sum(r["non_2xx"] for r in group),
+                "non_2xx_statuses": _summed(r.get("non_2xx_statuses", {}) for r in group),
                 "hwm_mib": max(max(r["worker_hwm_mib"].values(), default=0) for r in group),
                 "cpu_cores": statistics.median(sum(r["worker_cpu_cores"].values()) for r in group),
                 "load_before": max(r["load_average_before"] for r in group),
             }
         )
     return rows
+
+
+def _summed(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = defaultdict(int)
+    for one in counts:
+        for status, n in one.items():
+            total[status] += n
+    return dict(sorted(total.items()))
+
+
+def _non_2xx(row: dict[str, Any]) -> str:
+    """``48 (503x48)``: wrk's count, and the statuses the service counted for it."""
+    statuses = ", ".join(f"{status}x{n}" for status, n in row["non_2xx_statuses"].items())
+    return f"{row['non_2xx']} ({statuses})" if statuses else str(row["non_2xx"])
 
 
 def _find(rows: list[dict[str, Any]], target: str, scenario: str, conns: int) -> dict[str, Any] | None:
@@ -116,7 +132,7 @@ def _table(rows: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"| {r['backend']} | {name} | {r['connections']} | {r['rps']:,.0f} | {' / '.join(map(str, r['rps_all']))} "
             f"| {r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {r['p99_ms']:.2f} | {r['max_ms']:.1f} | {r['errors']} "
-            f"| {r['non_2xx']} | {r['hwm_mib']:.0f} | {r['cpu_cores']:.2f} | {r['load_before']:.2f} |"
+            f"| {_non_2xx(r)} | {r['hwm_mib']:.0f} | {r['cpu_cores']:.2f} | {r['load_before']:.2f} |"
         )
     return lines
 

@@ -89,15 +89,24 @@ def _measure(
     server: Server, script: Path, *, connections: int, threads: int, seconds: float
 ) -> tuple[WrkResult, dict[str, Any]]:
     load = os.getloadavg()[0]
+    answered = server.answered()
     before = {w.pid: w.cpu_seconds for w in server.workers()}
     result = run_wrk(server.url, script, connections=connections, threads=threads, seconds=seconds)
     workers = server.workers()
+    # Which statuses wrk's non-2xx count stands for: the service's own counters, before and after.
+    # 499 is left out: those are the requests wrk itself abandoned when its time was up.
+    statuses = {
+        status: count - answered.get(status, 0)
+        for status, count in sorted(server.answered().items())
+        if not status.startswith("2") and status != "499" and count > answered.get(status, 0)
+    }
     cpu = {w.pid: round((w.cpu_seconds - before.get(w.pid, 0.0)) / result.seconds, 3) for w in workers}
     return result, {
         "load_average_before": round(load, 2),
         "worker_cpu_cores": cpu,
         "worker_hwm_mib": {w.pid: round(w.hwm_bytes / 2**20, 1) for w in workers},
         "worker_rss_mib": {w.pid: round(w.rss_bytes / 2**20, 1) for w in workers},
+        "non_2xx_statuses": statuses,
     }
 
 
@@ -126,9 +135,10 @@ def _scenarios(
                 result, usage = _measure(server, script, connections=conns, threads=threads, seconds=seconds)
                 if round_ == "warmup":
                     continue
+                statuses = "".join(f" {status}x{n}" for status, n in usage["non_2xx_statuses"].items())
                 print(
                     f"  {backend:<10} {scenario:<17} c={conns:<4} #{round_}: {result.rps:8.0f} req/s"
-                    f"  p99 {result.p99_ms:6.1f} ms  errors {result.errors}  non-2xx {result.non_2xx}",
+                    f"  p99 {result.p99_ms:6.1f} ms  errors {result.errors}  non-2xx {result.non_2xx}{statuses}",
                     file=sys.stderr,
                 )
                 runs.append(

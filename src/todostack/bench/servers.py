@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import httpx
 __all__ = [
     "Server",
     "WorkerUsage",
+    "answered_counts",
     "cold_start_seconds",
     "free_port",
     "otlp_sink",
@@ -27,6 +29,7 @@ __all__ = [
 ]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
+_STATUS = re.compile(r'[{,]status="(\d+)"')
 BENCH_SECRET = "bench-secret-" + "x" * 32
 
 
@@ -64,6 +67,25 @@ class Server:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         # uvicorn's workers are spawned beside multiprocessing's resource tracker: not a worker.
         return [_usage(int(c)) for c in children if b"resource_tracker" not in _cmdline(int(c))]
+
+    def answered(self) -> dict[str, int]:
+        """Requests answered so far, per status, summed over routes and workers (from ``/metrics``);
+        empty for a server without it (the raw floor)."""
+        try:
+            response = httpx.get(self.url + "/metrics", timeout=10)
+        except httpx.HTTPError:
+            return {}
+        return answered_counts(response.text) if response.status_code == 200 else {}
+
+
+def answered_counts(exposition: str) -> dict[str, int]:
+    """``todostack_http_requests_total`` summed per status from a Prometheus text exposition."""
+    counts: dict[str, int] = {}
+    for line in exposition.splitlines():
+        if line.startswith("todostack_http_requests_total{") and (found := _STATUS.search(line)):
+            status = found.group(1)
+            counts[status] = counts.get(status, 0) + round(float(line.rsplit(" ", 1)[1]))
+    return counts
 
 
 def _cmdline(pid: int) -> bytes:
