@@ -13,7 +13,7 @@ import pytest
 
 from tests.fakes import T0, FakeClock, SequentialIds
 from todostack.bootstrap import Storage
-from todostack.domain import Conflict, Priority, Todo, TodoList, User
+from todostack.domain import Conflict, NotFound, Priority, Todo, TodoList, User
 from todostack.usecases.queries import Cursor, SortField, TodoFilter, TodoQuery, sort_key
 
 
@@ -230,6 +230,48 @@ async def test_place_refuses_a_taken_id(storage: Storage, ids: SequentialIds) ->
     await _add(storage, todo)
     with pytest.raises(Conflict):
         await _place(storage, replace(todo, title="again"), list_id=todo_list.id)
+    async with storage.uow() as uow:
+        assert await uow.todos.get(user.id, todo.id) == todo
+
+
+async def _update_if(storage: Storage, todo: Todo, version: int) -> bool:
+    async with storage.uow(write=True, autocommit=True) as uow:
+        stored = await uow.todos.update_if(todo, version=version)
+        await uow.commit()
+    return stored
+
+
+async def test_update_if_stores_only_over_the_version_it_was_given(storage: Storage, ids: SequentialIds) -> None:
+    user, todo_list = await _user(storage, ids)
+    other = TodoList(ids(), user.id, "Other", T0, T0)
+    async with storage.uow(write=True) as uow:
+        await uow.lists.add(other)
+        await uow.commit()
+    todo = _todo(ids, user, todo_list)
+    await _add(storage, todo)
+    second = replace(todo, title="second", list_id=other.id, tags=("x",), version=2)
+    assert await _update_if(storage, second, 1) is True
+    # A writer that read version 1 too has lost the race: nothing of it is stored.
+    assert await _update_if(storage, replace(todo, title="stale", version=2), 1) is False
+    async with storage.uow() as uow:
+        assert await uow.todos.get(user.id, todo.id) == second
+    # Someone else's todo, or a deleted one, is never matched.
+    mallory, _ = await _user(storage, ids)
+    assert await _update_if(storage, replace(second, owner_id=mallory.id, version=3), 2) is False
+    async with storage.uow(write=True) as uow:
+        await uow.todos.delete(user.id, todo.id)
+        await uow.commit()
+    assert await _update_if(storage, replace(second, version=3), 2) is False
+    async with storage.uow() as uow:
+        assert await uow.todos.get(user.id, todo.id) is None
+
+
+async def test_update_if_into_a_deleted_list_is_not_found(storage: Storage, ids: SequentialIds) -> None:
+    user, todo_list = await _user(storage, ids)
+    todo = _todo(ids, user, todo_list)
+    await _add(storage, todo)
+    with pytest.raises(NotFound):
+        await _update_if(storage, replace(todo, list_id=ids(), version=2), 1)
     async with storage.uow() as uow:
         assert await uow.todos.get(user.id, todo.id) == todo
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from tests.fakes import T0, World
-from todostack.domain import Conflict, Invalid, NotFound, PreconditionFailed, Principal, Priority
+from todostack.adapters.memory.store import _Todos
+from todostack.domain import Conflict, Invalid, NotFound, PreconditionFailed, Principal, Priority, Todo
 from todostack.domain.errors import IdempotencyKeyReused
 from todostack.usecases import NewList, NewTodo, TodoChanges, TodoFilter
 
@@ -103,6 +105,75 @@ async def test_if_match_preconditions(
             await world.todos.update(alice, todo.id, TodoChanges(title="u"), expected)
         assert caught.value.current_version == 1
         assert (await world.todos.get(alice, todo.id)).title == "t"
+
+
+class _Rival:
+    """Lands a write of its own (to ``notes``) just before each of the first ``times`` optimistic
+    stores, as another request would between the update's read and its store."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, times: int) -> None:
+        self.times, self.landed = times, 0
+        original = _Todos.update_if
+
+        async def racing(repo: _Todos, todo: Todo, *, version: int) -> bool:
+            if self.landed < self.times:
+                self.landed += 1
+                stored = await repo.get(todo.owner_id, todo.id)
+                assert stored is not None
+                await repo.update(replace(stored, notes=f"rival {self.landed}", version=stored.version + 1))
+            return await original(repo, todo, version=version)
+
+        monkeypatch.setattr(_Todos, "update_if", racing)
+
+
+async def test_a_write_between_read_and_store_is_kept_and_the_update_reads_again(
+    world: World, alice: Principal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    todo = (await world.todos.create(alice, NewTodo(title="t"))).value
+    rival = _Rival(monkeypatch, times=1)
+    updated = await world.todos.update(alice, todo.id, TodoChanges(title="mine"))
+    assert rival.landed == 1
+    # Neither write is lost: the update was applied over the rival's, not over what it first read.
+    assert (updated.title, updated.notes, updated.version) == ("mine", "rival 1", 3)
+    assert await world.todos.get(alice, todo.id) == updated
+
+
+async def test_with_if_match_a_write_between_read_and_store_is_a_failed_precondition(
+    world: World, alice: Principal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    todo = (await world.todos.create(alice, NewTodo(title="t"))).value
+    _Rival(monkeypatch, times=1)
+    with pytest.raises(PreconditionFailed) as caught:
+        await world.todos.update(alice, todo.id, TodoChanges(title="mine"), frozenset({1}))
+    assert caught.value.current_version == 2
+    stored = await world.todos.get(alice, todo.id)
+    assert (stored.title, stored.notes) == ("t", "rival 1")
+
+
+async def test_a_todo_that_keeps_changing_is_updated_under_its_row_lock(
+    world: World, alice: Principal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    todo = (await world.todos.create(alice, NewTodo(title="t"))).value
+    rival = _Rival(monkeypatch, times=100)
+    updated = await world.todos.update(alice, todo.id, TodoChanges(title="mine"))
+    assert rival.landed == 3  # the optimistic tries; the last attempt does not race
+    assert (updated.title, updated.notes, updated.version) == ("mine", "rival 3", 5)
+    assert await world.todos.get(alice, todo.id) == updated
+
+
+async def test_a_todo_deleted_between_read_and_store_is_not_found(
+    world: World, alice: Principal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    todo = (await world.todos.create(alice, NewTodo(title="t"))).value
+    original = _Todos.update_if
+
+    async def deleted_first(repo: _Todos, changed: Todo, *, version: int) -> bool:
+        await repo.delete(changed.owner_id, changed.id)
+        return await original(repo, changed, version=version)
+
+    monkeypatch.setattr(_Todos, "update_if", deleted_first)
+    with pytest.raises(NotFound):
+        await world.todos.update(alice, todo.id, TodoChanges(title="mine"))
 
 
 async def test_other_users_todos_are_not_found(world: World, alice: Principal, bob: Principal) -> None:

@@ -75,6 +75,11 @@ class TodoRepository(Protocol):
 
     async def update(self, todo: Todo) -> None: ...
 
+    async def update_if(self, todo: Todo, *, version: int) -> bool:
+        """Store ``todo`` in one statement if the stored todo is still at ``version``, and say
+        whether it was (False when another write changed or deleted it meanwhile: nothing is
+        written then). Raises NotFound when ``todo.list_id`` no longer exists."""
+
     async def delete(self, owner_id: str, todo_id: str) -> None: ...
 
     async def search(self, query: TodoQuery) -> list[Todo]:

@@ -41,6 +41,9 @@ from todostack.usecases.queries import (
 
 __all__ = ["TodoService"]
 
+# Optimistic attempts at an update before it waits for the row lock instead.
+_OPTIMISTIC_TRIES = 3
+
 
 def _completion(completed: bool, before: Todo | None, now: datetime) -> datetime | None:
     if not completed:
@@ -158,7 +161,13 @@ class TodoService:
     async def update(
         self, principal: Principal, todo_id: str, changes: TodoChanges, expected: VersionCheck = None
     ) -> Todo:
-        """Apply a partial update (PATCH). Unchanged todos keep their version."""
+        """Apply a partial update (PATCH). Unchanged todos keep their version.
+
+        Optimistic first: read the todo, then store the change only if its version is still the
+        one read (two statements, no transaction, no lock held between them). A write that lands
+        in between makes it read again; with ``expected`` (If-Match) that read answers 412.
+        After a few such races it takes the row lock instead, so a busy todo is never refused.
+        """
         errors: list[FieldError] = []
         title = UNSET if changes.title is UNSET else normalize_title(changes.title, errors)
         if changes.notes is not UNSET:
@@ -168,31 +177,63 @@ class TodoService:
             validate_order(changes.order, errors)
         if errors:
             raise Invalid(errors)
-        async with self._uow(write=True) as uow:
-            current = await self._get(uow, principal, todo_id, for_update=True)
-            check_version(current.version, expected)
-            if changes.list_id is not UNSET and changes.list_id != current.list_id:
-                await get_list(uow, principal, changes.list_id)
-            now = self._clock()
-            completed = current.completed if changes.completed is UNSET else changes.completed
-            candidate = replace(
-                current,
-                title=current.title if title is UNSET else title,
-                list_id=current.list_id if changes.list_id is UNSET else changes.list_id,
-                notes=current.notes if changes.notes is UNSET else changes.notes,
-                completed=completed,
-                completed_at=_completion(completed, current, now),
-                due=current.due if changes.due is UNSET else normalize_due(changes.due),
-                priority=current.priority if changes.priority is UNSET else changes.priority,
-                tags=current.tags if tags is UNSET else tags,
-                order=current.order if changes.order is UNSET else changes.order,
-            )
-            if candidate == current:
+        normalized = replace(changes, title=title, tags=tags)
+        for _ in range(_OPTIMISTIC_TRIES):
+            async with self._uow() as uow:
+                current = await self._checked(uow, principal, todo_id, normalized, expected)
+            updated = self._changed(current, normalized)
+            if updated is None:
                 return current
-            updated = replace(candidate, updated_at=now, version=current.version + 1)
+            async with self._uow(write=True, autocommit=True) as uow:
+                stored = await uow.todos.update_if(updated, version=current.version)
+                await uow.commit()
+            if stored:
+                return updated
+        async with self._uow(write=True) as uow:
+            current = await self._checked(uow, principal, todo_id, normalized, expected, for_update=True)
+            updated = self._changed(current, normalized)
+            if updated is None:
+                return current
             await uow.todos.update(updated)
             await uow.commit()
             return updated
+
+    async def _checked(
+        self,
+        uow: UnitOfWork,
+        principal: Principal,
+        todo_id: str,
+        changes: TodoChanges,
+        expected: VersionCheck,
+        *,
+        for_update: bool = False,
+    ) -> Todo:
+        """The todo as stored, once If-Match and the target list (on a move) are checked."""
+        current = await self._get(uow, principal, todo_id, for_update=for_update)
+        check_version(current.version, expected)
+        if changes.list_id is not UNSET and changes.list_id != current.list_id:
+            await get_list(uow, principal, changes.list_id)
+        return current
+
+    def _changed(self, current: Todo, changes: TodoChanges) -> Todo | None:
+        """``current`` with the (normalized) changes and its next version; None if nothing changes."""
+        now = self._clock()
+        completed = current.completed if changes.completed is UNSET else changes.completed
+        candidate = replace(
+            current,
+            title=current.title if changes.title is UNSET else changes.title,
+            list_id=current.list_id if changes.list_id is UNSET else changes.list_id,
+            notes=current.notes if changes.notes is UNSET else changes.notes,
+            completed=completed,
+            completed_at=_completion(completed, current, now),
+            due=current.due if changes.due is UNSET else normalize_due(changes.due),
+            priority=current.priority if changes.priority is UNSET else changes.priority,
+            tags=current.tags if changes.tags is UNSET else changes.tags,
+            order=current.order if changes.order is UNSET else changes.order,
+        )
+        if candidate == current:
+            return None
+        return replace(candidate, updated_at=now, version=current.version + 1)
 
     async def replace(self, principal: Principal, todo_id: str, cmd: NewTodo, expected: VersionCheck = None) -> Todo:
         """Replace every writable field (PUT). A missing ``list_id`` keeps the current list."""

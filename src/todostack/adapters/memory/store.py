@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Self
 
 from todostack.adapters.ordering import ordered_page
-from todostack.domain import Conflict, Todo, TodoList, User
+from todostack.domain import Conflict, NotFound, Todo, TodoList, User
 from todostack.usecases.idempotency import IDEMPOTENCY_TTL
 from todostack.usecases.ports import Snapshot, StoredClaim
 from todostack.usecases.queries import TodoQuery
@@ -123,6 +123,15 @@ class _Todos:
 
     async def update(self, todo: Todo) -> None:
         self._t.todos[todo.id] = todo
+
+    async def update_if(self, todo: Todo, *, version: int) -> bool:
+        current = await self.get(todo.owner_id, todo.id)
+        if current is None or current.version != version:
+            return False
+        if await _Lists(self._t).get(todo.owner_id, todo.list_id) is None:
+            raise NotFound(f"list {todo.list_id} not found")
+        self._t.todos[todo.id] = todo
+        return True
 
     async def delete(self, owner_id: str, todo_id: str) -> None:
         if await self.get(owner_id, todo_id) is not None:

@@ -198,6 +198,19 @@ class PgTodos:
         except asyncpg.ForeignKeyViolationError:
             raise NotFound(f"list {todo.list_id} not found") from None
 
+    async def update_if(self, todo: Todo, *, version: int) -> bool:
+        try:
+            status = await self._c.execute(
+                "UPDATE todos SET list_id = $3, title = $4, notes = $5, completed = $6, completed_at = $7,"
+                " due = $8, priority = $9, tags = $10, position = $11, created_at = $12, updated_at = $13,"
+                " version = $14 WHERE id = $1 AND owner_id = $2 AND version = $15",
+                *_todo_values(todo),
+                version,
+            )
+        except asyncpg.ForeignKeyViolationError:
+            raise NotFound(f"list {todo.list_id} not found") from None
+        return status == "UPDATE 1"
+
     async def delete(self, owner_id: str, todo_id: str) -> None:
         await self._c.execute("DELETE FROM todos WHERE id = $1 AND owner_id = $2", todo_id, owner_id)
 

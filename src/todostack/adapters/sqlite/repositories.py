@@ -149,6 +149,21 @@ class SqliteTodos:
             (*v[2:], v[0], v[1]),
         )
 
+    async def update_if(self, todo: Todo, *, version: int) -> bool:
+        v = todo_values(todo)
+        try:
+            stored = await self._c.fetchone(
+                "UPDATE todos SET list_id = ?, title = ?, notes = ?, completed = ?, completed_at = ?, due = ?,"
+                " priority = ?, tags = ?, position = ?, created_at = ?, updated_at = ?, version = ?"
+                " WHERE id = ? AND owner_id = ? AND version = ? RETURNING 1",
+                (*v[2:], v[0], v[1], version),
+            )
+        except aiosqlite.IntegrityError as exc:
+            if "FOREIGN KEY" in str(exc):  # the todo moves to a list deleted meanwhile
+                raise NotFound(f"list {todo.list_id} not found") from None
+            raise
+        return stored is not None
+
     async def delete(self, owner_id: str, todo_id: str) -> None:
         await self._c.execute("DELETE FROM todos WHERE id = ? AND owner_id = ?", (todo_id, owner_id))
 
