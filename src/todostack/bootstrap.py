@@ -37,7 +37,7 @@ from todostack.observability.process import GcWatch, PoolState, ProcessSampler
 from todostack.observability.tracing import set_tracer, setup_tracing, traced
 from todostack.profiling.autoprof import Autoprof
 from todostack.runtime import Settings, Sizing, size_service
-from todostack.runtime.memory import GuardStep, MemoryGuard
+from todostack.runtime.memory import GuardStep, MemoryGuard, limit_malloc_arenas
 from todostack.runtime.readings import read_runtime
 from todostack.usecases import AuthService, ListService, TodoBackendService, TodoService
 from todostack.usecases.ports import Clock, IdGenerator, UnitOfWorkFactory
@@ -258,6 +258,7 @@ def create_app(
 def app_from_env() -> Litestar:
     """Factory for the ASGI server's worker processes: settings come through the environment."""
     settings = Settings.from_env(os.environ)
+    limit_malloc_arenas(settings.runtime.malloc_arena_max)  # again for a spawned worker: a fresh process
     if not logging_configured():
         # A spawned worker (uvicorn's) starts a fresh interpreter: a forked one (granian's)
         # inherits what `todostack serve` set up.

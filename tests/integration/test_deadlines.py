@@ -251,3 +251,17 @@ async def test_a_write_cancelled_while_it_begins_leaves_no_lock_behind(tmp_path:
                 await uow.commit()
     finally:
         await db.close()
+
+
+async def test_every_pooled_sqlite_connection_is_set_up_alike(tmp_path: Path) -> None:
+    db = await SqliteDatabase.connect(f"sqlite:///{tmp_path}/pragmas.db", size=3)
+    try:
+        for conn in db._all:
+            settings = []
+            for pragma in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout", "cache_size"):
+                [[value]] = await conn.execute_fetchall(f"PRAGMA {pragma}")
+                settings.append(value)
+            # WAL, NORMAL (1), foreign keys on, 5 s busy wait, a 1 MiB page cache (negative: KiB).
+            assert settings == ["wal", 1, 1, 5000, -1024]
+    finally:
+        await db.close()

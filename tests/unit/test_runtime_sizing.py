@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from todostack.runtime import Settings, SettingsError
 from todostack.runtime.cgroups import CgroupLimits, read_cgroup_limits, read_pressure, read_throttling
 from todostack.runtime.memory import MemoryGuard
 from todostack.runtime.sizing import decide_cpus, parse_bytes, plan
@@ -209,3 +212,40 @@ def test_memory_guard_collects_then_reports_when_still_over() -> None:
     assert (len(released), guard.collections, guard.over_after_collect) == (2, 2, 1)
     assert guard.check() is not None
     assert recycled == [1], "a worker asks to be replaced once, however often it is checked"
+
+
+_ARENA_PROBE = """
+import ctypes, sys, threading
+from todostack.runtime.memory import limit_malloc_arenas
+print(limit_malloc_arenas(int(sys.argv[1])))
+together = threading.Barrier(6)
+def work():
+    together.wait()  # all alive at once: each would get an arena of its own
+    keep = [bytearray(4096) for _ in range(200)]
+    together.wait()
+threads = [threading.Thread(target=work) for _ in range(6)]
+for t in threads: t.start()
+for t in threads: t.join()
+ctypes.CDLL("libc.so.6").malloc_stats()  # one "Arena N:" block per arena, on stderr
+"""
+
+
+def _arenas(cap: int) -> tuple[str, int]:
+    done = subprocess.run(
+        [sys.executable, "-c", _ARENA_PROBE, str(cap)], capture_output=True, text=True, timeout=60, check=True
+    )
+    return done.stdout.strip(), sum(line.startswith("Arena ") for line in done.stderr.splitlines())
+
+
+def test_malloc_arenas_are_capped_for_threads_started_after() -> None:
+    # glibc's default gives the main thread and each of the six an arena; the cap holds them to 2.
+    took, arenas = _arenas(0)
+    assert (took, arenas > 2) == ("False", True), arenas
+    assert _arenas(2) == ("True", 2)
+
+
+def test_the_arena_cap_is_a_setting() -> None:
+    assert Settings.from_env({}).runtime.malloc_arena_max == 2
+    assert Settings.from_env({"TODOSTACK_MALLOC_ARENA_MAX": "0"}).runtime.malloc_arena_max == 0
+    with pytest.raises(SettingsError, match="TODOSTACK_MALLOC_ARENA_MAX"):
+        Settings.from_env({"TODOSTACK_MALLOC_ARENA_MAX": "many"})

@@ -16,7 +16,7 @@ import tempfile
 from todostack.observability import MULTIPROC_ENV
 from todostack.profiling.peers import PEER_DIR_ENV
 from todostack.runtime import Settings, size_service
-from todostack.runtime.memory import resident_bytes
+from todostack.runtime.memory import limit_malloc_arenas, resident_bytes
 
 __all__ = ["serve"]
 
@@ -94,6 +94,7 @@ def _serve(settings: Settings) -> int:
         log.info("memory guard: %d MiB per worker", net // workers >> 20)
     if settings.runtime.gc_threshold is not None:
         gc.set_threshold(settings.runtime.gc_threshold)
+    limit_malloc_arenas(settings.runtime.malloc_arena_max)  # forked workers inherit the cap
     # What the parent imported so far is shared copy-on-write with the forked workers; freezing it
     # keeps the collector from touching (and so copying) those pages in every worker.
     if settings.runtime.gc_freeze:

@@ -18,8 +18,9 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["GuardStep", "MemoryGuard", "release_memory", "resident_bytes"]
+__all__ = ["GuardStep", "MemoryGuard", "limit_malloc_arenas", "release_memory", "resident_bytes"]
 
 log = logging.getLogger("todostack.memory")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -31,12 +32,17 @@ def resident_bytes() -> int:
         return int(f.read().split()[1]) * _PAGE
 
 
-def _malloc_trim() -> Callable[[], None]:
-    name = ctypes.util.find_library("c")
+def _libc_function(name: str) -> Any:
+    """A glibc function (a ctypes foreign function), or None on a C library without it (musl)."""
     try:
-        libc = ctypes.CDLL(name or "libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):  # not glibc: nothing to give back this way
+        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
+    except (OSError, AttributeError):
+        return None
+
+
+def _malloc_trim() -> Callable[[], None]:
+    trim = _libc_function("malloc_trim")
+    if trim is None:  # not glibc: nothing to give back this way
         return lambda: None
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int
@@ -48,6 +54,22 @@ def _malloc_trim() -> Callable[[], None]:
 
 
 _trim = _malloc_trim()
+
+
+_M_ARENA_MAX = -8  # glibc's mallopt parameter
+
+
+def limit_malloc_arenas(arenas: int) -> bool:
+    """Cap glibc's malloc arenas (``MALLOC_ARENA_MAX``), for threads created from now on and for
+    processes forked from this one; whether it took. 0 leaves glibc's default (8 per core).
+
+    Each thread that allocates (aiosqlite's one per connection, the thread pool) otherwise gets an
+    arena of its own, and what it frees stays in that arena: resident, but of no use to the rest.
+    """
+    if arenas <= 0:
+        return False
+    mallopt = _libc_function("mallopt")
+    return mallopt is not None and bool(mallopt(_M_ARENA_MAX, arenas) == 1)
 
 
 def release_memory() -> None:

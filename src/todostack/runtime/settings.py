@@ -124,6 +124,7 @@ class RuntimeSettings:
     gc_threshold: int | None = None  # generation-0 threshold; None: CPython's default
     gc_freeze: bool = True  # gc.freeze() in the server process before it forks the workers
     memory_check_seconds: int = 5
+    malloc_arena_max: int = 2  # glibc malloc arenas per process; 0: glibc's default (8 per core)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +244,7 @@ class Settings:
                 else _int(env, "TODOSTACK_GC_THRESHOLD", 700, 1, 10_000_000),
                 memory_check_seconds=_int(env, "TODOSTACK_MEMORY_CHECK_SECONDS", 5, 1, 3600),
                 gc_freeze=_bool(env, "TODOSTACK_GC_FREEZE", True),
+                malloc_arena_max=_int(env, "TODOSTACK_MALLOC_ARENA_MAX", 2, 0, 1024),
             ),
             requests=RequestSettings(
                 read_timeout_seconds=_seconds(env, "TODOSTACK_READ_TIMEOUT_SECONDS", 5.0, 0.01, 3600),
@@ -322,6 +324,7 @@ class Settings:
         if rt.gc_threshold is not None:
             env["TODOSTACK_GC_THRESHOLD"] = str(rt.gc_threshold)
         env["TODOSTACK_GC_FREEZE"] = "on" if rt.gc_freeze else "off"
+        env["TODOSTACK_MALLOC_ARENA_MAX"] = str(rt.malloc_arena_max)
         rq = self.requests
         env["TODOSTACK_READ_TIMEOUT_SECONDS"] = repr(rq.read_timeout_seconds)
         env["TODOSTACK_WRITE_TIMEOUT_SECONDS"] = repr(rq.write_timeout_seconds)

@@ -28,6 +28,9 @@ from todostack.observability.tracing import Database
 __all__ = ["SqliteDatabase", "migrate_sqlite", "sqlite_path"]
 
 BUSY_TIMEOUT_MS = 5000
+# Page cache per connection (SQLite's default is 2 MiB). A worker holds a pool of them, and a page
+# it misses is a read from the kernel's page cache, which every connection and worker share.
+CACHE_KIB = 1024
 
 
 def sqlite_path(url: str) -> str:
@@ -39,7 +42,14 @@ def sqlite_path(url: str) -> str:
 
 
 async def _prepare(conn: aiosqlite.Connection) -> None:
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", f"busy_timeout={BUSY_TIMEOUT_MS}"):
+    pragmas = (
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+        "foreign_keys=ON",
+        f"busy_timeout={BUSY_TIMEOUT_MS}",
+        f"cache_size=-{CACHE_KIB}",
+    )
+    for pragma in pragmas:
         await conn.execute(f"PRAGMA {pragma}")
     # Unicode-aware lower() for text search (SQLite's own folds ASCII only).
     await conn.create_function("py_lower", 1, str.lower, deterministic=True)
