@@ -71,3 +71,20 @@ def test_tokens_from_another_secret_are_refused(client: TestClient) -> None:  # 
     forged = HmacTokenCodec("another secret entirely, 32 chars+").issue("someone", datetime.now(UTC) + timedelta(1))
     r = client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {forged}"})
     assert r.status_code == 401
+
+
+def test_response_headers_are_set_by_path_and_content_type() -> None:
+    from todostack.delivery.http.app import _decorator
+
+    decorate = _decorator(todobackend=True)
+    json_answer = [(b"content-type", b"application/json"), (b"x-request-id", b"r")]
+    assert decorate("/api/v1/todos", list(json_answer)) == json_answer  # the hot path: untouched
+    html = decorate("/", [(b"Content-Type", b"text/html; charset=utf-8"), (b"content-security-policy", b"old")])
+    names = [name for name, _ in html]
+    assert names.count(b"content-security-policy") == 1  # replaced, not sent twice
+    assert dict(html)[b"x-frame-options"] == b"DENY"
+    assert dict(html)[b"content-security-policy"] != b"old"
+    problem = decorate("/todobackend/missing", [(b"content-type", b"application/problem+json")])
+    assert dict(problem)[b"access-control-allow-origin"] == b"*"
+    assert b"x-frame-options" not in dict(problem)
+    assert _decorator(todobackend=False)("/todobackend/x", []) == []

@@ -7,13 +7,12 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, Router
-from litestar.datastructures import CacheControlHeader, MutableScopeHeaders, State
+from litestar.datastructures import CacheControlHeader, State
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
-from litestar.types import Message, Scope
 from swagger_ui_bundle import swagger_ui_path
 
 from todostack import __version__
@@ -33,7 +32,7 @@ from todostack.delivery.http.routes.todobackend import (
     PREFIX,
     todobackend_router,
 )
-from todostack.delivery.http.scope import RequestScopeMiddleware
+from todostack.delivery.http.scope import HeaderDecorator, RawHeaders, RequestScopeMiddleware
 from todostack.delivery.http.services import HttpConfig, Services
 from todostack.delivery.web import SECURITY_HEADERS, web_router
 from todostack.observability.alerts import AlertQueue, run_alert_queue
@@ -47,20 +46,38 @@ API_PREFIX = "/api/v1"
 SWAGGER_ASSETS = "/api/docs-assets"
 
 
-async def _html_security_headers(message: Message, scope: Scope) -> None:
-    if message["type"] != "http.response.start":
-        return
-    headers = MutableScopeHeaders.from_message(message)
-    if headers.get("content-type", "").startswith("text/html"):
-        for name, value in SECURITY_HEADERS.items():
-            headers[name] = value
+def _headers(table: dict[str, str]) -> RawHeaders:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in table.items()]
 
 
-async def _todobackend_cors(message: Message, scope: Scope) -> None:
-    if message["type"] == "http.response.start" and scope["path"].startswith(PREFIX):
-        headers = MutableScopeHeaders.from_message(message)
-        for name, value in CORS_HEADERS.items():
-            headers[name] = value
+_SECURITY = _headers(SECURITY_HEADERS)
+_CORS = _headers(CORS_HEADERS)
+
+
+def _with(headers: RawHeaders, extra: RawHeaders) -> RawHeaders:
+    """``headers`` with ``extra`` set: any header of the same name is replaced."""
+    names = {name for name, _ in extra}
+    return [h for h in headers if h[0].lower() not in names] + extra
+
+
+def _decorator(todobackend: bool) -> HeaderDecorator:
+    """Security headers on every HTML answer; CORS on every todobackend answer, errors included.
+
+    One synchronous call per response in the request-scope middleware, where Litestar's
+    ``before_send`` hooks were two awaited calls per message on every response, JSON included.
+    """
+
+    def decorate(path: str, headers: RawHeaders) -> RawHeaders:
+        if todobackend and path.startswith(PREFIX):
+            headers = _with(headers, _CORS)
+        for name, value in headers:
+            if name.lower() == b"content-type":
+                if value.startswith(b"text/html"):
+                    headers = _with(headers, _SECURITY)
+                break
+        return headers
+
+    return decorate
 
 
 def _openapi() -> OpenAPIConfig:
@@ -137,10 +154,8 @@ def create_http_app(
         handlers.append(testing_router(dependencies))
     if config.admin_token:
         handlers.append(pprof_router(config.admin_token))
-    before_send = [_html_security_headers]
     if config.todobackend_enabled:
         handlers.append(todobackend_router(dependencies))
-        before_send.append(_todobackend_cors)
 
     app = Litestar(
         route_handlers=handlers,
@@ -148,7 +163,6 @@ def create_http_app(
         exception_handlers=exception_handlers,
         before_request=validate_body,
         plugins=[StrictStructSchemaPlugin()],
-        before_send=before_send,
         openapi_config=_openapi(),
         request_max_body_size=config.max_body_bytes,
         debug=config.debug,
@@ -162,5 +176,6 @@ def create_http_app(
         budgets=config.budgets,
         lifecycle=lifecycle,
         on_done=RequestReporter(metrics, alerts),
+        decorate=_decorator(config.todobackend_enabled),
     )
     return app

@@ -32,7 +32,7 @@ from todostack.delivery.http.lifecycle import Lifecycle
 from todostack.delivery.http.problems import CAUSE_STATUS, PROBLEM_JSON, problem_body
 from todostack.observability import tracing
 
-__all__ = ["UNTIMED_PATHS", "Budgets", "Finished", "RequestScopeMiddleware"]
+__all__ = ["UNTIMED_PATHS", "Budgets", "Finished", "HeaderDecorator", "RawHeaders", "RequestScopeMiddleware"]
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -45,6 +45,9 @@ Message: TypeAlias = MutableMapping[str, Any]
 Receive: TypeAlias = Callable[[], Awaitable[Any]]
 Send: TypeAlias = Callable[[Any], Awaitable[None]]
 ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
+RawHeaders: TypeAlias = list[tuple[bytes, bytes]]
+# (request path, the response's headers) -> the headers to send: one call per response, no await.
+HeaderDecorator: TypeAlias = Callable[[str, RawHeaders], RawHeaders]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,13 +99,16 @@ def parse_request_timeout(raw: str) -> float:
 
 
 class _Exchange:
-    """The ``send`` the app sees: adds the request id, remembers the status."""
+    """The ``send`` the app sees: adds the request id (and any headers ``decorate`` gives for
+    this path and content), remembers the status."""
 
-    __slots__ = ("_send", "request_id", "started", "status")
+    __slots__ = ("_decorate", "_path", "_send", "request_id", "started", "status")
 
-    def __init__(self, send: Send, request_id: str) -> None:
+    def __init__(self, send: Send, request_id: str, path: str = "", decorate: HeaderDecorator | None = None) -> None:
         self._send = send
         self.request_id = request_id
+        self._path = path
+        self._decorate = decorate
         self.started = False
         self.status = 500
 
@@ -110,7 +116,10 @@ class _Exchange:
         if message["type"] == "http.response.start":
             self.started = True
             self.status = message["status"]
-            message["headers"] = [*message.get("headers", ()), (b"x-request-id", self.request_id.encode())]
+            headers = [*message.get("headers", ()), (b"x-request-id", self.request_id.encode())]
+            if self._decorate is not None:
+                headers = self._decorate(self._path, headers)
+            message["headers"] = headers
         await self._send(message)
 
     async def problem(
@@ -175,11 +184,13 @@ class RequestScopeMiddleware:
         budgets: Budgets,
         lifecycle: Lifecycle,
         on_done: Callable[[Finished], None] | None = None,
+        decorate: HeaderDecorator | None = None,
     ) -> None:
         self.app = app
         self.budgets = budgets
         self.lifecycle = lifecycle
         self.on_done = on_done
+        self.decorate = decorate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -198,7 +209,7 @@ class RequestScopeMiddleware:
             # Unique, not secret: a syscall per request (secrets, os.urandom) buys nothing here.
             request_id = f"{random.getrandbits(64):016x}"
         ctx = RequestContext(request_id, started + self.budgets.for_request(method, scope["path"]))
-        exchange = _Exchange(send, request_id)
+        exchange = _Exchange(send, request_id, scope["path"], self.decorate)
         span = None
         if scope["path"] not in UNTIMED_PATHS:  # probes and scrapes are not traced
             span = tracing.start_server_span(
