@@ -32,8 +32,8 @@ async def _one(http: httpx.AsyncClient, path: str) -> Outcome:
     started = time.monotonic()
     try:
         r = await http.get(path)
-    except httpx.HTTPError:
-        return Outcome(started, time.monotonic(), None)
+    except httpx.HTTPError as exc:  # no answer: the error's name stands in for the cause
+        return Outcome(started, time.monotonic(), None, type(exc).__name__)
     cause = r.json().get("cause") if r.headers.get("content-type", "").startswith("application/problem") else None
     return Outcome(started, time.monotonic(), r.status_code, cause)
 
@@ -102,15 +102,21 @@ def test_sigterm_under_load_fails_nothing_that_was_accepted_and_exits_0(draining
     sent_at = signalled[0]
 
     accepted = [o for o in outcomes if o.started < sent_at]
-    assert len(accepted) > 50, "the load did not get going"
+    # At least two requests per client before the signal (a busy machine manages a few hundred).
+    assert len(accepted) >= 24, "the load did not get going"
     failed = [o for o in accepted if o.status not in (200, 401)]
     assert not failed, f"{len(failed)} of {len(accepted)} requests sent before SIGTERM failed: {failed[:5]}"
-    long_ones = [o for o in accepted if o.finished > sent_at + 1.0 and o.status == 200]
-    assert len(long_ones) == 4, "the requests in flight when the listener closed did not all finish"
+    long_ones = outcomes[:4]  # the slow requests come first (see scenario)
+    assert all(o.status == 200 and o.finished > sent_at + 1.0 for o in long_ones), (
+        f"the requests in flight when the listener closed did not all finish: {long_ones}"
+    )
     # Readiness flipped at once, while the listener was still open (the pre-stop delay).
     assert readiness[0][1] == 503
     assert readiness[0][0] - sent_at < 1.0
-    during_pre_stop = [o for o in outcomes if sent_at < o.started < sent_at + 0.8]
+    # Sent in the first half of the 1 s pre-stop delay: the other half is margin for a client on
+    # a busy machine, whose request can reach connect() a few hundred ms after it was stamped
+    # (a connection it opens after the listener closed is refused, as it should be).
+    during_pre_stop = [o for o in outcomes if sent_at < o.started < sent_at + 0.5]
     assert during_pre_stop
     refused = [o for o in during_pre_stop if o.status not in (200, 401)]
     assert not refused, f"{len(refused)} of {len(during_pre_stop)} sent during the pre-stop delay failed: {refused[:5]}"

@@ -22,7 +22,7 @@ class HmacTokenCodec:
         self._key = hashlib.sha256(b"todostack-token:" + secret_key.encode()).digest()
 
     def _sign(self, payload: str) -> str:
-        mac = hmac.new(self._key, payload.encode(), hashlib.sha256).digest()
+        mac = hmac.digest(self._key, payload.encode(), "sha256")  # one-shot: no HMAC object per call
         return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
     def issue(self, user_id: str, expires_at: datetime) -> str:
