@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +56,28 @@ def test_production_refuses_default_secret(tmp_path: Path, secret: str | None, m
     )
     assert done.returncode == 2
     assert message in done.stderr
+
+
+@pytest.mark.parametrize("asgi_server", ["granian", "uvicorn"])
+def test_a_port_already_taken_is_one_clear_line(tmp_path: Path, asgi_server: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            **os.environ,
+            "TODOSTACK_ASGI_SERVER": asgi_server,
+            "TODOSTACK_DATABASE_URL": f"sqlite:///{tmp_path}/p.db",
+            "TODOSTACK_PORT": str(port),
+            "TODOSTACK_WORKERS": "1",
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "todostack", "serve"], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert f"todostack serve: cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "backtrace" not in done.stderr.lower()
 
 
 def test_user_create_command(server: RunningServer, tmp_path: Path) -> None:

@@ -56,6 +56,14 @@ def _serve(settings: Settings) -> int:
         for problem in problems:
             print(f"todostack serve: refusing to start: {problem}", file=sys.stderr)
         return 2
+    unusable = _cannot_listen(settings.server.host, settings.server.port)
+    if unusable is not None:
+        # Said here in a line, where the server would say it in a Rust backtrace.
+        print(
+            f"todostack serve: cannot listen on {settings.server.host}:{settings.server.port}: {unusable}",
+            file=sys.stderr,
+        )
+        return 1
     try:
         if settings.database.dialect == "sqlite":
             for m in asyncio.run(migrate(settings)):
@@ -120,6 +128,18 @@ def _serve(settings: Settings) -> int:
     return 0
 
 
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (taken, not an address of this machine), or None."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
 def _serve_uvicorn(settings: Settings, workers: int, kill_after: int) -> int:
     """The same app under uvicorn (httptools; uvloop only if installed, as granian picks its
     loop): ``todostack bench --asgi-server uvicorn`` compares the two servers.
@@ -148,7 +168,7 @@ def _serve_uvicorn(settings: Settings, workers: int, kill_after: int) -> int:
     family = socket.AF_INET6 if ":" in settings.server.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((settings.server.host, settings.server.port))
+    sock.bind((settings.server.host, settings.server.port))  # checked in _serve
     sock.set_inheritable(True)
     if workers == 1:
         uvicorn.Server(config).run(sockets=[sock])
