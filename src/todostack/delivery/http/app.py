@@ -23,7 +23,6 @@ from todostack.delivery.http.openapi import StrictStructSchemaPlugin
 from todostack.delivery.http.problems import exception_handlers
 from todostack.delivery.http.reporting import RequestReporter
 from todostack.delivery.http.routes import auth, health, lists, todos
-from todostack.delivery.http.routes.deps import dependencies
 from todostack.delivery.http.routes.options import with_options
 from todostack.delivery.http.routes.pprof import pprof_router
 from todostack.delivery.http.routes.testing import testing_router
@@ -130,18 +129,17 @@ def create_http_app(
 
     public_handlers = [auth.register, auth.token, auth.open_session, auth.close_session]
     private_handlers = [auth.me, *lists.handlers, *todos.handlers]
-    public_api = Router(API_PREFIX, route_handlers=with_options(public_handlers), dependencies=dependencies)
+    public_api = Router(API_PREFIX, route_handlers=with_options(public_handlers))
     private_api = Router(
         API_PREFIX,
         route_handlers=with_options(private_handlers),
-        dependencies=dependencies,
         middleware=[DefineMiddleware(BearerAuthMiddleware)],
         security=[{"BearerAuth": []}],
     )
     handlers: list[Any] = [
         public_api,
         private_api,
-        Router("/", route_handlers=health.handlers, dependencies=dependencies),
+        Router("/", route_handlers=health.handlers),
         create_static_files_router(
             SWAGGER_ASSETS,
             directories=[str(swagger_ui_path)],
@@ -151,11 +149,11 @@ def create_http_app(
     ]
     handlers.append(web_router())
     if config.test_endpoints:
-        handlers.append(testing_router(dependencies))
+        handlers.append(testing_router())
     if config.admin_token:
         handlers.append(pprof_router(config.admin_token))
     if config.todobackend_enabled:
-        handlers.append(todobackend_router(dependencies))
+        handlers.append(todobackend_router())
 
     app = Litestar(
         route_handlers=handlers,

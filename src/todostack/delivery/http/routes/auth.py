@@ -6,14 +6,12 @@ from typing import Any
 
 from litestar import Request, Response, delete, get, post
 from litestar.datastructures import Cookie
-from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from todostack.delivery.http.auth import SESSION_COOKIE
 from todostack.delivery.http.responses import AUTHED, BODY, problems
-from todostack.delivery.http.routes.deps import IdempotencyKey
+from todostack.delivery.http.routes.deps import IdempotencyKey, principal_of, services_of
 from todostack.delivery.http.schemas import RegisterIn, TokenIn, TokenOut, UserOut
-from todostack.delivery.http.services import Services
 from todostack.domain import Principal
 
 __all__ = ["close_session", "me", "open_session", "register", "token"]
@@ -27,8 +25,9 @@ __all__ = ["close_session", "me", "open_session", "register", "token"]
     tags=["auth"],
 )
 async def register(
-    data: JSONBody[RegisterIn], services: NamedDependency[Services], idempotency_key: IdempotencyKey = None
+    data: JSONBody[RegisterIn], request: Request[Any, Any, Any], idempotency_key: IdempotencyKey = None
 ) -> Response[UserOut]:
+    services = services_of(request)
     created = await services.auth.register(data.email, data.password, idempotency_key)
     headers = {"Location": "/api/v1/users/me"}
     if created.replayed:
@@ -43,7 +42,8 @@ async def register(
     responses=problems(*BODY, 401),
     tags=["auth"],
 )
-async def token(data: JSONBody[TokenIn], services: NamedDependency[Services]) -> TokenOut:
+async def token(data: JSONBody[TokenIn], request: Request[Any, Any, Any]) -> TokenOut:
+    services = services_of(request)
     issued = await services.auth.authenticate(data.email, data.password)
     expires_in = int((issued.expires_at - issued.issued_at).total_seconds())
     return TokenOut(issued.token, "Bearer", expires_in, issued.expires_at)
@@ -56,9 +56,8 @@ async def token(data: JSONBody[TokenIn], services: NamedDependency[Services]) ->
     responses=problems(*BODY, 401),
     tags=["auth"],
 )
-async def open_session(
-    request: Request[Any, Any, Any], data: JSONBody[TokenIn], services: NamedDependency[Services]
-) -> Response[UserOut]:
+async def open_session(request: Request[Any, Any, Any], data: JSONBody[TokenIn]) -> Response[UserOut]:
+    services = services_of(request)
     issued = await services.auth.authenticate(data.email, data.password)
     user = await services.auth.current_user(Principal(issued.user_id))
     secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "").startswith("https")
@@ -87,5 +86,7 @@ async def close_session() -> None:
 
 
 @get("/users/me", summary="The signed-in user", responses=problems(*AUTHED), tags=["auth"])
-async def me(principal: NamedDependency[Principal], services: NamedDependency[Services]) -> UserOut:
+async def me(request: Request[Any, Any, Any]) -> UserOut:
+    services = services_of(request)
+    principal = principal_of(request)
     return UserOut.of(await services.auth.current_user(principal))

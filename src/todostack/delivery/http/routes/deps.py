@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request
-from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter
 
 from todostack.delivery.http.auth import principal_of
 from todostack.delivery.http.services import Services
-from todostack.domain import Principal
 
-__all__ = ["IdempotencyKey", "IfMatch", "IfNoneMatch", "dependencies"]
+__all__ = ["IdempotencyKey", "IfMatch", "IfNoneMatch", "principal_of", "services_of"]
 
 IdempotencyKey = Annotated[
     str | None,
@@ -35,19 +33,11 @@ IfNoneMatch = Annotated[
 ]
 
 
-def _services(request: Request[Any, Any, Any]) -> Services:
+def services_of(request: Request[Any, Any, Any]) -> Services:
+    """The worker's use cases, which its lifespan put on the app's state.
+
+    Read directly by each handler rather than injected: Litestar resolves a dependency on every
+    request (a signature model per provider), about 10 µs for the two each handler had.
+    """
     services: Services = request.app.state.services
     return services
-
-
-def _principal(request: Request[Any, Any, Any], services: NamedDependency[Services]) -> Principal:
-    # ``services`` is unused, on purpose: it makes this dependency depend on that one. Litestar
-    # resolves dependencies of the same depth concurrently, in an anyio task group (two tasks and
-    # a cancel scope per request); one after the other they cost nothing of the sort.
-    return principal_of(request)
-
-
-dependencies = {
-    "services": Provide(_services, sync_to_thread=False),
-    "principal": Provide(_principal, sync_to_thread=False),
-}

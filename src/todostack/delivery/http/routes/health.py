@@ -7,14 +7,13 @@ import logging
 from typing import Any
 
 from litestar import MediaType, Request, Response, get
-from litestar.di import NamedDependency
 from msgspec import Struct
 
 from todostack.delivery.http.lifecycle import Lifecycle
 from todostack.delivery.http.problems import problem_response
 from todostack.delivery.http.responses import problems
+from todostack.delivery.http.routes.deps import services_of
 from todostack.delivery.http.schemas import Problem
-from todostack.delivery.http.services import Services
 from todostack.observability.metrics import Metrics
 
 __all__ = ["handlers"]
@@ -38,9 +37,8 @@ async def healthz() -> Status:
     tags=["health"],
     responses=problems(503),
 )
-async def readyz(
-    request: Request[Any, Any, Any], services: NamedDependency[Services]
-) -> Response[Status] | Response[Problem]:
+async def readyz(request: Request[Any, Any, Any]) -> Response[Status] | Response[Problem]:
+    services = services_of(request)
     lifecycle: Lifecycle = request.app.state.lifecycle
     if lifecycle.draining:
         return problem_response(request, 503, "shutting down: finishing the requests in flight")

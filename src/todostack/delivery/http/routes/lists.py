@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from litestar import Response, delete, get, patch, post
-from litestar.di import NamedDependency
+from typing import Any
+
+from litestar import Request, Response, delete, get, patch, post
 from litestar.params import FromPath, JSONBody
 from msgspec import Struct
 
@@ -14,7 +15,7 @@ from todostack.delivery.http.preconditions import (
     parse_if_match,
 )
 from todostack.delivery.http.responses import AUTHED, BODY, CONDITIONAL, NOT_MODIFIED, problems
-from todostack.delivery.http.routes.deps import IdempotencyKey, IfMatch, IfNoneMatch
+from todostack.delivery.http.routes.deps import IdempotencyKey, IfMatch, IfNoneMatch, principal_of, services_of
 from todostack.delivery.http.schemas import (
     ListCreate,
     ListOut,
@@ -23,8 +24,7 @@ from todostack.delivery.http.schemas import (
     ReorderIn,
     TodoOut,
 )
-from todostack.delivery.http.services import Services
-from todostack.domain import Principal, TodoList
+from todostack.domain import TodoList
 from todostack.usecases import NewList
 
 __all__ = ["handlers"]
@@ -44,17 +44,18 @@ def _one(todo_list: TodoList, status: int = 200, extra: dict[str, str] | None = 
 
 
 @get("/lists", summary="All your lists, oldest first", responses=problems(*AUTHED), tags=["lists"])
-async def all_lists(principal: NamedDependency[Principal], services: NamedDependency[Services]) -> ListPage:
+async def all_lists(request: Request[Any, Any, Any]) -> ListPage:
+    services = services_of(request)
+    principal = principal_of(request)
     return ListPage([ListOut.of(lst) for lst in await services.lists.all(principal)])
 
 
 @post("/lists", status_code=201, summary="Create a list", responses=problems(*AUTHED, *BODY, 409), tags=["lists"])
 async def create_list(
-    data: JSONBody[ListCreate],
-    principal: NamedDependency[Principal],
-    services: NamedDependency[Services],
-    idempotency_key: IdempotencyKey = None,
+    data: JSONBody[ListCreate], request: Request[Any, Any, Any], idempotency_key: IdempotencyKey = None
 ) -> Response[ListOut]:
+    services = services_of(request)
+    principal = principal_of(request)
     created = await services.lists.create(principal, NewList(data.name), idempotency_key)
     extra = {"Location": f"/api/v1/lists/{created.value.id}"}
     if created.replayed:
@@ -69,11 +70,10 @@ async def create_list(
     tags=["lists"],
 )
 async def get_list(
-    list_id: FromPath[str],
-    principal: NamedDependency[Principal],
-    services: NamedDependency[Services],
-    if_none_match: IfNoneMatch = None,
+    list_id: FromPath[str], request: Request[Any, Any, Any], if_none_match: IfNoneMatch = None
 ) -> Response[ListOut]:
+    services = services_of(request)
+    principal = principal_of(request)
     found = await services.lists.get(principal, parse_id(list_id, "list"))
     if not_modified(if_none_match, found.version):
         return Response(None, status_code=304, headers={"ETag": etag(found.version)})  # type: ignore[arg-type]
@@ -87,12 +87,10 @@ async def get_list(
     tags=["lists"],
 )
 async def rename_list(
-    list_id: FromPath[str],
-    data: JSONBody[ListPatch],
-    principal: NamedDependency[Principal],
-    services: NamedDependency[Services],
-    if_match: IfMatch = None,
+    list_id: FromPath[str], data: JSONBody[ListPatch], request: Request[Any, Any, Any], if_match: IfMatch = None
 ) -> Response[ListOut]:
+    services = services_of(request)
+    principal = principal_of(request)
     updated = await services.lists.rename(principal, parse_id(list_id, "list"), data.name, parse_if_match(if_match))
     return _one(updated)
 
@@ -104,12 +102,9 @@ async def rename_list(
     responses=problems(*AUTHED, *CONDITIONAL),
     tags=["lists"],
 )
-async def delete_list(
-    list_id: FromPath[str],
-    principal: NamedDependency[Principal],
-    services: NamedDependency[Services],
-    if_match: IfMatch = None,
-) -> None:
+async def delete_list(list_id: FromPath[str], request: Request[Any, Any, Any], if_match: IfMatch = None) -> None:
+    services = services_of(request)
+    principal = principal_of(request)
     await services.lists.delete(principal, parse_id(list_id, "list"), parse_if_match(if_match))
 
 
@@ -120,9 +115,9 @@ async def delete_list(
     responses=problems(*AUTHED, 404),
     tags=["lists"],
 )
-async def complete_all(
-    list_id: FromPath[str], principal: NamedDependency[Principal], services: NamedDependency[Services]
-) -> BulkResult:
+async def complete_all(list_id: FromPath[str], request: Request[Any, Any, Any]) -> BulkResult:
+    services = services_of(request)
+    principal = principal_of(request)
     return BulkResult(await services.lists.complete_all(principal, parse_id(list_id, "list")))
 
 
@@ -133,9 +128,9 @@ async def complete_all(
     responses=problems(*AUTHED, 404),
     tags=["lists"],
 )
-async def clear_completed(
-    list_id: FromPath[str], principal: NamedDependency[Principal], services: NamedDependency[Services]
-) -> BulkResult:
+async def clear_completed(list_id: FromPath[str], request: Request[Any, Any, Any]) -> BulkResult:
+    services = services_of(request)
+    principal = principal_of(request)
     return BulkResult(await services.lists.clear_completed(principal, parse_id(list_id, "list")))
 
 
@@ -146,12 +141,9 @@ async def clear_completed(
     responses=problems(*AUTHED, *BODY, 404),
     tags=["lists"],
 )
-async def reorder(
-    list_id: FromPath[str],
-    data: JSONBody[ReorderIn],
-    principal: NamedDependency[Principal],
-    services: NamedDependency[Services],
-) -> ReorderResult:
+async def reorder(list_id: FromPath[str], data: JSONBody[ReorderIn], request: Request[Any, Any, Any]) -> ReorderResult:
+    services = services_of(request)
+    principal = principal_of(request)
     ids = [str(i) for i in data.todo_ids]
     todos = await services.todos.reorder(principal, parse_id(list_id, "list"), ids)
     return ReorderResult([TodoOut.of(t) for t in todos])

@@ -15,14 +15,13 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Router, delete, get, post
-from litestar.di import NamedDependency, Provide
+from litestar import Request, Router, delete, get, post
 from litestar.params import FromQuery, QueryParameter
 from msgspec import Struct
 
-from todostack.delivery.http.services import Services
+from todostack.delivery.http.routes.deps import services_of
 from todostack.runtime.memory import resident_bytes
 
 __all__ = ["testing_router"]
@@ -72,7 +71,8 @@ async def sleep(seconds: Seconds) -> Slept:
 
 
 @get("/db-sleep")
-async def db_sleep(seconds: Seconds, services: NamedDependency[Services]) -> Slept:
+async def db_sleep(seconds: Seconds, request: Request[Any, Any, Any]) -> Slept:
+    services = services_of(request)
     assert services.db_sleep is not None
     await services.db_sleep(seconds)
     return Slept(os.getpid(), seconds)
@@ -117,10 +117,9 @@ async def hog(mib: Annotated[int, QueryParameter(ge=1, le=4096)]) -> Allocation:
     return _state()
 
 
-def testing_router(dependencies: dict[str, Provide]) -> Router:
+def testing_router() -> Router:
     return Router(
         "/__test__",
         route_handlers=[allocate, release, sleep, db_sleep, burn, hog],
-        dependencies=dependencies,
         include_in_schema=False,
     )

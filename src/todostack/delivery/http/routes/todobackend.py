@@ -6,15 +6,14 @@ import re
 from typing import Any
 
 from litestar import Request, Response, Router, delete, get, patch, post, route
-from litestar.di import NamedDependency
 from litestar.enums import HttpMethod
 from litestar.params import FromPath, JSONBody
 from msgspec import UNSET, Struct, UnsetType
 
 from todostack.delivery.http.preconditions import parse_id
 from todostack.delivery.http.responses import BODY, problems
+from todostack.delivery.http.routes.deps import services_of
 from todostack.delivery.http.schemas import Order, Title
-from todostack.delivery.http.services import Services
 from todostack.domain import Todo
 from todostack.usecases import UNSET as KEEP
 from todostack.usecases import TodoChanges
@@ -86,37 +85,33 @@ def _preflight(request: Request[Any, Any, Any]) -> Response[None]:
 
 
 @get("/", summary="All todos of the demo list")
-async def tb_all(request: Request[Any, Any, Any], services: NamedDependency[Services]) -> list[TBTodo]:
+async def tb_all(request: Request[Any, Any, Any]) -> list[TBTodo]:
+    services = services_of(request)
     return [_out(request, t) for t in await services.todobackend.all()]
 
 
 @post("/", status_code=201, summary="Add a todo to the demo list", responses=problems(*BODY, 409))
-async def tb_create(
-    request: Request[Any, Any, Any], data: JSONBody[TBCreate], services: NamedDependency[Services]
-) -> Response[TBTodo]:
+async def tb_create(request: Request[Any, Any, Any], data: JSONBody[TBCreate]) -> Response[TBTodo]:
+    services = services_of(request)
     created = await services.todobackend.create(data.title, data.completed, data.order)
     todo = _out(request, created.value)
     return Response(todo, status_code=201, headers={"Location": todo.url})
 
 
 @delete("/", status_code=204, summary="Delete every todo of the demo list")
-async def tb_delete_all(services: NamedDependency[Services]) -> None:
+async def tb_delete_all(request: Request[Any, Any, Any]) -> None:
+    services = services_of(request)
     await services.todobackend.delete_all()
 
 
 @get("/{todo_id:str}", summary="One demo todo", responses=problems(404))
-async def tb_get(
-    request: Request[Any, Any, Any], todo_id: FromPath[str], services: NamedDependency[Services]
-) -> TBTodo:
+async def tb_get(request: Request[Any, Any, Any], todo_id: FromPath[str]) -> TBTodo:
+    services = services_of(request)
     return _out(request, await services.todobackend.get(parse_id(todo_id, "todo")))
 
 
-async def _update(
-    request: Request[Any, Any, Any],
-    todo_id: FromPath[str],
-    data: JSONBody[TBUpdate],
-    services: NamedDependency[Services],
-) -> TBTodo:
+async def _update(request: Request[Any, Any, Any], todo_id: FromPath[str], data: JSONBody[TBUpdate]) -> TBTodo:
+    services = services_of(request)
     changes = TodoChanges(
         title=KEEP if data.title is UNSET else data.title,
         completed=KEEP if data.completed is UNSET else data.completed,
@@ -126,13 +121,8 @@ async def _update(
 
 
 @patch("/{todo_id:str}", summary="Change a demo todo", responses=problems(*BODY, 404))
-async def tb_patch(
-    request: Request[Any, Any, Any],
-    todo_id: FromPath[str],
-    data: JSONBody[TBUpdate],
-    services: NamedDependency[Services],
-) -> TBTodo:
-    return await _update(request, todo_id, data, services)
+async def tb_patch(request: Request[Any, Any, Any], todo_id: FromPath[str], data: JSONBody[TBUpdate]) -> TBTodo:
+    return await _update(request, todo_id, data)
 
 
 @route(
@@ -141,21 +131,17 @@ async def tb_patch(
     summary="Replace a demo todo (read-only fields in the body are ignored)",
     responses=problems(*BODY, 404),
 )
-async def tb_put(
-    request: Request[Any, Any, Any],
-    todo_id: FromPath[str],
-    data: JSONBody[TBUpdate],
-    services: NamedDependency[Services],
-) -> TBTodo:
-    return await _update(request, todo_id, data, services)
+async def tb_put(request: Request[Any, Any, Any], todo_id: FromPath[str], data: JSONBody[TBUpdate]) -> TBTodo:
+    return await _update(request, todo_id, data)
 
 
 @delete("/{todo_id:str}", status_code=204, summary="Delete a demo todo", responses=problems(404))
-async def tb_delete(todo_id: FromPath[str], services: NamedDependency[Services]) -> None:
+async def tb_delete(todo_id: FromPath[str], request: Request[Any, Any, Any]) -> None:
+    services = services_of(request)
     await services.todobackend.delete(parse_id(todo_id, "todo"))
 
 
-def todobackend_router(dependencies: dict[str, Any]) -> Router:
+def todobackend_router() -> Router:
     return Router(
         PREFIX,
         route_handlers=[
@@ -169,6 +155,5 @@ def todobackend_router(dependencies: dict[str, Any]) -> Router:
             tb_put,
             tb_delete,
         ],
-        dependencies=dependencies,
         tags=["todobackend"],
     )
