@@ -37,7 +37,7 @@ from todostack.observability.process import GcWatch, PoolState, ProcessSampler
 from todostack.observability.tracing import set_tracer, setup_tracing, traced
 from todostack.profiling.autoprof import Autoprof
 from todostack.runtime import Settings, Sizing, size_service
-from todostack.runtime.memory import GuardStep, MemoryGuard, limit_malloc_arenas
+from todostack.runtime.memory import GuardStep, MemoryGuard, limit_malloc_arenas, scavenge_forever
 from todostack.runtime.readings import read_runtime
 from todostack.usecases import AuthService, ListService, TodoBackendService, TodoService
 from todostack.usecases.ports import Clock, IdGenerator, UnitOfWorkFactory
@@ -152,11 +152,17 @@ async def worker_runtime(
             on_step=lambda step: _guard_step(step, sizing.soft_limit_bytes_per_worker, alerts, metrics),
         )
         guard_task = asyncio.create_task(guard.run(), name="todostack-memory-guard")
+    scavenger = None
+    if settings.runtime.malloc_trim_seconds > 0:
+        scavenger = asyncio.create_task(
+            scavenge_forever(settings.runtime.malloc_trim_seconds), name="todostack-heap-scavenger"
+        )
     try:
         yield sizing
     finally:
-        if guard_task is not None:
-            guard_task.cancel()
+        for task in (guard_task, scavenger):
+            if task is not None:
+                task.cancel()
 
 
 def _guard_step(step: GuardStep, share: int | None, alerts: AlertQueue, metrics: Metrics) -> None:

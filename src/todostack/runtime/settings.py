@@ -125,6 +125,7 @@ class RuntimeSettings:
     gc_freeze: bool = True  # gc.freeze() in the server process before it forks the workers
     memory_check_seconds: int = 5
     malloc_arena_max: int = 2  # glibc malloc arenas per process; 0: glibc's default (8 per core)
+    malloc_trim_seconds: float = 5.0  # each worker hands freed heap back to the kernel this often; 0: never
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +246,7 @@ class Settings:
                 memory_check_seconds=_int(env, "TODOSTACK_MEMORY_CHECK_SECONDS", 5, 1, 3600),
                 gc_freeze=_bool(env, "TODOSTACK_GC_FREEZE", True),
                 malloc_arena_max=_int(env, "TODOSTACK_MALLOC_ARENA_MAX", 2, 0, 1024),
+                malloc_trim_seconds=_seconds(env, "TODOSTACK_MALLOC_TRIM_SECONDS", 5.0, 0, 3600),
             ),
             requests=RequestSettings(
                 read_timeout_seconds=_seconds(env, "TODOSTACK_READ_TIMEOUT_SECONDS", 5.0, 0.01, 3600),
@@ -325,6 +327,7 @@ class Settings:
             env["TODOSTACK_GC_THRESHOLD"] = str(rt.gc_threshold)
         env["TODOSTACK_GC_FREEZE"] = "on" if rt.gc_freeze else "off"
         env["TODOSTACK_MALLOC_ARENA_MAX"] = str(rt.malloc_arena_max)
+        env["TODOSTACK_MALLOC_TRIM_SECONDS"] = repr(rt.malloc_trim_seconds)
         rq = self.requests
         env["TODOSTACK_READ_TIMEOUT_SECONDS"] = repr(rq.read_timeout_seconds)
         env["TODOSTACK_WRITE_TIMEOUT_SECONDS"] = repr(rq.write_timeout_seconds)
