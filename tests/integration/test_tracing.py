@@ -92,9 +92,10 @@ async def test_a_patch_is_one_tree_from_the_server_through_the_use_case_to_each_
         assert a["server.address"] == "127.0.0.1"
         assert a["server.port"] == 5432
         assert "$1" in str(a["db.query.text"])  # parameterised: values never reach a span
-    names = [s.name for s in statements]
-    assert "SELECT todos" in names
-    assert "UPDATE todos" in names
+    # Optimistic: a read, then a write that stores only over the version read (docs/observability.md).
+    assert [s.name for s in statements] == ["SELECT todos", "UPDATE todos"]
+    update_text = str(dict(statements[1].attributes or {})["db.query.text"])
+    assert update_text.endswith("AND version = $15"), update_text
     # Titles and notes never reach a span.
     assert not any("secret title" in str(v) for s in spans for v in (s.attributes or {}).values())
     assert all(s.context.trace_id == server.context.trace_id for s in spans)
