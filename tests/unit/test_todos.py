@@ -108,33 +108,43 @@ async def test_if_match_preconditions(
 
 
 class _Rival:
-    """Lands a write of its own (to ``notes``) just before each of the first ``times`` optimistic
-    stores, as another request would between the update's read and its store."""
+    """Lands a write of its own (to ``notes``, or a delete) just before each of the first ``times``
+    optimistic stores, as another request would between the update's read and its store."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, times: int) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, times: int, *, deletes: bool = False) -> None:
         self.times, self.landed = times, 0
         original = _Todos.update_if
 
         async def racing(repo: _Todos, todo: Todo, *, version: int) -> bool:
             if self.landed < self.times:
                 self.landed += 1
-                stored = await repo.get(todo.owner_id, todo.id)
-                assert stored is not None
-                await repo.update(replace(stored, notes=f"rival {self.landed}", version=stored.version + 1))
+                if deletes:
+                    await repo.delete(todo.owner_id, todo.id)
+                else:
+                    stored = await repo.get(todo.owner_id, todo.id)
+                    assert stored is not None
+                    await repo.update(replace(stored, notes=f"rival {self.landed}", version=stored.version + 1))
             return await original(repo, todo, version=version)
 
         monkeypatch.setattr(_Todos, "update_if", racing)
 
 
-async def test_a_write_between_read_and_store_is_kept_and_the_update_reads_again(
-    world: World, alice: Principal, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("rivals", "landed", "version"),
+    # One race: the update reads again. Races every time: after the optimistic tries (3; the last
+    # attempt does not race) it takes the row lock.
+    [(1, 1, 3), (100, 3, 5)],
+    ids=["reads-again", "row-lock-after-three-races"],
+)
+async def test_a_write_between_read_and_store_is_kept_and_the_update_applied_over_it(
+    world: World, alice: Principal, monkeypatch: pytest.MonkeyPatch, rivals: int, landed: int, version: int
 ) -> None:
     todo = (await world.todos.create(alice, NewTodo(title="t"))).value
-    rival = _Rival(monkeypatch, times=1)
+    rival = _Rival(monkeypatch, times=rivals)
     updated = await world.todos.update(alice, todo.id, TodoChanges(title="mine"))
-    assert rival.landed == 1
+    assert rival.landed == landed
     # Neither write is lost: the update was applied over the rival's, not over what it first read.
-    assert (updated.title, updated.notes, updated.version) == ("mine", "rival 1", 3)
+    assert (updated.title, updated.notes, updated.version) == ("mine", f"rival {landed}", version)
     assert await world.todos.get(alice, todo.id) == updated
 
 
@@ -150,30 +160,14 @@ async def test_with_if_match_a_write_between_read_and_store_is_a_failed_precondi
     assert (stored.title, stored.notes) == ("t", "rival 1")
 
 
-async def test_a_todo_that_keeps_changing_is_updated_under_its_row_lock(
-    world: World, alice: Principal, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    todo = (await world.todos.create(alice, NewTodo(title="t"))).value
-    rival = _Rival(monkeypatch, times=100)
-    updated = await world.todos.update(alice, todo.id, TodoChanges(title="mine"))
-    assert rival.landed == 3  # the optimistic tries; the last attempt does not race
-    assert (updated.title, updated.notes, updated.version) == ("mine", "rival 3", 5)
-    assert await world.todos.get(alice, todo.id) == updated
-
-
 async def test_a_todo_deleted_between_read_and_store_is_not_found(
     world: World, alice: Principal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     todo = (await world.todos.create(alice, NewTodo(title="t"))).value
-    original = _Todos.update_if
-
-    async def deleted_first(repo: _Todos, changed: Todo, *, version: int) -> bool:
-        await repo.delete(changed.owner_id, changed.id)
-        return await original(repo, changed, version=version)
-
-    monkeypatch.setattr(_Todos, "update_if", deleted_first)
+    rival = _Rival(monkeypatch, times=1, deletes=True)
     with pytest.raises(NotFound):
         await world.todos.update(alice, todo.id, TodoChanges(title="mine"))
+    assert rival.landed == 1
 
 
 async def test_other_users_todos_are_not_found(world: World, alice: Principal, bob: Principal) -> None:
