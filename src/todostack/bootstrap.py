@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import platform
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from importlib.metadata import version as package_version
 
 from litestar import Litestar
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -27,7 +29,7 @@ from todostack.adapters.postgres.deadlines import StatementObserver
 from todostack.adapters.sqlite import SqliteDatabase, migrate_sqlite
 from todostack.adapters.tokens import HmacTokenCodec
 from todostack.delivery.http import HttpConfig, Services, create_http_app
-from todostack.delivery.http.lifecycle import Lifecycle, ShutdownPolicy
+from todostack.delivery.http.lifecycle import Lifecycle, ShutdownPolicy, capture_server_stop
 from todostack.delivery.http.scope import Budgets
 from todostack.observability.alerts import Alert, AlertQueue
 from todostack.observability.logs import configure_logging, flush_logs, flush_logs_forever, logging_configured
@@ -137,6 +139,9 @@ async def worker_runtime(
     """
     sizing = size_service(settings)
     loop = asyncio.get_running_loop()
+    # "uvloop" or "asyncio": what the server really started, whatever was asked for.
+    event_loop = type(loop).__module__.partition(".")[0]
+    metrics.build_info.labels(package_version("todostack"), platform.python_version(), event_loop).set(1)
     loop.set_default_executor(ThreadPoolExecutor(max_workers=sizing.threads, thread_name_prefix="todostack"))
     if settings.runtime.gc_threshold is not None:
         gc.set_threshold(settings.runtime.gc_threshold)
@@ -263,6 +268,7 @@ def create_app(
 
 def app_from_env() -> Litestar:
     """Factory for the ASGI server's worker processes: settings come through the environment."""
+    capture_server_stop()  # before granian sets its signal handlers in this worker
     settings = Settings.from_env(os.environ)
     limit_malloc_arenas(settings.runtime.malloc_arena_max)  # again for a spawned worker: a fresh process
     if not logging_configured():

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server import RunningServer
+from tests.server import RunningServer, run_server
 
 
 def test_probes(anon: httpx.Client) -> None:
@@ -56,6 +56,27 @@ def test_production_refuses_default_secret(tmp_path: Path, secret: str | None, m
     )
     assert done.returncode == 2
     assert message in done.stderr
+
+
+def _event_loop(metrics: str) -> str:
+    info = [line for line in metrics.splitlines() if line.startswith("todostack_build_info{")]
+    assert len(info) == 1, info
+    return info[0].split('event_loop="', 1)[1].split('"', 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("asgi_server", "asked", "running"),
+    [("granian", None, "uvloop"), ("granian", "asyncio", "asyncio"), ("uvicorn", None, "uvloop")],
+    ids=["granian-uvloop-by-default", "granian-asyncio-asked", "uvicorn-uvloop-by-default"],
+)
+def test_workers_run_the_event_loop_asked_for(
+    tmp_path: Path, asgi_server: str, asked: str | None, running: str
+) -> None:
+    env = {"TODOSTACK_ASGI_SERVER": asgi_server}
+    if asked is not None:
+        env["TODOSTACK_EVENT_LOOP"] = asked
+    with run_server(f"sqlite:///{tmp_path}/loop.db", tmp_path, env=env) as server, server.client() as anon:
+        assert _event_loop(anon.get("/metrics").text) == running
 
 
 @pytest.mark.parametrize("asgi_server", ["granian", "uvicorn"])

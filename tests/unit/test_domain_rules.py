@@ -58,6 +58,12 @@ def test_due_dates_are_stored_in_utc(due: datetime | None, expected: datetime | 
         ),
         ({}, lambda s: s.server.asgi_server == "granian"),
         ({"TODOSTACK_ASGI_SERVER": "uvicorn"}, lambda s: s.server.asgi_server == "uvicorn"),
+        ({}, lambda s: s.server.event_loop == "uvloop"),
+        ({"TODOSTACK_EVENT_LOOP": "asyncio"}, lambda s: s.server.event_loop == "asyncio"),
+        (
+            {"TODOSTACK_EVENT_LOOP": "asyncio"},
+            lambda s: s.to_env()["TODOSTACK_EVENT_LOOP"] == "asyncio",
+        ),
     ],
     ids=[
         "defaults",
@@ -67,6 +73,9 @@ def test_due_dates_are_stored_in_utc(due: datetime | None, expected: datetime | 
         "workers-and-port",
         "granian-by-default",
         "uvicorn-chosen",
+        "uvloop-by-default",
+        "asyncio-chosen",
+        "loop-handed-to-workers",
     ],
 )
 def test_settings_from_env(env: dict[str, str], check: object) -> None:
@@ -83,6 +92,7 @@ def test_settings_from_env(env: dict[str, str], check: object) -> None:
         {"TODOSTACK_TODOBACKEND": "maybe"},
         {"TODOSTACK_ARGON2_MEMORY_KIB": "8"},
         {"TODOSTACK_ASGI_SERVER": "hypercorn"},
+        {"TODOSTACK_EVENT_LOOP": "trio"},
     ],
     ids=[
         "port-not-number",
@@ -92,6 +102,7 @@ def test_settings_from_env(env: dict[str, str], check: object) -> None:
         "bad-switch",
         "argon2-below-minimum",
         "unknown-asgi-server",
+        "unknown-event-loop",
     ],
 )
 def test_bad_settings_are_named(env: dict[str, str]) -> None:

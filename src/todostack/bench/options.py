@@ -55,6 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="granian",
         help="the ASGI server under the service (granian ships; uvicorn to compare)",
     )
+    parser.add_argument(
+        "--event-loop",
+        choices=("uvloop", "asyncio"),
+        default="uvloop",
+        help="the event loop in the service's workers and the raw floor's (uvloop ships; asyncio to compare)",
+    )
     parser.add_argument("--no-baseline", action="store_true", help="skip bench/baseline_raw.py")
     parser.add_argument(
         "--env", action="append", default=[], metavar="KEY=VALUE", help="extra service environment (variants)"

@@ -160,6 +160,7 @@ def _baseline(
     workload: Workload,
     workers: int,
     pool: int,
+    loop: str,
     tmp: Path,
     logs: Path,
     runs: list[dict[str, Any]],
@@ -169,7 +170,9 @@ def _baseline(
         print(f"  no {baseline}: skipping the raw floor", file=sys.stderr)
         return
     threads = max(1, min(os.cpu_count() or 1, 4))
-    with serve_baseline(database_url, logs / "baseline.log", workers=workers, pool_size=pool, baseline=baseline) as raw:
+    with serve_baseline(
+        database_url, logs / "baseline.log", workers=workers, pool_size=pool, loop=loop, baseline=baseline
+    ) as raw:
         script = script_for("get-one", workload, threads, tmp)
         # The report compares at the first connection count (32): the floor's other runs would
         # only add to the 15 minutes make bench has.
@@ -194,7 +197,7 @@ def _baseline(
 
 
 def _run_backends(
-    args: argparse.Namespace, results: dict[str, Any], extra: dict[str, str], workers: int, pool: int
+    args: argparse.Namespace, results: dict[str, Any], extra: dict[str, str], workers: int, pool: int, loop: str
 ) -> None:
     with tempfile.TemporaryDirectory(prefix="todostack-bench-") as tmp_name:
         tmp = Path(tmp_name)
@@ -228,7 +231,7 @@ def _run_backends(
                     backend: [round(w.rss_bytes / 2**20, 1) for w in server.workers()],
                 }
             if backend == "postgresql" and not args.no_baseline:
-                _baseline(args, database_url, workload, workers, pool, tmp, logs, results["runs"])
+                _baseline(args, database_url, workload, workers, pool, loop, tmp, logs, results["runs"])
 
 
 def main(args: argparse.Namespace, argv: list[str]) -> int:
@@ -240,6 +243,8 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
         extra.setdefault("TODOSTACK_AUTOPROF_ENABLED", "off")
     if args.asgi_server != "granian":
         extra.setdefault("TODOSTACK_ASGI_SERVER", args.asgi_server)
+    if args.event_loop != "uvloop":
+        extra.setdefault("TODOSTACK_EVENT_LOOP", args.event_loop)
     settings = Settings.from_env({**os.environ, **extra})
     sizing = size_service(settings)
     workers = args.workers or sizing.workers
@@ -258,7 +263,7 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
             extra["OTEL_EXPORTER_OTLP_ENDPOINT"] = stack.enter_context(otlp_sink())
             extra["OTEL_TRACES_SAMPLER_ARG"] = args.tracing
         results["service_env"] = extra
-        _run_backends(args, results, extra, workers, sizing.db_pool_size)
+        _run_backends(args, results, extra, workers, sizing.db_pool_size, settings.server.event_loop)
         pg_version = results.pop("_pg_version", None)
     results["versions"] = _versions(pg_version)
     results["elapsed_seconds"] = round(time.monotonic() - started, 1)

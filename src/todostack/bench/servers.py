@@ -153,8 +153,10 @@ def serve_todostack(
 
 
 @contextmanager
-def serve_baseline(database_url: str, log: Path, *, workers: int, pool_size: int, baseline: Path) -> Iterator[Server]:
-    """``bench/baseline_raw.py`` under granian with the same worker count."""
+def serve_baseline(
+    database_url: str, log: Path, *, workers: int, pool_size: int, loop: str, baseline: Path
+) -> Iterator[Server]:
+    """``bench/baseline_raw.py`` under granian with the same worker count and event loop."""
     port = free_port()
     command = [
         sys.executable,
@@ -168,6 +170,8 @@ def serve_baseline(database_url: str, log: Path, *, workers: int, pool_size: int
         str(port),
         "--workers",
         str(workers),
+        "--loop",
+        loop,
         "--working-dir",
         str(baseline.parent),
         f"{baseline.stem}:app",

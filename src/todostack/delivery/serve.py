@@ -46,7 +46,7 @@ def serve(settings: Settings) -> int:
 
 
 def _serve(settings: Settings) -> int:
-    from granian.constants import Interfaces
+    from granian.constants import Interfaces, Loops
     from granian.server import Server
 
     from todostack.bootstrap import MigrationError, migrate, pending_migrations
@@ -88,11 +88,12 @@ def _serve(settings: Settings) -> int:
     log.info("todostack: %s", sizing.cpu_reason)
     os.environ.update(settings.to_env())
     log.info(
-        "serving on http://%s:%d with %d worker(s), database %s",
+        "serving on http://%s:%d with %d worker(s), database %s, event loop %s",
         settings.server.host,
         settings.server.port,
         workers,
         settings.database.dialect,
+        settings.server.event_loop,
     )
     if sizing.soft_limit_bytes is not None and settings.runtime.memory_limit is None:
         # The workers share what the limit leaves after this (parent) process: hand them that
@@ -119,6 +120,7 @@ def _serve(settings: Settings) -> int:
         port=settings.server.port,
         interface=Interfaces.ASGI,
         workers=workers,
+        loop=Loops(settings.server.event_loop),
         factory=True,
         log_enabled=True,
         log_access=False,
@@ -141,8 +143,8 @@ def _cannot_listen(host: str, port: int) -> str | None:
 
 
 def _serve_uvicorn(settings: Settings, workers: int, kill_after: int) -> int:
-    """The same app under uvicorn (httptools; uvloop only if installed, as granian picks its
-    loop): ``todostack bench --asgi-server uvicorn`` compares the two servers.
+    """The same app under uvicorn (httptools, the same event loop as granian would run):
+    ``todostack bench --asgi-server uvicorn`` compares the two servers.
 
     The listening socket is made here: the one uvicorn makes for ``--workers`` has protocol 0, so
     asyncio does not set ``TCP_NODELAY`` on its connections, and every response (headers, then
@@ -161,6 +163,7 @@ def _serve_uvicorn(settings: Settings, workers: int, kill_after: int) -> int:
         port=settings.server.port,
         workers=workers,
         http="httptools",
+        loop=settings.server.event_loop,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=kill_after,

@@ -156,6 +156,13 @@ class Metrics:
         def shared(name: str, doc: str) -> Gauge:
             return Gauge(name, doc, registry=r, multiprocess_mode="max")
 
+        self.build_info = Gauge(
+            "todostack_build_info",
+            "Always 1: what this service runs on (version, Python, the workers' event loop)",
+            ["version", "python", "event_loop"],
+            registry=r,
+            multiprocess_mode="max",
+        )
         self.effective_cpus = shared("todostack_effective_cpus", "CPUs this service may use (cgroup quota, affinity)")
         self.cpu_quota = shared("todostack_cpu_quota_cpus", "The cgroup CPU quota in CPUs (-1: none)")
         self.throttled_periods = shared(

@@ -86,6 +86,8 @@ class ServerSettings:
     workers: int | None = None  # None: one per effective CPU
     # granian ships; uvicorn (a development dependency) is there for the benchmark's comparison.
     asgi_server: Literal["granian", "uvicorn"] = "granian"
+    # uvloop: the event loop in C (libuv); asyncio: the standard library's, to compare.
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +220,9 @@ class Settings:
         asgi_server = env.get("TODOSTACK_ASGI_SERVER", "") or "granian"
         if asgi_server not in ("granian", "uvicorn"):
             raise SettingsError(f"TODOSTACK_ASGI_SERVER must be granian or uvicorn, got {asgi_server!r}")
+        event_loop = env.get("TODOSTACK_EVENT_LOOP", "").strip().lower() or "uvloop"
+        if event_loop not in ("uvloop", "asyncio"):
+            raise SettingsError(f"TODOSTACK_EVENT_LOOP must be uvloop or asyncio, got {event_loop!r}")
         settings = cls(
             env=mode,  # type: ignore[arg-type]
             server=ServerSettings(
@@ -225,6 +230,7 @@ class Settings:
                 port=_int(env, "TODOSTACK_PORT", 8000, 0, 65535),
                 workers=None if workers_raw == "" else _int(env, "TODOSTACK_WORKERS", 1, 1, 256),
                 asgi_server=asgi_server,  # type: ignore[arg-type]
+                event_loop=event_loop,  # type: ignore[arg-type]
             ),
             database=DatabaseSettings(
                 url=env.get("TODOSTACK_DATABASE_URL", "") or DEFAULT_DATABASE_URL,
@@ -304,6 +310,7 @@ class Settings:
             "TODOSTACK_HOST": self.server.host,
             "TODOSTACK_PORT": str(self.server.port),
             "TODOSTACK_ASGI_SERVER": self.server.asgi_server,
+            "TODOSTACK_EVENT_LOOP": self.server.event_loop,
             "TODOSTACK_DATABASE_URL": self.database.url,
             "TODOSTACK_DB_POOL_SIZE": str(self.database.pool_size),
             "TODOSTACK_SECRET_KEY": self.security.secret_key,

@@ -20,10 +20,42 @@ from typing import Any
 
 from todostack.context import Cause, RequestContext
 
-__all__ = ["Lifecycle", "ShutdownPolicy"]
+__all__ = ["Lifecycle", "ShutdownPolicy", "capture_server_stop"]
 
 log = logging.getLogger("todostack.lifecycle")
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class _Captured:
+    server_stop: Callable[[], object] | None = None  # granian's worker shutdown, once captured
+
+
+_captured = _Captured()
+
+
+def capture_server_stop() -> None:
+    """Keep granian's worker shutdown as granian makes it: call in the worker before the server
+    sets its signal handlers (the app factory runs then).
+
+    granian's worker puts its shutdown (a ``WorkerSignal``) behind an event-loop signal handler.
+    asyncio's loop shows its handlers in ``loop._signal_handlers``; uvloop's keeps them in C, out
+    of reach. Taking the ``WorkerSignal`` where granian creates it works with either loop.
+    """
+    try:
+        from granian import _signals
+    except ImportError:  # pragma: no cover - granian is a dependency
+        return
+    original = _signals.set_loop_signals
+    if getattr(original, "todostack_capture", False):
+        return
+
+    def capturing(loop: Any) -> Any:
+        event = original(loop)  # type: ignore[no-untyped-call]
+        _captured.server_stop = event.set
+        return event
+
+    capturing.todostack_capture = True  # type: ignore[attr-defined]
+    _signals.set_loop_signals = capturing
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,17 +94,19 @@ class Lifecycle:
             self._idle.set()
 
     def install_signal_handlers(self) -> None:
-        """Take over SIGTERM/SIGINT in this worker, keeping the server's own handler for step 2.
+        """Take over SIGTERM/SIGINT in this worker, keeping the server's own shutdown for step 2.
 
-        granian registers its shutdown as an event-loop signal handler in each worker; asyncio
-        keeps those in ``loop._signal_handlers`` and has no public getter, so we read it there.
-        uvicorn sets a plain ``signal.signal`` handler instead, called here the same way. Without
-        either (tests) step 2 is skipped and the server is told nothing.
+        granian's is the one ``capture_server_stop`` kept. Failing that, an event-loop signal
+        handler that asyncio's loop shows in ``loop._signal_handlers`` (no public getter). uvicorn
+        sets a plain ``signal.signal`` handler instead, called here the same way. Without any
+        (tests) step 2 is skipped and the server is told nothing.
         """
         loop = asyncio.get_running_loop()
         handlers: dict[int, asyncio.Handle] = getattr(loop, "_signal_handlers", {})
         previous = handlers.get(signal.SIGTERM)
-        if previous is not None:
+        if _captured.server_stop is not None:
+            self._server_stop = _captured.server_stop
+        elif previous is not None:
             callback: Callable[..., object] = previous._callback  # type: ignore[attr-defined]
             args: Sequence[Any] = previous._args
             self._server_stop = lambda: callback(*args)
