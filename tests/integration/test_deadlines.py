@@ -20,6 +20,7 @@ import pytest
 from tests.pg import run_sync
 from tests.server import RunningServer, run_postgres_server, run_server
 from todostack import context
+from todostack.adapters.postgres import PostgresDatabase
 from todostack.adapters.sqlite import SqliteDatabase
 from todostack.context import Cause, RequestContext
 
@@ -165,6 +166,43 @@ def test_a_request_timeout_interrupts_the_sqlite_query(sqlite_server: RunningSer
         # Every connection is usable at once (the longest wait for one is the 0.3 s acquire bound).
         for _ in range(4):
             assert http.get("/__test__/db-sleep", params={"seconds": 0.01}).status_code == 200
+
+
+@pytest.mark.parametrize("write", [False, True], ids=["read", "write"])
+@pytest.mark.parametrize("cause", [Cause.DEADLINE_EXCEEDED, Cause.CLIENT_DISCONNECTED])
+async def test_a_postgresql_connection_comes_back_only_once_its_cancelled_statement_is_gone(
+    pg_url: str, cause: Cause, write: bool
+) -> None:
+    # One connection: the next request gets the very connection the cancelled one was using.
+    db = await PostgresDatabase.connect(pg_url, min_size=1, max_size=1)
+    try:
+        ctx = RequestContext("cancelled")
+        backend: list[int] = []
+
+        async def cancelled_request() -> None:
+            token = context.use(ctx)
+            try:
+                async with db(write=write) as uow:
+                    backend.append(await uow.connection.fetchval("SELECT pg_backend_pid()"))
+                    await uow.connection.fetchval("SELECT pg_sleep($1)", 600)
+            finally:
+                context.reset(token)
+
+        task = asyncio.create_task(cancelled_request())
+        ctx.bind(task)
+        assert await asyncio.to_thread(_wait_for, lambda: _sleeping_queries(pg_url) == 1, 5)
+        ctx.cancel(cause)
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # Settled before it was lent again: the server had stopped the statement by then, and no
+        # transaction was left open on it.
+        async with asyncio.timeout(5), db() as uow:
+            assert not uow.connection.raw.is_in_transaction()
+            assert _sleeping_queries(pg_url) == 0
+            assert await uow.connection.fetchval("SELECT pg_backend_pid()") == backend[0]
+        assert db.pool_state().in_use == 0
+    finally:
+        await db.close()
 
 
 @pytest.mark.parametrize("cause", [Cause.DEADLINE_EXCEEDED, Cause.CLIENT_DISCONNECTED, Cause.SHUTDOWN])

@@ -7,10 +7,10 @@ from typing import Any, Self
 from urllib.parse import urlsplit
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
 from todostack.adapters.migrations import Migration, check_applied, load_migrations
 from todostack.adapters.postgres.deadlines import StatementObserver, TimedConnection, statement_timeout
+from todostack.adapters.postgres.pool import Connection, ConnectionPool
 from todostack.adapters.postgres.repositories import (
     PgIdempotency,
     PgLists,
@@ -19,6 +19,7 @@ from todostack.adapters.postgres.repositories import (
 )
 from todostack.adapters.waiting import bounded_wait
 from todostack.context import DeadlineExceeded
+from todostack.domain import TodoError
 from todostack.observability.process import PoolState
 from todostack.observability.tracing import Database
 
@@ -34,30 +35,17 @@ async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
     await conn.set_type_codec("uuid", encoder=str, decoder=str, schema="pg_catalog", format="text")
 
 
-async def _reset_connection(conn: asyncpg.Connection[Any]) -> None:
-    """What a connection needs before the next request: nothing, unless a transaction is open.
-
-    asyncpg's default reset sends RESET ALL, CLOSE ALL, UNLISTEN * and an advisory unlock on
-    every release: a round trip per request, 13 % of a worker's Python time in a py-spy
-    profile of get-one. Units of work end their transactions and change no session state
-    (statement_timeout is SET LOCAL), so that round trip buys nothing.
-    """
-    if conn.is_in_transaction():
-        await conn.execute("ROLLBACK")
-
-
 class PostgresDatabase:
-    def __init__(self, pool: asyncpg.Pool[Any], *, acquire_timeout: float = 1.0, url: str = "") -> None:
+    def __init__(self, pool: ConnectionPool, *, acquire_timeout: float = 1.0, url: str = "") -> None:
         self._pool = pool
         self.acquire_timeout = acquire_timeout
         parts = urlsplit(url)
         self.db = Database("postgresql", parts.path.lstrip("/"), parts.hostname, parts.port or 5432)
         self.observe: StatementObserver | None = None  # set by bootstrap: statement durations
-        self.waiting = 0  # requests waiting for a connection (for the pool gauge)
 
     def pool_state(self) -> PoolState:
-        idle = self._pool.get_idle_size()
-        return PoolState(in_use=self._pool.get_size() - idle, idle=idle, waiting=self.waiting)
+        pool = self._pool
+        return PoolState(in_use=pool.in_use, idle=pool.idle, waiting=pool.waiting)
 
     @classmethod
     async def connect(
@@ -68,39 +56,49 @@ class PostgresDatabase:
         max_size: int = 10,
         acquire_timeout: float = 1.0,
         statement_timeout: float | None = None,
+        max_idle_seconds: float = 300.0,
     ) -> PostgresDatabase:
         """``statement_timeout`` caps every statement on the server, deadline or not (seconds)."""
         server_settings = {}
         if statement_timeout is not None:
             server_settings["statement_timeout"] = str(max(1, round(statement_timeout * 1000)))
-        pool = await asyncpg.create_pool(
-            url,
-            min_size=min_size,
-            max_size=max_size,
-            init=_init_connection,
-            reset=_reset_connection,
-            server_settings=server_settings,
-        )
+
+        async def connect() -> asyncpg.Connection[Any]:
+            conn: asyncpg.Connection[Any] = await asyncpg.connect(url, server_settings=server_settings)
+            try:
+                await _init_connection(conn)
+            except BaseException:
+                conn.terminate()
+                raise
+            return conn
+
+        pool = ConnectionPool(connect, min_size=min_size, max_size=max_size, max_idle_seconds=max_idle_seconds)
+        await pool.open()
         return cls(pool, acquire_timeout=acquire_timeout, url=url)
 
     def __call__(self, *, write: bool = False, autocommit: bool = False) -> PostgresUnitOfWork:
         return PostgresUnitOfWork(self, write=write and not autocommit, autocommit=write and autocommit)
 
-    async def acquire(self) -> PoolConnectionProxy[Any]:
-        """A pooled connection, waiting no longer than the acquire timeout or the deadline."""
-        self.waiting += 1
-        try:
-            async with bounded_wait(self.acquire_timeout, "a database connection"):
-                return await self._pool.acquire()
-        finally:
-            self.waiting -= 1
+    async def acquire(self) -> Connection:
+        """A pooled connection: at once when one is idle; else waiting no longer than the acquire
+        timeout or the deadline (only then is there a timer to arm)."""
+        conn = self._pool.try_acquire()
+        if conn is not None:
+            return conn
+        async with bounded_wait(self.acquire_timeout, "a database connection"):
+            return await self._pool.acquire()
 
-    async def release(self, conn: PoolConnectionProxy[Any]) -> None:
-        await self._pool.release(conn)
+    async def release(self, conn: Connection, *, interrupted: bool = False) -> None:
+        await self._pool.release(conn, interrupted=interrupted)
 
     async def ping(self) -> None:
-        async with self._pool.acquire() as conn:
-            await conn.fetchval("SELECT 1")
+        conn = await self.acquire()
+        interrupted = True
+        try:
+            await conn.fetchval("SELECT 1", timeout=self.acquire_timeout + 1.0)
+            interrupted = False
+        finally:
+            await self.release(conn, interrupted=interrupted)
 
     async def sleep(self, seconds: float) -> None:
         """A query that keeps the server busy for ``seconds`` (deadline and cancellation tests)."""
@@ -148,7 +146,7 @@ class PostgresUnitOfWork:
                         raise DeadlineExceeded("the request ran out of time starting a transaction") from None
                 self._open = True
         except BaseException:
-            await self._db.release(self._conn)
+            await self._db.release(self._conn, interrupted=True)
             raise
         self.connection = conn = TimedConnection(self._conn, self._db.db, self._db.observe)
         self.users = PgUsers(conn)
@@ -163,14 +161,16 @@ class PostgresUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        # A statement cut short (a deadline, a cancelled request) is still being cancelled on the
+        # server: the pool waits for that before it lends the connection again, so no work
+        # outlives its request. A domain error (not found, a conflict) leaves it as it was.
+        interrupted = exc_type is not None and not issubclass(exc_type, TodoError)
         try:
             if self._open:
                 self._open = False
                 await self._conn.execute("ROLLBACK")
         finally:
-            # Waits for a cancelled query to be cancelled on the server before the connection
-            # goes back to the pool: no work outlives the request.
-            await self._db.release(self._conn)
+            await self._db.release(self._conn, interrupted=interrupted)
 
     async def commit(self) -> None:
         if self._autocommit:

@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
 from todostack import context
 from todostack.context import DeadlineExceeded
@@ -22,7 +21,7 @@ from todostack.observability.tracing import Database
 
 __all__ = ["Conn", "StatementObserver", "TimedConnection", "statement_timeout"]
 
-Conn: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
+Conn: TypeAlias = "asyncpg.Connection[Any]"
 
 
 def statement_timeout() -> float | None:
