@@ -29,6 +29,7 @@ from todostack.delivery.http.schemas import (
     TodoReplace,
     priority_of,
 )
+from todostack.delivery.http.sending import JsonResponse
 from todostack.domain import FieldError, Invalid, Todo
 from todostack.usecases import UNSET as KEEP
 from todostack.usecases import NewTodo, SortField, TodoChanges, TodoFilter
@@ -51,7 +52,7 @@ def _timestamp(name: str, value: str | None) -> datetime | None:
 
 def _one(todo: Todo, status: int = 200, extra: dict[str, str] | None = None) -> Response[TodoOut]:
     headers = {"ETag": etag(todo.version), **(extra or {})}
-    return Response(TodoOut.of(todo), status_code=status, headers=headers)
+    return JsonResponse(TodoOut.of(todo), status_code=status, headers=headers)
 
 
 def _parse_sort(sort: str, direction: str | None) -> tuple[SortField, bool]:
@@ -124,7 +125,7 @@ async def search_todos(
         params = [(k, v) for k, v in request.query_params.items() if k != "cursor"]
         params.append(("cursor", page.next_cursor))
         headers["Link"] = f'<{request.url.path}?{urlencode(params)}>; rel="next"'
-    return Response(TodoPage([TodoOut.of(t) for t in page.items], page.next_cursor), headers=headers)
+    return JsonResponse(TodoPage([TodoOut.of(t) for t in page.items], page.next_cursor), headers=headers)
 
 
 @post("/todos", status_code=201, summary="Create a todo", responses=problems(*AUTHED, *BODY, 404, 409), tags=["todos"])
