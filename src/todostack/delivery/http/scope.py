@@ -21,7 +21,7 @@ import random
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 import msgspec
 
@@ -72,9 +72,9 @@ class Budgets:
         return self.for_method(method)
 
 
-@dataclass(frozen=True, slots=True)
-class Finished:
-    """What ``on_done`` learns about each request."""
+class Finished(NamedTuple):
+    """What ``on_done`` learns about each request (a tuple: built once per request, and a frozen
+    dataclass pays a ``setattr`` per field)."""
 
     method: str
     path: str
