@@ -7,7 +7,10 @@ inactivity timer cancelled and armed again, a reset under a timeout, and a task
 (``docs/benchmarks.md``). Here:
 
 * a checkout with a connection idle is a ``list.pop``, and a clean return is an ``append`` or a
-  hand-off to the longest waiter: no await, no timer, no task;
+  hand-off to the longest waiter: no await, no timer, no task. A clean return sends nothing:
+  units of work end their transactions and change no session state (``statement_timeout`` is
+  ``SET LOCAL``), so asyncpg's reset (``RESET ALL``, ``CLOSE ALL``, ``UNLISTEN *`` and an
+  advisory unlock: a round trip per request) would buy nothing;
 * only a connection that comes back *unsettled* takes the slow path: still in a transaction, or
   interrupted mid-statement (a deadline or a cancelled request: asyncpg is then cancelling the
   statement on the server). One statement (``ROLLBACK``, or ``SELECT 1``) waits for that
