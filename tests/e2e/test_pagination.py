@@ -52,3 +52,24 @@ def test_walk_is_stable_under_concurrent_inserts(alice: Account, sort: str) -> N
     assert len(inserted) > 0
     assert len(seen) == len(set(seen)), "a todo was served twice"
     assert created <= set(seen), f"{len(created - set(seen))} todos were skipped"
+
+
+def test_link_headers_walk_the_pages_keeping_the_filters(alice: Account) -> None:
+    work = alice.http.post("/api/v1/lists", json={"name": "linked"}).json()
+    for i in range(3):
+        alice.todo(f"walk me {i}", list_id=work["id"])
+    alice.todo("walk me elsewhere")  # matches q, but in another list
+    r = alice.http.get("/api/v1/todos", params={"list_id": work["id"], "limit": 1, "q": "walk me"})
+    titles = []
+    while True:
+        assert r.status_code == 200, r.text
+        titles.extend(t["title"] for t in r.json()["items"])
+        if "link" not in r.headers:
+            break
+        link = r.headers["link"]
+        assert link.endswith('>; rel="next"')
+        url = link[1 : link.index(">")]
+        assert url.startswith("/api/v1/todos?")
+        assert url.count("cursor=") == 1  # replaced, never added a second time
+        r = alice.http.get(url)
+    assert titles == ["walk me 0", "walk me 1", "walk me 2"]
