@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.pg import require_postgres
 from tests.server import FAST_HASHING
 
 
@@ -49,3 +50,40 @@ def test_a_tiny_bench_run_has_no_errors_and_writes_its_report(tmp_path: Path) ->
     assert "Written by hand, kept." in report
     assert "| sqlite | patch | 8 |" in report
     assert "todostack bench --backends=sqlite" in report
+
+
+def test_the_raw_floor_runs_in_turn_with_the_services_get_one(tmp_path: Path) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "todostack",
+        "bench",
+        "--backends=postgresql",
+        f"--postgres-url={require_postgres()}",
+        "--scenarios=get-one",
+        "--connections=8,16",
+        "--duration=1",
+        "--warmup=0.3",
+        "--repeats=2",
+        "--users=2",
+        "--todos=10",
+        "--workers=1",
+        "--label=floor",
+        f"--results-dir={tmp_path}",
+        "--docs=-",
+    ]
+    done = subprocess.run(command, env={**os.environ, **FAST_HASHING}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    [results_file] = tmp_path.glob("*-floor.json")
+    runs = json.loads(results_file.read_text())["runs"]
+    # Floor and service alternate at the first connection count, so both see the same machine.
+    order = [(r["target"], r["connections"], r["repeat"]) for r in runs]
+    assert order == [
+        ("baseline_raw", 8, 1),
+        ("todostack", 8, 1),
+        ("baseline_raw", 8, 2),
+        ("todostack", 8, 2),
+        ("todostack", 16, 1),
+        ("todostack", 16, 2),
+    ]
+    assert all(r["requests"] > 0 and r["errors"] == 0 for r in runs), runs

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from importlib import metadata
@@ -120,18 +121,24 @@ def _scenarios(
     duration: float,
     tmp: Path,
     runs: list[dict[str, Any]],
+    floor: Server | None = None,
 ) -> None:
+    """Every scenario at every connection count, after a warm-up. With ``floor``, each round of
+    ``get-one`` at the first connection count is paired with the same round on the floor, run
+    just before it: a ratio of runs minutes apart on a shared machine carries its drift."""
     threads = max(1, min(os.cpu_count() or 1, 4))
     connections = [int(c) for c in args.connections.split(",")]
     for scenario in args.scenarios.split(","):
         for conns in connections:
             rounds = ["warmup", *range(1, repeats + 1)]
             for round_ in rounds:
+                seconds = args.warmup if round_ == "warmup" else duration
+                if floor is not None and scenario == "get-one" and conns == connections[0]:
+                    _floor_round(floor, workload, conns, round_, seconds, tmp, runs)
                 if scenario in ("patch", "mixed"):
                     # PATCH targets start at version 1 in every run: If-Match is always right.
                     workload = asyncio.run(seed_patch_pool(server.url, workload, max(2 * conns, 64)))
                 script = script_for(scenario, workload, threads, tmp)
-                seconds = args.warmup if round_ == "warmup" else duration
                 result, usage = _measure(server, script, connections=conns, threads=threads, seconds=seconds)
                 if round_ == "warmup":
                     continue
@@ -154,46 +161,47 @@ def _scenarios(
                 )
 
 
-def _baseline(
-    args: argparse.Namespace,
-    database_url: str,
-    workload: Workload,
-    workers: int,
-    pool: int,
-    loop: str,
-    tmp: Path,
-    logs: Path,
-    runs: list[dict[str, Any]],
-) -> None:
+@contextlib.contextmanager
+def _floor_server(database_url: str, workers: int, pool: int, loop: str, logs: Path) -> Iterator[Server | None]:
+    """``bench/baseline_raw.py`` under granian (None when this is not a checkout with it)."""
     baseline = Path(__file__).resolve().parents[3] / "bench" / "baseline_raw.py"
     if not baseline.exists():
         print(f"  no {baseline}: skipping the raw floor", file=sys.stderr)
+        yield None
         return
-    threads = max(1, min(os.cpu_count() or 1, 4))
     with serve_baseline(
         database_url, logs / "baseline.log", workers=workers, pool_size=pool, loop=loop, baseline=baseline
     ) as raw:
-        script = script_for("get-one", workload, threads, tmp)
-        # The report compares at the first connection count (32): the floor's other runs would
-        # only add to the 15 minutes make bench has.
-        for conns in [int(args.connections.split(",")[0])]:
-            run_wrk(raw.url, script, connections=conns, threads=threads, seconds=args.warmup)
-            for repeat in range(1, args.repeats + 1):
-                result, usage = _measure(raw, script, connections=conns, threads=threads, seconds=args.duration)
-                print(
-                    f"  raw floor  get-one           c={conns:<4} #{repeat}: {result.rps:8.0f} req/s", file=sys.stderr
-                )
-                runs.append(
-                    {
-                        "target": "baseline_raw",
-                        "backend": "postgresql",
-                        "scenario": "get-one",
-                        "connections": conns,
-                        "repeat": repeat,
-                        **asdict(result),
-                        **usage,
-                    }
-                )
+        yield raw
+
+
+def _floor_round(
+    floor: Server,
+    workload: Workload,
+    conns: int,
+    round_: int | str,
+    seconds: float,
+    tmp: Path,
+    runs: list[dict[str, Any]],
+) -> None:
+    """One round of ``get-one`` on the floor (the report compares at the first connection count)."""
+    threads = max(1, min(os.cpu_count() or 1, 4))
+    script = script_for("get-one", workload, threads, tmp)
+    result, usage = _measure(floor, script, connections=conns, threads=threads, seconds=seconds)
+    if round_ == "warmup":
+        return
+    print(f"  raw floor  get-one           c={conns:<4} #{round_}: {result.rps:8.0f} req/s", file=sys.stderr)
+    runs.append(
+        {
+            "target": "baseline_raw",
+            "backend": "postgresql",
+            "scenario": "get-one",
+            "connections": conns,
+            "repeat": round_,
+            **asdict(result),
+            **usage,
+        }
+    )
 
 
 def _run_backends(
@@ -214,8 +222,15 @@ def _run_backends(
             print(f"{backend}: {workers} worker(s)", file=sys.stderr)
             colds = [cold_start_seconds(database_url, logs / "cold.log", workers=workers) for _ in range(3)]
             results["cold_start_seconds"][backend] = round(statistics.median(colds), 3)
-            with serve_todostack(database_url, logs / f"{backend}.log", workers=workers, extra=extra) as server:
+            with contextlib.ExitStack() as servers:
+                server = servers.enter_context(
+                    serve_todostack(database_url, logs / f"{backend}.log", workers=workers, extra=extra)
+                )
                 workload = asyncio.run(seed(server.url, users=args.users, todos_per_user=args.todos))
+                floor = None
+                if backend == "postgresql" and not args.no_baseline:
+                    # Up beside the service (idle while the other runs), interleaved with get-one.
+                    floor = servers.enter_context(_floor_server(database_url, workers, pool, loop, logs))
                 _scenarios(
                     args,
                     server,
@@ -225,13 +240,17 @@ def _run_backends(
                     duration=duration,
                     tmp=tmp,
                     runs=results["runs"],
+                    floor=floor,
                 )
+                if floor is not None and "get-one" not in args.scenarios.split(","):
+                    conns = int(args.connections.split(",")[0])
+                    for round_ in ["warmup", *range(1, repeats + 1)]:
+                        seconds = args.warmup if round_ == "warmup" else duration
+                        _floor_round(floor, workload, conns, round_, seconds, tmp, results["runs"])
                 results["rss_after_mib"] = {
                     **results.get("rss_after_mib", {}),
                     backend: [round(w.rss_bytes / 2**20, 1) for w in server.workers()],
                 }
-            if backend == "postgresql" and not args.no_baseline:
-                _baseline(args, database_url, workload, workers, pool, loop, tmp, logs, results["runs"])
 
 
 def main(args: argparse.Namespace, argv: list[str]) -> int:
