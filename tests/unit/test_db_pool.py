@@ -258,3 +258,19 @@ async def test_close_terminates_what_is_not_back_within_the_grace_period() -> No
     held = await pool.acquire()
     await pool.close(grace_seconds=0.01)
     assert held.is_closed()
+
+
+async def test_a_pool_that_cannot_open_leaves_no_connection_behind() -> None:
+    server = Server()
+    refuse_second = server.connect
+
+    async def connect() -> Any:
+        if server.opened:
+            raise OSError("connection refused")
+        return await refuse_second()
+
+    pool = ConnectionPool(connect, min_size=2, max_size=2, max_idle_seconds=0)
+    with pytest.raises(OSError, match="refused"):
+        await pool.open()
+    assert [c.is_closed() for c in server.opened] == [True]
+    assert (pool.idle, pool.in_use) == (0, 0)

@@ -71,7 +71,10 @@ class ConnectionPool:
             try:
                 conn = await self._connect()
             except BaseException:
-                self._places -= 1
+                for opened, _ in self._idle:  # the ones that did open are not left behind
+                    opened.terminate()
+                self._idle.clear()
+                self._places = 0
                 raise
             self._idle.append((conn, time.monotonic()))
         if self.max_idle_seconds > 0:
