@@ -40,6 +40,7 @@ from todostack.observability.tracing import set_tracer, setup_tracing, traced
 from todostack.profiling.autoprof import Autoprof
 from todostack.runtime import Settings, Sizing, size_service
 from todostack.runtime.memory import GuardStep, MemoryGuard, limit_malloc_arenas, scavenge_forever
+from todostack.runtime.parent import server_to_watch, watch_server
 from todostack.runtime.readings import read_runtime
 from todostack.usecases import AuthService, ListService, TodoBackendService, TodoService
 from todostack.usecases.ports import Clock, IdGenerator, UnitOfWorkFactory
@@ -162,12 +163,32 @@ async def worker_runtime(
         scavenger = asyncio.create_task(
             scavenge_forever(settings.runtime.malloc_trim_seconds), name="todostack-heap-scavenger"
         )
+    watcher = None
+    server = server_to_watch(os.environ, os.getpid())
+    if server is not None:
+        # Orphaned (the server's main process was killed outright): drain as the memory guard
+        # does, and exit once a graceful stop has had its time.
+        requests = settings.requests
+        watcher = asyncio.create_task(
+            watch_server(
+                server,
+                drain=lambda: lifecycle.begin_drain("server process gone", pre_stop_seconds=0),
+                exit_after=requests.shutdown_grace_seconds + 5,
+                hard_exit=_exit_now,
+            ),
+            name="todostack-server-watch",
+        )
     try:
         yield sizing
     finally:
-        for task in (guard_task, scavenger):
+        for task in (guard_task, scavenger, watcher):
             if task is not None:
                 task.cancel()
+
+
+def _exit_now(code: int) -> None:
+    flush_logs()
+    os._exit(code)
 
 
 def _guard_step(step: GuardStep, share: int | None, alerts: AlertQueue, metrics: Metrics) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import socket
 import statistics
@@ -226,3 +227,37 @@ def test_a_dead_alert_receiver_never_slows_requests(tmp_path: Path) -> None:
     served = [o.finished - o.started for o in outcomes if o.status == 200]
     assert statistics.median(shed) < statistics.median(served)
     assert any('kind="load_shed"' in line for line in alerts), alerts
+
+
+def _cmdline(pid: int) -> bytes:
+    return Path(f"/proc/{pid}/cmdline").read_bytes()
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie, which only waits for its parent to reap it, counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("asgi_server", ["granian", "uvicorn"])
+def test_workers_stop_themselves_when_the_server_process_is_killed(tmp_path: Path, asgi_server: str) -> None:
+    env = {"TODOSTACK_ASGI_SERVER": asgi_server, "TODOSTACK_SHUTDOWN_GRACE_SECONDS": "5"}
+    with run_server(f"sqlite:///{tmp_path}/orphans.db", tmp_path, workers=2, env=env) as server:
+        # uvicorn's multiprocessing also starts a resource tracker: not a worker.
+        workers = [pid for pid in _workers(server) if b"resource_tracker" not in _cmdline(pid)]
+        assert len(workers) == 2, workers
+        server.process.kill()  # SIGKILL: no chance to stop its workers
+        server.process.wait()
+        deadline = time.monotonic() + 20
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = [pid for pid in workers if _alive(pid)]
+        for pid in left:  # do not leave them behind for the next test
+            os.kill(pid, signal.SIGKILL)
+        log = server.log.read_text()
+        assert not left, f"workers {left} outlived the server process:\n{log[-3000:]}"
+        gone = f"the server process (pid {server.process.pid}) is gone"
+        assert log.count(gone) == 2, log[-3000:]
+        assert "exiting now" not in log, "a worker needed the hard exit: the drain did not stop it"

@@ -17,6 +17,7 @@ from todostack.observability import MULTIPROC_ENV
 from todostack.profiling.peers import PEER_DIR_ENV
 from todostack.runtime import Settings, size_service
 from todostack.runtime.memory import limit_malloc_arenas, resident_bytes
+from todostack.runtime.parent import SERVER_PID_ENV
 
 __all__ = ["serve"]
 
@@ -87,6 +88,8 @@ def _serve(settings: Settings) -> int:
     workers = sizing.workers
     log.info("todostack: %s", sizing.cpu_reason)
     os.environ.update(settings.to_env())
+    # Workers stop themselves if this process is killed outright (runtime.parent).
+    os.environ[SERVER_PID_ENV] = str(os.getpid())
     log.info(
         "serving on http://%s:%d with %d worker(s), database %s, event loop %s",
         settings.server.host,
