@@ -25,11 +25,20 @@ def capture(browser: Browser, url: str, folder: Path, scheme: str) -> Path:
         page.locator(".new-todo").fill(title)
         page.locator(".new-todo").press("Enter")
         expect(page.locator(".todo-list li:not([data-id^=pending])")).to_have_count(n)
-    page.locator(".todo-list li").nth(2).locator(".set-priority").select_option("high")
-    page.locator(".todo-list li").nth(1).locator(".set-due").fill("2030-05-17")
-    page.locator(".todo-list li").nth(0).locator(".toggle").check()
+    items = page.locator(".todo-list li")
+    for n, (field, value) in ((2, ("Priority", "high")), (1, ("Due date", "2030-05-17"))):
+        items.nth(n).get_by_label("Details").click()  # due date and priority live behind it
+        control = items.nth(n).get_by_label(field)
+        if field == "Priority":
+            control.select_option(value)
+        else:
+            control.fill(value)
+        items.nth(n).get_by_label("Details").click()
+    items.nth(0).locator(".toggle").check()
     expect(page.locator(".todo-count")).to_have_text("2 items left")
-    expect(page.locator(".todo-list li").nth(1).locator(".due")).to_be_visible()
+    expect(items.nth(1).locator(".due")).to_be_visible()
+    expect(items.nth(2).locator(".priority")).to_be_visible()
+    expect(page.locator("body")).to_have_attribute("aria-busy", "false")
     path = folder / f"screenshot-{scheme}.png"
     page.screenshot(path=str(path))
     context.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, Route, expect
 
 from tests.e2e.browser import chromium
 from tests.server import RunningServer, run_server
@@ -68,6 +68,15 @@ def settle(page: Page) -> None:
     expect(page.locator("body")).to_have_attribute("aria-busy", "false")
 
 
+def details(item: Locator) -> Locator:
+    """Open an item's details (due date, priority) and return the item."""
+    summary = item.get_by_label("Details")
+    if summary.evaluate("el => !el.parentElement.open"):
+        summary.click()
+    expect(item.locator(".set-priority")).to_be_visible()
+    return item
+
+
 def add(page: Page, *titles: str) -> None:
     for title in titles:
         page.locator(".new-todo").fill(title)
@@ -85,7 +94,7 @@ def test_the_whole_flow_persists(page: Page) -> None:
     page.locator(".new-todo").press("Enter")
     expect(items).to_have_count(3)
     expect(items.nth(0).locator("label")).to_have_text("Buy milk")
-    expect(items.nth(1).locator(".tag")).to_have_text("#outside")
+    expect(items.nth(1).locator(".tag")).to_have_attribute("data-text", "#outside")
 
     items.nth(2).locator("label").dblclick()
     edit = items.nth(2).locator(".edit")
@@ -154,7 +163,14 @@ def test_works_on_a_narrow_screen(browser: Browser, web: RunningServer) -> None:
     tab = context.new_page()
     sign_up(tab, _email())
     add(tab, "a todo with a rather long title that has to wrap on a small phone screen")
-    for control in (".new-todo", ".todo-list .toggle", ".todo-list .destroy", ".filters", "#sign-out"):
+    for control in (
+        ".new-todo",
+        ".todo-list .toggle",
+        ".todo-list .details-toggle",
+        ".todo-list .destroy",
+        ".filters",
+        "#sign-out",
+    ):
         expect(tab.locator(control).first).to_be_visible()
     overflow = tab.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page is {overflow}px wider than the screen"
@@ -166,11 +182,12 @@ def test_due_date_priority_and_sorting(page: Page) -> None:
     add(page, "low one", "urgent one")
     items = page.locator(".todo-list li")
     with page.expect_response(lambda r: r.request.method == "PATCH"):
-        items.nth(1).locator(".set-priority").select_option("high")
-    expect(items.nth(1).locator(".priority")).to_have_text("high")
+        details(items.nth(1)).get_by_label("Priority").select_option("high")
+    expect(items.nth(1).locator(".priority")).to_have_attribute("data-text", "high")
     with page.expect_response(lambda r: r.request.method == "PATCH"):
-        items.nth(0).locator(".set-due").fill("2031-02-03")
-    expect(items.nth(0).locator(".due")).to_contain_text("2031")
+        details(items.nth(0)).get_by_label("Due date").fill("2031-02-03")
+    expect(items.nth(0).locator(".due")).to_have_attribute("data-text", re.compile("2031"))
+    expect(items.locator("label")).to_have_text(["low one", "urgent one"])  # the badges are not the titles' text
     page.locator("#sort").select_option("-priority")
     expect(items.locator("label")).to_have_text(["urgent one", "low one"])
     page.locator("#search").fill("low")
@@ -274,6 +291,84 @@ def test_keyboard_only(page: Page) -> None:
     settle(page)
     page.reload()
     expect(page.locator(".todo-list li label")).to_have_text(["third", "first", "second"])
+
+
+def test_todomvc_contracts(page: Page) -> None:
+    """TodoMVC's test ids, accessible names and item text, with due date, priority and tags shown."""
+    sign_up(page, _email())
+    expect(page.get_by_placeholder("What needs to be done?")).to_have_attribute("data-testid", "text-input")
+    add(page, "buy some cheese #food", "feed the cat")
+    items = page.locator(".todo-list li")
+    expect(page.get_by_test_id("todo-item")).to_have_count(2)
+    assert items.evaluate_all("lis => lis.map(li => li.dataset.testid)") == ["todo-item", "todo-item"]
+    assert items.locator("label").evaluate_all("ls => ls.map(l => l.dataset.testid)") == ["todo-title", "todo-title"]
+    expect(page.get_by_test_id("todo-title")).to_have_text(["buy some cheese", "feed the cat"])
+    expect(page.locator(".todo-count")).to_have_attribute("data-testid", "todo-count")
+    first = items.nth(0)
+    with page.expect_response(lambda r: r.request.method == "PATCH"):
+        details(first).get_by_label("Priority").select_option("high")
+    with page.expect_response(lambda r: r.request.method == "PATCH"):
+        first.get_by_label("Due date").fill("2030-05-17")
+    settle(page)
+
+    # An item's text is its title, by every measure a suite may use, even with its details open.
+    expect(first.locator(".priority")).to_be_visible()
+    expect(first.locator(".priority")).to_have_css("content", '"high"', pseudo="before")
+    expect(first.locator(".tag")).to_have_css("content", '"#food"', pseudo="before")
+    expect(first.locator(".due")).to_have_css("content", re.compile("2030"), pseudo="before")
+    expect(items).to_have_text(["buy some cheese", "feed the cat"])
+    expect(items).to_have_text(["buy some cheese", "feed the cat"], use_inner_text=True)
+    texts = items.evaluate_all("lis => lis.map(li => [li.textContent.trim(), li.innerText.trim()])")
+    assert texts == [["buy some cheese", "buy some cheese"], ["feed the cat", "feed the cat"]]
+
+    # Accessible names as TodoMVC's; each control is described by its todo's title.
+    toggle = first.get_by_role("checkbox", name="Toggle Todo", exact=True)
+    expect(toggle).to_have_accessible_description("buy some cheese")
+    expect(first.get_by_role("button", name="Delete", exact=True)).to_have_accessible_description("buy some cheese")
+    expect(page.get_by_label("Mark all as complete")).to_have_attribute("type", "checkbox")
+    expect(first.get_by_role("combobox", name="Priority")).to_have_value("high")
+    first.get_by_label("Details").click()  # closes them again
+    expect(first.get_by_label("Priority")).to_be_hidden()
+
+    # Editing: the edit box is the "Edit" textbox with the text-input test id, and a bare "blur"
+    # event (no focus change) saves it.
+    items.nth(1).dblclick()
+    edit = items.nth(1).get_by_role("textbox", name="Edit", exact=True)
+    expect(edit).to_have_attribute("data-testid", "text-input")
+    expect(edit).to_have_value("feed the cat")
+    edit.fill("feed the dog")
+    with page.expect_response(lambda r: r.request.method == "PATCH"):
+        edit.dispatch_event("blur")
+    expect(items).to_have_text(["buy some cheese", "feed the dog"])
+    page.reload()
+    expect(page.get_by_test_id("todo-title")).to_have_text(["buy some cheese", "feed the dog"])
+    expect(page.get_by_test_id("todo-item").nth(0).locator(".priority")).to_have_attribute("data-text", "high")
+
+
+def test_typing_survives_a_save_landing(page: Page) -> None:
+    """An edit started while the todo is still being created keeps its text when the server answers."""
+    sign_up(page, _email())
+    held: list[Route] = []
+    page.route(
+        "**/api/v1/todos", lambda route: held.append(route) if route.request.method == "POST" else route.fallback()
+    )
+    page.locator(".new-todo").fill("slow to save")
+    page.locator(".new-todo").press("Enter")
+    item = page.get_by_test_id("todo-item")
+    expect(item).to_have_attribute("data-id", re.compile("^pending-"))
+    item.dblclick()
+    item.get_by_role("textbox", name="Edit").fill("renamed at once")
+    page.wait_for_function("() => document.body.getAttribute('aria-busy') === 'true'")
+    assert len(held) == 1, "the creation should be held on its way"
+    held[0].continue_()  # the server's answer lands while the person is typing
+    expect(item).not_to_have_attribute("data-id", re.compile("^pending-"))
+    expect(item.get_by_role("textbox", name="Edit")).to_be_focused()
+    expect(item.get_by_role("textbox", name="Edit")).to_have_value("renamed at once")
+    item.get_by_role("textbox", name="Edit").press("Enter")
+    expect(page.get_by_test_id("todo-title")).to_have_text(["renamed at once"])
+    settle(page)
+    page.reload()
+    expect(page.get_by_test_id("todo-title")).to_have_text(["renamed at once"])
 
 
 def test_security_headers_and_csrf(web: RunningServer) -> None:

@@ -27,6 +27,16 @@ function busy(delta) {
 
 export const pendingRequests = () => pending;
 
+// Work the page has queued but not yet sent counts as busy too.
+export async function hold(promise) {
+  busy(+1);
+  try {
+    return await promise;
+  } finally {
+    busy(-1);
+  }
+}
+
 export async function request(method, path, options = {}) {
   busy(+1);
   try {
@@ -47,6 +57,8 @@ async function send(method, path, { body, ifMatch } = {}) {
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       credentials: "same-origin",
+      // A write already on its way finishes even if the person reloads or leaves the page.
+      keepalive: method !== "GET",
     });
   } catch (error) {
     listeners.offline();

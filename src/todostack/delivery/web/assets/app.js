@@ -1,6 +1,6 @@
 // Todo Stack web page: TodoMVC markup and behaviour, plus lists, due dates, priorities, tags,
 // search, sorting and keyboard reordering. Plain ES modules, no build step.
-import { api, ApiError, Offline, onConnectivity, pendingRequests } from "./api.js";
+import { api, ApiError, hold, Offline, onConnectivity } from "./api.js";
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const state = { user: null, lists: [], listId: null, todos: [], sort: "order", q: "" };
@@ -70,25 +70,46 @@ function dueText(due) {
   return date.toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
 }
 
+// The page's own record of the todos the server has confirmed, and the changes shown on the page
+// that it has not confirmed yet (see "changing todos" below).
+let serverTodos = []; // the current list, as the server last described it
+const known = new Map(); // id -> the server's latest copy of any todo seen (its version is what If-Match sends)
+const aliases = new Map(); // temporary id of a todo being created -> the id the server gave it
+const realId = (id) => aliases.get(id) ?? id;
+const isTodo = (id) => (t) => t.id === id || t.id === realId(id);
+
+let editing = null; // { id } of the todo whose title is being edited
+const openDetails = new Set(); // ids whose details (due date, priority) are open
+let rendering = false; // while the list is replaced, focus leaving an edit box is not a save
+
+// An item's text is its title and nothing else (TodoMVC's suites compare it): badges show their
+// words through CSS from a data attribute, controls carry no text, option words are labels.
+function badge(className, text) {
+  return el("span", { class: `badge ${className}`, dataset: { text } });
+}
+
 function renderTodo(todo) {
-  const li = el("li", { class: todo.completed ? "completed" : "", dataset: { id: todo.id }, draggable: "true" });
-  const toggle = el("input", { class: "toggle", type: "checkbox", checked: todo.completed });
-  toggle.setAttribute("aria-label", `Complete ${todo.title}`);
-  const label = el("label", {}, todo.title);
+  const id = realId(todo.id);
+  const titleId = `title-${todo.id}`;
+  const li = el("li", { class: todo.completed ? "completed" : "", dataset: { id: todo.id, testid: "todo-item" } });
+  li.draggable = true;
+  const described = (node) => { node.setAttribute("aria-describedby", titleId); return node; };
+  const toggle = described(el("input", { class: "toggle", type: "checkbox", checked: todo.completed, "aria-label": "Toggle Todo" }));
+  const label = el("label", { id: titleId, dataset: { testid: "todo-title" } }, todo.title);
   const meta = el("span", { class: "meta" });
-  if (todo.due) meta.append(el("span", { class: "due" }, `due ${dueText(todo.due)}`));
-  if (todo.priority !== "none") meta.append(el("span", { class: `priority priority-${todo.priority}` }, todo.priority));
-  for (const tag of todo.tags) meta.append(el("span", { class: "tag" }, `#${tag}`));
-  const priority = el("select", { class: "set-priority" },
-    ...PRIORITIES.map((p) => el("option", { value: p, selected: p === todo.priority }, p)));
-  priority.setAttribute("aria-label", `Priority of ${todo.title}`);
-  const due = el("input", { class: "set-due", type: "date", value: todo.due ? todo.due.slice(0, 10) : "" });
-  due.setAttribute("aria-label", `Due date of ${todo.title}`);
-  const destroy = el("button", { class: "destroy" });
-  destroy.setAttribute("aria-label", `Delete ${todo.title}`);
-  const view = el("div", { class: "view" }, toggle, label, meta, el("span", { class: "controls" }, due, priority), destroy);
-  const edit = el("input", { class: "edit", value: todo.title });
-  edit.setAttribute("aria-label", `Edit ${todo.title}`);
+  if (todo.due) meta.append(badge("due", `due ${dueText(todo.due)}`));
+  if (todo.priority !== "none") meta.append(badge(`priority priority-${todo.priority}`, todo.priority));
+  for (const tag of todo.tags) meta.append(badge("tag", `#${tag}`));
+  const priority = el("select", { class: "set-priority", "aria-label": "Priority" },
+    ...PRIORITIES.map((p) => el("option", { value: p, label: p, selected: p === todo.priority })));
+  const due = el("input", { class: "set-due", type: "date", value: todo.due ? todo.due.slice(0, 10) : "", "aria-label": "Due date" });
+  const summary = described(el("summary", { class: "details-toggle", "aria-label": "Details", title: "Due date and priority" }));
+  const details = el("details", { class: "details" }, summary, el("span", { class: "controls" }, due, priority));
+  details.open = openDetails.has(id);
+  details.addEventListener("toggle", () => { if (details.open) openDetails.add(id); else openDetails.delete(id); });
+  const destroy = described(el("button", { class: "destroy", "aria-label": "Delete", title: "Delete" }));
+  const view = el("div", { class: "view" }, toggle, label, meta, details, destroy);
+  const edit = described(el("input", { class: "edit", value: todo.title, "aria-label": "Edit", dataset: { testid: "text-input" } }));
   li.append(view, edit);
   return li;
 }
@@ -103,14 +124,32 @@ function render() {
     return el("li", {}, button);
   }));
 
-  const focusedOn = document.activeElement?.closest?.("li[data-id]")?.dataset.id;
-  const focusedId = aliases.get(focusedOn) ?? focusedOn; // a new todo may have got its real id
-  const focusedClass = document.activeElement?.className;
+  const active = document.activeElement;
+  const focusedLi = active?.closest?.(".todo-list li[data-id]");
+  const focusedId = focusedLi ? realId(focusedLi.dataset.id) : null;
+  const focusedClass = focusedLi ? active.classList[0] || "toggle" : null;
+  const draftBox = editing ? $(".todo-list li.editing .edit") : null;
+  const draft = draftBox && { value: draftBox.value, start: draftBox.selectionStart, end: draftBox.selectionEnd, focused: draftBox === active };
+
   const items = visibleTodos().map(renderTodo);
-  $(".todo-list").replaceChildren(...items);
-  if (focusedId) {
-    const again = $(`.todo-list li[data-id="${focusedId}"] .${(focusedClass || "toggle").split(" ")[0]}`);
-    (again || $(`.todo-list li[data-id="${focusedId}"] .toggle`))?.focus();
+  rendering = true;
+  try { $(".todo-list").replaceChildren(...items); } finally { rendering = false; }
+  const itemOf = (id) => items.find((li) => realId(li.dataset.id) === realId(id));
+
+  // Whatever the person was doing survives a render: typing in an edit box, focus on a control.
+  const editedLi = editing && itemOf(editing.id);
+  if (editing && !editedLi) editing = null;
+  if (editedLi) {
+    editedLi.classList.add("editing");
+    const box = $(".edit", editedLi);
+    if (draft) box.value = draft.value;
+    if (!draft || draft.focused) {
+      box.focus();
+      box.setSelectionRange(draft ? draft.start : box.value.length, draft ? draft.end : box.value.length);
+    }
+  } else if (focusedId) {
+    const again = itemOf(focusedId);
+    (again && ($(`.${focusedClass}`, again) || $(".toggle", again)))?.focus();
   }
 
   const total = state.todos.length;
@@ -128,24 +167,224 @@ function render() {
   }
 }
 
-// ---- loading --------------------------------------------------------------------------------
+// ---- changing todos -------------------------------------------------------------------------
+//
+// Every change shows at once: the page shows the server's copy of the list with the changes not
+// yet confirmed applied on top, in the order they were made. The changes reach the server one at
+// a time, in that same order, each built from the server's latest copy when it leaves (so a todo
+// still being created has its real id by then, and If-Match carries the latest version). A change
+// the server refuses simply drops out of the pending ones, which puts the todo back as the server
+// has it. Reloading the list is queued the same way, so an answer can never be older than a change.
 
-async function loadTodos() {
-  if (!state.listId) { state.todos = []; render(); return; }
+const pendingOps = [];
+let queue = Promise.resolve();
+let unsent = 0; // queued changes that have not left yet (leaving the page would lose them)
+
+function refresh() {
+  state.todos = pendingOps.filter((op) => op.listId === state.listId).reduce((todos, op) => op.apply(todos), serverTodos);
+  render();
+}
+
+function confirmTodo(todo) {
+  known.set(todo.id, todo);
+  const i = serverTodos.findIndex((t) => t.id === todo.id);
+  if (i >= 0) serverTodos[i] = todo;
+}
+
+function forget(id) {
+  known.delete(id);
+  serverTodos = serverTodos.filter((t) => t.id !== id);
+}
+
+function submit(op) {
+  op.listId ??= state.listId;
+  if (op.apply) pendingOps.push(op);
+  refresh();
+  const counted = op.apply ? 1 : 0;
+  unsent += counted;
+  queue = queue.then(async () => {
+    unsent -= counted;
+    try {
+      await op.send();
+    } catch (error) {
+      say(explain(error, op.what || "Could not save"));
+    } finally {
+      const i = pendingOps.indexOf(op);
+      if (i >= 0) pendingOps.splice(i, 1);
+      refresh();
+    }
+  });
+  hold(queue);
+  return queue;
+}
+
+async function reloadServer(listId) {
+  if (!listId || listId !== state.listId) return;
+  const { sort, q } = state;
   try {
-    state.todos = await api.todos(state.listId, { sort: state.sort, q: state.q });
+    const fresh = await api.todos(listId, { sort, q });
+    if (listId !== state.listId || sort !== state.sort || q !== state.q) return;
+    serverTodos = fresh;
+    for (const t of fresh) known.set(t.id, t);
   } catch (error) {
     say(explain(error, "Could not load the todos"));
   }
-  render();
+}
+
+function change(todo, changes, what) {
+  const id = todo.id;
+  return submit({
+    apply: (todos) => todos.map((t) => (isTodo(id)(t) ? { ...t, ...changes } : t)),
+    async send() {
+      const base = known.get(realId(id));
+      if (!base) return; // its creation was refused, or it is gone
+      try {
+        confirmTodo(await api.patchTodo(base, changes));
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 412) {
+          try { confirmTodo(await api.todo(base.id)); } catch { /* the message below still applies */ }
+          const typed = changes.title !== undefined ? ` Your text “${changes.title}” was not saved; edit again to apply it.` : "";
+          say(`“${base.title}” was changed somewhere else, so it was reloaded.${typed}`);
+        } else if (error instanceof ApiError && error.status === 404) {
+          forget(base.id);
+          say(`“${base.title}” no longer exists.`);
+        } else {
+          say(explain(error, what));
+        }
+      }
+    },
+  });
+}
+
+function remove(todo) {
+  const id = todo.id;
+  return submit({
+    apply: (todos) => todos.filter((t) => !isTodo(id)(t)),
+    async send() {
+      const base = known.get(realId(id));
+      if (!base) return;
+      try {
+        await api.deleteTodo(base);
+        forget(base.id);
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 404) { forget(base.id); return; }
+        if (error instanceof ApiError && error.status === 412) {
+          say(`“${base.title}” was changed somewhere else, so it was not deleted.`);
+          try { confirmTodo(await api.todo(base.id)); } catch { /* keep the copy we have */ }
+        } else {
+          say(explain(error, "Could not delete"));
+        }
+      }
+    },
+  });
+}
+
+let pendingSeq = 0;
+
+function add(text) {
+  const input = $("#new-todo");
+  const { title, tags } = parseEntry(text);
+  if (!title) return;
+  const temp = { id: `pending-${++pendingSeq}`, title, tags, completed: false, priority: "none", due: null, version: 0 };
+  input.value = "";
+  const listId = state.listId;
+  submit({
+    listId,
+    apply: (todos) => [...todos, temp],
+    async send() {
+      try {
+        const created = await api.createTodo({ title, tags, list_id: listId });
+        aliases.set(temp.id, created.id);
+        known.set(created.id, created);
+        if (listId === state.listId && !serverTodos.some((t) => t.id === created.id)) serverTodos.push(created);
+      } catch (error) {
+        if (!input.value) input.value = text; // nothing typed is lost
+        say(explain(error, "Could not add the todo"));
+      }
+    },
+  });
+}
+
+function setAll(completed) {
+  const listId = state.listId;
+  submit({
+    listId,
+    apply: (todos) => todos.map((t) => ({ ...t, completed })),
+    async send() {
+      try {
+        if (completed) await api.completeAll(listId);
+        else {
+          const done = listId === state.listId ? serverTodos.filter((t) => t.completed) : [];
+          for (const t of done) confirmTodo(await api.patchTodo(known.get(t.id) || t, { completed: false }));
+        }
+      } catch (error) {
+        say(explain(error, completed ? "Could not complete all" : "Could not reopen"));
+      }
+      await reloadServer(listId);
+    },
+  });
+}
+
+function clearCompleted() {
+  const listId = state.listId;
+  submit({
+    listId,
+    apply: (todos) => todos.filter((t) => !t.completed),
+    async send() {
+      try { await api.clearCompleted(listId); } catch (error) { say(explain(error, "Could not clear completed todos")); }
+      await reloadServer(listId);
+    },
+  });
+}
+
+function inOrder(todos, ids) {
+  const rank = new Map(ids.map((id, i) => [realId(id), i]));
+  const at = (t) => rank.get(t.id) ?? ids.length;
+  return [...todos].sort((a, b) => at(a) - at(b));
+}
+
+function move(todo, step) {
+  if (state.sort !== "order") { say("Switch to manual order to move todos."); return queue; }
+  const i = state.todos.findIndex(isTodo(todo.id));
+  const j = i + step;
+  if (i < 0 || j < 0 || j >= state.todos.length) return queue;
+  const ids = state.todos.map((t) => t.id);
+  [ids[i], ids[j]] = [ids[j], ids[i]];
+  const listId = state.listId;
+  const done = submit({
+    listId,
+    apply: (todos) => inOrder(todos, ids),
+    what: "Could not move the todo",
+    async send() {
+      const real = ids.map(realId).filter((id) => known.has(id));
+      const { items } = await api.reorder(listId, real);
+      for (const t of items) confirmTodo(t);
+      if (listId === state.listId) serverTodos = inOrder(serverTodos, real);
+    },
+  });
+  $(`.todo-list li[data-id="${realId(todo.id)}"] .toggle, .todo-list li[data-id="${todo.id}"] .toggle`)?.focus();
+  return done;
+}
+
+// ---- loading --------------------------------------------------------------------------------
+
+function loadTodos() {
+  const listId = state.listId;
+  if (!listId) { serverTodos = []; refresh(); return queue; }
+  return submit({ listId, send: () => reloadServer(listId) });
+}
+
+function showList(listId) {
+  if (listId !== state.listId) { serverTodos = []; editing = null; }
+  state.listId = listId;
+  return loadTodos();
 }
 
 async function loadLists(preferId) {
   const { items } = await api.lists();
   state.lists = items;
   const keep = items.find((l) => l.id === (preferId || state.listId));
-  state.listId = keep ? keep.id : items[0]?.id || null;
-  await loadTodos();
+  await showList(keep ? keep.id : items[0]?.id || null);
 }
 
 async function showApp(user) {
@@ -166,154 +405,33 @@ function showAuth() {
   $("#auth-email").focus();
 }
 
-// ---- changing todos (optimistic, with rollback) -----------------------------------------------
-
-function replaceTodo(todo) {
-  const i = state.todos.findIndex((t) => t.id === todo.id);
-  if (i >= 0) state.todos[i] = todo;
-}
-
-// ---- todos the server has not confirmed yet ------------------------------------------------------
-
-let pendingSeq = 0;
-const creations = new Map(); // temporary id -> promise of the created todo (null if refused)
-const aliases = new Map(); // temporary id -> the id the server gave it
-
-// A change to a todo still being created waits for the server's copy, so it is never sent
-// with a temporary id. Resolves to null when the creation was refused (and rolled back).
-async function saved(todo) {
-  const creation = creations.get(todo.id);
-  if (!creation) return todo;
-  const created = await creation;
-  return created ? state.todos.find((t) => t.id === created.id) || created : null;
-}
-
-async function change(todo, changes, what) {
-  replaceTodo({ ...todo, ...changes });
-  render();
-  const current = await saved(todo);
-  if (!current) return;
-  if (current !== todo) { replaceTodo({ ...current, ...changes }); render(); }
-  const before = { ...current };
-  try {
-    replaceTodo(await api.patchTodo(before, changes));
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 412) {
-      try {
-        replaceTodo(await api.todo(current.id));
-      } catch { replaceTodo(before); }
-      const typed = changes.title !== undefined ? ` Your text “${changes.title}” was not saved; edit again to apply it.` : "";
-      say(`“${before.title}” was changed somewhere else, so it was reloaded.${typed}`);
-    } else if (error instanceof ApiError && error.status === 404) {
-      state.todos = state.todos.filter((t) => t.id !== current.id);
-      say(`“${before.title}” no longer exists.`);
-    } else {
-      replaceTodo(before);
-      say(explain(error, what));
-    }
-  }
-  render();
-}
-
-async function remove(pendingOrSaved) {
-  const index = state.todos.findIndex((t) => t.id === pendingOrSaved.id);
-  state.todos = state.todos.filter((t) => t.id !== pendingOrSaved.id);
-  render();
-  const todo = await saved(pendingOrSaved);
-  if (!todo) return;
-  if (todo !== pendingOrSaved) { state.todos = state.todos.filter((t) => t.id !== todo.id); render(); }
-  try {
-    await api.deleteTodo(todo);
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 404) return;
-    if (error instanceof ApiError && error.status === 412) {
-      say(`“${todo.title}” was changed somewhere else, so it was not deleted.`);
-      try { state.todos.splice(index, 0, await api.todo(todo.id)); } catch { state.todos.splice(index, 0, todo); }
-    } else {
-      state.todos.splice(index, 0, todo);
-      say(explain(error, "Could not delete"));
-    }
-    render();
-  }
-}
-
-async function add(text) {
-  const input = $("#new-todo");
-  const { title, tags } = parseEntry(text);
-  if (!title) return;
-  const temp = { id: `pending-${++pendingSeq}`, title, tags, completed: false, priority: "none", due: null, version: 0 };
-  const creation = api.createTodo({ title, tags, list_id: state.listId });
-  creations.set(temp.id, creation.catch(() => null));
-  state.todos.push(temp);
-  input.value = "";
-  render();
-  try {
-    const created = await creation;
-    aliases.set(temp.id, created.id);
-    if (state.todos.some((t) => t.id === temp.id)) {
-      state.todos = state.todos.map((t) => (t.id === temp.id ? created : t));
-    } else if (created.list_id === state.listId && !state.todos.some((t) => t.id === created.id)) {
-      state.todos.push(created); // a reload replaced the list meanwhile
-    }
-  } catch (error) {
-    state.todos = state.todos.filter((t) => t.id !== temp.id);
-    if (!input.value) input.value = text; // nothing typed is lost
-    say(explain(error, "Could not add the todo"));
-  }
-  render();
-}
-
-let orderSync = Promise.resolve();
-
-function move(todo, step) {
-  if (state.sort !== "order") { say("Switch to manual order to move todos."); return orderSync; }
-  const i = state.todos.findIndex((t) => t.id === todo.id);
-  const j = i + step;
-  if (j < 0 || j >= state.todos.length) return orderSync;
-  const before = [...state.todos];
-  [state.todos[i], state.todos[j]] = [state.todos[j], state.todos[i]];
-  render();
-  $(`.todo-list li[data-id="${todo.id}"] .toggle`)?.focus();
-  // One reorder request at a time, each sending the order as it is when it leaves: quick
-  // successive moves can never reach the server out of order.
-  orderSync = orderSync.then(async () => {
-    const listId = state.listId;
-    await Promise.all(creations.values()); // every id sent must be the server's
-    try {
-      const { items } = await api.reorder(listId, state.todos.map((t) => t.id));
-      const byId = new Map(items.map((t) => [t.id, t]));
-      state.todos = state.todos.map((t) => byId.get(t.id) || t);
-    } catch (error) {
-      if (listId === state.listId) { state.todos = before; render(); }
-      say(explain(error, "Could not move the todo"));
-    }
-  });
-  return orderSync;
-}
-
 // ---- editing --------------------------------------------------------------------------------
 
 function todoOf(node) {
   const li = node.closest("li[data-id]");
-  return li ? state.todos.find((t) => t.id === li.dataset.id) : undefined;
+  return li ? state.todos.find(isTodo(li.dataset.id)) : undefined;
 }
 
 function startEditing(li) {
-  li.classList.add("editing");
-  const edit = $(".edit", li);
-  edit.focus();
-  edit.setSelectionRange(edit.value.length, edit.value.length);
+  if (editing) finishEditing(true);
+  const again = $(`.todo-list li[data-id="${li.dataset.id}"]`); // the save above may have rendered
+  if (!again) return;
+  editing = { id: again.dataset.id };
+  again.classList.add("editing");
+  const box = $(".edit", again);
+  box.focus();
+  box.setSelectionRange(box.value.length, box.value.length);
 }
 
-function finishEditing(edit, save) {
-  const li = edit.closest("li");
-  if (!li || !li.classList.contains("editing")) return;
-  li.classList.remove("editing");
-  const todo = todoOf(li);
-  if (!todo || !save) { render(); return; }
-  const title = edit.value.trim();
-  if (!title) { remove(todo); return; }
-  if (title !== todo.title) change(todo, { title }, "Could not rename");
+function finishEditing(save) {
+  if (!editing) return;
+  const box = $(".todo-list li.editing .edit");
+  const todo = state.todos.find(isTodo(editing.id));
+  editing = null;
+  if (!todo || !save || !box) { render(); return; }
+  const title = box.value.trim();
+  if (!title) remove(todo);
+  else if (title !== todo.title) change(todo, { title }, "Could not rename");
   else render();
 }
 
@@ -338,7 +456,9 @@ function wire() {
   });
   $("#sign-out").addEventListener("click", async () => {
     try { await api.signOut(); } catch (error) { say(explain(error, "Could not sign out")); return; }
+    serverTodos = [];
     state.todos = [];
+    editing = null;
     showAuth();
   });
 
@@ -361,13 +481,15 @@ function wire() {
     if (event.target.matches(".destroy")) { const todo = todoOf(event.target); if (todo) remove(todo); }
   });
   todoList.addEventListener("dblclick", (event) => {
-    if (event.target.matches("label")) startEditing(event.target.closest("li"));
+    // Anywhere on the item's row but its controls (TodoMVC's suites double-click the item itself).
+    const li = event.target.closest("li[data-id]");
+    if (li && !li.classList.contains("editing") && !event.target.closest("input, button, select, details")) startEditing(li);
   });
   todoList.addEventListener("keydown", (event) => {
     const target = event.target;
     if (target.matches(".edit")) {
-      if (event.key === "Enter") finishEditing(target, true);
-      else if (event.key === "Escape") finishEditing(target, false);
+      if (event.key === "Enter") finishEditing(true);
+      else if (event.key === "Escape") finishEditing(false);
       return;
     }
     const todo = todoOf(target);
@@ -380,9 +502,13 @@ function wire() {
       startEditing(target.closest("li"));
     }
   });
-  todoList.addEventListener("focusout", (event) => {
-    if (event.target.matches(".edit")) finishEditing(event.target, true);
-  });
+  // Leaving the edit box saves: "blur" (which does not bubble, hence the capture) and "focusout"
+  // both count, whichever comes first; the second finds nothing left to save.
+  const leaveEdit = (event) => {
+    if (!rendering && event.target.matches(".edit") && event.target.closest("li.editing")) finishEditing(true);
+  };
+  todoList.addEventListener("blur", leaveEdit, true);
+  todoList.addEventListener("focusout", leaveEdit);
   let dragged = null;
   todoList.addEventListener("dragstart", (event) => { dragged = todoOf(event.target); });
   todoList.addEventListener("dragover", (event) => event.preventDefault());
@@ -393,36 +519,16 @@ function wire() {
     const step = state.todos.indexOf(target) - state.todos.indexOf(dragged);
     const todo = dragged;
     dragged = null;
-    (async () => { for (let i = 0; i < Math.abs(step); i++) await move(todo, Math.sign(step)); })();
+    for (let i = 0; i < Math.abs(step); i++) move(todo, Math.sign(step));
   });
 
-  $(".toggle-all").addEventListener("change", async (event) => {
-    const done = event.target.checked;
-    if (done) {
-      state.todos = state.todos.map((t) => ({ ...t, completed: true }));
-      render();
-      try { await api.completeAll(state.listId); } catch (error) { say(explain(error, "Could not complete all")); }
-      await loadTodos();
-    } else {
-      for (const todo of state.todos.filter((t) => t.completed)) await change(todo, { completed: false }, "Could not reopen");
-    }
-  });
-  $(".clear-completed").addEventListener("click", async () => {
-    const before = state.todos;
-    state.todos = state.todos.filter((t) => !t.completed);
-    render();
-    try { await api.clearCompleted(state.listId); } catch (error) {
-      state.todos = before;
-      render();
-      say(explain(error, "Could not clear completed todos"));
-    }
-  });
+  $(".toggle-all").addEventListener("change", (event) => setAll(event.target.checked));
+  $(".clear-completed").addEventListener("click", clearCompleted);
 
   $("#lists").addEventListener("click", (event) => {
     const button = event.target.closest(".list-button");
     if (!button) return;
-    state.listId = button.dataset.id;
-    loadTodos();
+    showList(button.dataset.id);
   });
   $("#new-list-form").addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -458,10 +564,10 @@ function wire() {
   });
   $("#sort").addEventListener("change", (event) => { state.sort = event.target.value; loadTodos(); });
   window.addEventListener("hashchange", render);
-  // Leaving aborts saves still on their way (and the server drops work for a client that left):
-  // let the browser ask first.
+  // Saves on their way finish after the page is gone (keepalive), but changes still queued behind
+  // them would be lost: let the browser ask first.
   window.addEventListener("beforeunload", (event) => {
-    if (pendingRequests() > 0) event.preventDefault();
+    if (unsent > 0) event.preventDefault();
   });
 }
 
