@@ -371,6 +371,35 @@ def test_typing_survives_a_save_landing(page: Page) -> None:
     expect(page.get_by_test_id("todo-title")).to_have_text(["renamed at once"])
 
 
+def test_changes_not_yet_sent_survive_a_reload(page: Page) -> None:
+    """A reload while changes wait their turn loses none of them and creates nothing twice."""
+    sign_up(page, _email())
+    add(page, "first")
+    held: list[Route] = []
+
+    def hold_first_creation(route: Route) -> None:
+        if route.request.method == "POST" and not held:
+            held.append(route)  # on its way, never answered: the reload comes first
+        else:
+            route.fallback()
+
+    page.route("**/api/v1/todos", hold_first_creation)
+    page.locator(".new-todo").fill("second")
+    page.locator(".new-todo").press("Enter")
+    items = page.get_by_test_id("todo-item")
+    items.nth(0).get_by_role("checkbox").check()  # queued behind the creation, not sent yet
+    expect(items).to_have_class(["completed", ""])
+    page.wait_for_function("() => document.body.getAttribute('aria-busy') === 'true'")
+    assert len(held) == 1, "the creation should be held on its way"
+    page.reload()  # no prompt: the server is reachable, and the page keeps the changes for the next one
+    expect(items).to_have_text(["first", "second"])
+    expect(items).to_have_class(["completed", ""])
+    settle(page)
+    page.reload()  # what the server has now
+    expect(items).to_have_text(["first", "second"])
+    expect(items).to_have_class(["completed", ""])
+
+
 def test_security_headers_and_csrf(web: RunningServer) -> None:
     with httpx.Client(base_url=web.url) as client:
         page = client.get("/")

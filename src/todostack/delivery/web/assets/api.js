@@ -46,8 +46,9 @@ export async function request(method, path, options = {}) {
   }
 }
 
-async function send(method, path, { body, ifMatch } = {}) {
+async function send(method, path, { body, ifMatch, key } = {}) {
   const headers = { Accept: "application/json" };
+  if (key !== undefined) headers["Idempotency-Key"] = key;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (ifMatch !== undefined) headers["If-Match"] = `"${ifMatch}"`;
   let response;
@@ -99,7 +100,7 @@ export const api = {
     return all;
   },
   todo: (id) => request("GET", `/api/v1/todos/${id}`),
-  createTodo: (body) => request("POST", "/api/v1/todos", { body }),
+  createTodo: (body, key) => request("POST", "/api/v1/todos", { body, key }),
   patchTodo: (todo, changes) => request("PATCH", `/api/v1/todos/${todo.id}`, { body: changes, ifMatch: todo.version }),
   deleteTodo: (todo) => request("DELETE", `/api/v1/todos/${todo.id}`, { ifMatch: todo.version }),
   completeAll: (listId) => request("POST", `/api/v1/lists/${listId}/complete-all`),

@@ -231,110 +231,157 @@ async function reloadServer(listId) {
   }
 }
 
-function change(todo, changes, what) {
-  const id = todo.id;
-  return submit({
-    apply: (todos) => todos.map((t) => (isTodo(id)(t) ? { ...t, ...changes } : t)),
-    async send() {
-      const base = known.get(realId(id));
-      if (!base) return; // its creation was refused, or it is gone
-      try {
-        confirmTodo(await api.patchTodo(base, changes));
-      } catch (error) {
-        if (error instanceof ApiError && error.status === 412) {
-          try { confirmTodo(await api.todo(base.id)); } catch { /* the message below still applies */ }
-          const typed = changes.title !== undefined ? ` Your text “${changes.title}” was not saved; edit again to apply it.` : "";
-          say(`“${base.title}” was changed somewhere else, so it was reloaded.${typed}`);
-        } else if (error instanceof ApiError && error.status === 404) {
-          forget(base.id);
-          say(`“${base.title}” no longer exists.`);
-        } else {
-          say(explain(error, what));
+// Each change is a plain record (so the ones not yet confirmed can outlive a reload, see the
+// outbox below) turned into an operation: how it looks on the page, and how it is sent.
+const operations = {
+  create(r, { replayed }) {
+    return {
+      apply: (todos) => [...todos, r.temp],
+      async send() {
+        try {
+          const created = await api.createTodo({ title: r.temp.title, tags: r.temp.tags, list_id: r.listId }, r.key);
+          aliases.set(r.temp.id, created.id);
+          known.set(created.id, created);
+          if (r.listId === state.listId && !serverTodos.some((t) => t.id === created.id)) serverTodos.push(created);
+        } catch (error) {
+          if (replayed && error instanceof ApiError && error.status === 409) return; // deleted since
+          const input = $("#new-todo");
+          if (!replayed && !input.value) input.value = r.text; // nothing typed is lost
+          say(explain(error, "Could not add the todo"));
         }
-      }
-    },
-  });
+      },
+    };
+  },
+  change(r) {
+    return {
+      apply: (todos) => todos.map((t) => (isTodo(r.id)(t) ? { ...t, ...r.changes } : t)),
+      async send() {
+        const base = await latest(r.id);
+        if (!base) return; // its creation was refused, or it is gone
+        try {
+          confirmTodo(await api.patchTodo(base, r.changes));
+        } catch (error) {
+          if (error instanceof ApiError && error.status === 412) {
+            try { confirmTodo(await api.todo(base.id)); } catch { /* the message below still applies */ }
+            const typed = r.changes.title !== undefined ? ` Your text “${r.changes.title}” was not saved; edit again to apply it.` : "";
+            say(`“${base.title}” was changed somewhere else, so it was reloaded.${typed}`);
+          } else if (error instanceof ApiError && error.status === 404) {
+            forget(base.id);
+            say(`“${base.title}” no longer exists.`);
+          } else {
+            say(explain(error, r.what));
+          }
+        }
+      },
+    };
+  },
+  remove(r) {
+    return {
+      apply: (todos) => todos.filter((t) => !isTodo(r.id)(t)),
+      async send() {
+        const base = await latest(r.id);
+        if (!base) return;
+        try {
+          await api.deleteTodo(base);
+          forget(base.id);
+        } catch (error) {
+          if (error instanceof ApiError && error.status === 404) { forget(base.id); return; }
+          if (error instanceof ApiError && error.status === 412) {
+            say(`“${base.title}” was changed somewhere else, so it was not deleted.`);
+            try { confirmTodo(await api.todo(base.id)); } catch { /* keep the copy we have */ }
+          } else {
+            say(explain(error, "Could not delete"));
+          }
+        }
+      },
+    };
+  },
+  setAll(r) {
+    return {
+      apply: (todos) => todos.map((t) => ({ ...t, completed: r.completed })),
+      async send() {
+        try {
+          if (r.completed) await api.completeAll(r.listId);
+          else {
+            const done = r.listId === state.listId ? serverTodos.filter((t) => t.completed) : [];
+            for (const t of done) confirmTodo(await api.patchTodo(known.get(t.id) || t, { completed: false }));
+          }
+        } catch (error) {
+          say(explain(error, r.completed ? "Could not complete all" : "Could not reopen"));
+        }
+        await reloadServer(r.listId);
+      },
+    };
+  },
+  clearCompleted(r) {
+    return {
+      apply: (todos) => todos.filter((t) => !t.completed),
+      async send() {
+        try { await api.clearCompleted(r.listId); } catch (error) { say(explain(error, "Could not clear completed todos")); }
+        await reloadServer(r.listId);
+      },
+    };
+  },
+  reorder(r) {
+    return {
+      apply: (todos) => inOrder(todos, r.ids),
+      what: "Could not move the todo",
+      async send() {
+        const real = r.ids.map(realId).filter((id) => known.has(id));
+        const { items } = await api.reorder(r.listId, real);
+        for (const t of items) confirmTodo(t);
+        if (r.listId === state.listId) serverTodos = inOrder(serverTodos, real);
+      },
+    };
+  },
+};
+
+function record(r, { replayed = false } = {}) {
+  return submit({ listId: r.listId, record: r, ...operations[r.kind](r, { replayed }) });
+}
+
+// The server's latest copy of a todo: known from a load, else asked for (a replayed change may
+// come before the first load). Null for a todo whose creation was refused, or one that is gone.
+async function latest(id) {
+  const rid = realId(id);
+  if (known.has(rid)) return known.get(rid);
+  if (rid.startsWith("pending-")) return null;
+  try {
+    const todo = await api.todo(rid);
+    known.set(todo.id, todo);
+    return todo;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return null;
+    throw error;
+  }
+}
+
+function change(todo, changes, what) {
+  return record({ kind: "change", listId: state.listId, id: todo.id, changes, what });
 }
 
 function remove(todo) {
-  const id = todo.id;
-  return submit({
-    apply: (todos) => todos.filter((t) => !isTodo(id)(t)),
-    async send() {
-      const base = known.get(realId(id));
-      if (!base) return;
-      try {
-        await api.deleteTodo(base);
-        forget(base.id);
-      } catch (error) {
-        if (error instanceof ApiError && error.status === 404) { forget(base.id); return; }
-        if (error instanceof ApiError && error.status === 412) {
-          say(`“${base.title}” was changed somewhere else, so it was not deleted.`);
-          try { confirmTodo(await api.todo(base.id)); } catch { /* keep the copy we have */ }
-        } else {
-          say(explain(error, "Could not delete"));
-        }
-      }
-    },
-  });
+  return record({ kind: "remove", listId: state.listId, id: todo.id });
 }
 
+const setAll = (completed) => record({ kind: "setAll", listId: state.listId, completed });
+const clearCompleted = () => record({ kind: "clearCompleted", listId: state.listId });
+
+// Unique across reloads of this tab (a replayed change may name a todo created before the reload).
+const session = Date.now().toString(36);
 let pendingSeq = 0;
 
+function randomKey() {
+  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 function add(text) {
-  const input = $("#new-todo");
   const { title, tags } = parseEntry(text);
   if (!title) return;
-  const temp = { id: `pending-${++pendingSeq}`, title, tags, completed: false, priority: "none", due: null, version: 0 };
-  input.value = "";
-  const listId = state.listId;
-  submit({
-    listId,
-    apply: (todos) => [...todos, temp],
-    async send() {
-      try {
-        const created = await api.createTodo({ title, tags, list_id: listId });
-        aliases.set(temp.id, created.id);
-        known.set(created.id, created);
-        if (listId === state.listId && !serverTodos.some((t) => t.id === created.id)) serverTodos.push(created);
-      } catch (error) {
-        if (!input.value) input.value = text; // nothing typed is lost
-        say(explain(error, "Could not add the todo"));
-      }
-    },
-  });
-}
-
-function setAll(completed) {
-  const listId = state.listId;
-  submit({
-    listId,
-    apply: (todos) => todos.map((t) => ({ ...t, completed })),
-    async send() {
-      try {
-        if (completed) await api.completeAll(listId);
-        else {
-          const done = listId === state.listId ? serverTodos.filter((t) => t.completed) : [];
-          for (const t of done) confirmTodo(await api.patchTodo(known.get(t.id) || t, { completed: false }));
-        }
-      } catch (error) {
-        say(explain(error, completed ? "Could not complete all" : "Could not reopen"));
-      }
-      await reloadServer(listId);
-    },
-  });
-}
-
-function clearCompleted() {
-  const listId = state.listId;
-  submit({
-    listId,
-    apply: (todos) => todos.filter((t) => !t.completed),
-    async send() {
-      try { await api.clearCompleted(listId); } catch (error) { say(explain(error, "Could not clear completed todos")); }
-      await reloadServer(listId);
-    },
-  });
+  const temp = { id: `pending-${session}-${++pendingSeq}`, title, tags, completed: false, priority: "none", due: null, version: 0 };
+  $("#new-todo").value = "";
+  // The key makes the creation safe to send again: a replay after a reload gets the same todo.
+  record({ kind: "create", listId: state.listId, temp, text, key: randomKey() });
 }
 
 function inOrder(todos, ids) {
@@ -350,20 +397,32 @@ function move(todo, step) {
   if (i < 0 || j < 0 || j >= state.todos.length) return queue;
   const ids = state.todos.map((t) => t.id);
   [ids[i], ids[j]] = [ids[j], ids[i]];
-  const listId = state.listId;
-  const done = submit({
-    listId,
-    apply: (todos) => inOrder(todos, ids),
-    what: "Could not move the todo",
-    async send() {
-      const real = ids.map(realId).filter((id) => known.has(id));
-      const { items } = await api.reorder(listId, real);
-      for (const t of items) confirmTodo(t);
-      if (listId === state.listId) serverTodos = inOrder(serverTodos, real);
-    },
-  });
+  const done = record({ kind: "reorder", listId: state.listId, ids });
   $(`.todo-list li[data-id="${realId(todo.id)}"] .toggle, .todo-list li[data-id="${todo.id}"] .toggle`)?.focus();
   return done;
+}
+
+// ---- the outbox: changes not yet confirmed outlive a reload --------------------------------------
+//
+// Leaving the page saves the records of the pending changes in this tab's sessionStorage; the
+// next page, signed in as the same person, sends them again before its first load. Sending again
+// is safe: a creation carries its Idempotency-Key, and the other changes set values (or delete)
+// from the server's latest copy. Saves already on their way finish anyway (keepalive).
+
+const OUTBOX = "todostack.outbox";
+
+function saveOutbox() {
+  const records = pendingOps.map((op) => op.record).filter(Boolean);
+  if (state.user && records.length) sessionStorage.setItem(OUTBOX, JSON.stringify({ user: state.user.id, records }));
+  else sessionStorage.removeItem(OUTBOX);
+}
+
+function resumeOutbox(user) {
+  let saved = null;
+  try { saved = JSON.parse(sessionStorage.getItem(OUTBOX) || "null"); } catch { saved = null; }
+  sessionStorage.removeItem(OUTBOX);
+  if (!saved || saved.user !== user.id || !Array.isArray(saved.records)) return;
+  for (const r of saved.records) if (operations[r?.kind]) record(r, { replayed: true });
 }
 
 // ---- loading --------------------------------------------------------------------------------
@@ -390,6 +449,7 @@ async function loadLists(preferId) {
 async function showApp(user) {
   state.user = user;
   $("#who").textContent = user.email;
+  resumeOutbox(user); // queued ahead of the first load, which then shows their result
   await loadLists(); // before the page shows: nothing typed may race the first load
   $("#auth").hidden = true;
   $("#app").hidden = false;
@@ -459,6 +519,7 @@ function wire() {
     serverTodos = [];
     state.todos = [];
     editing = null;
+    sessionStorage.removeItem(OUTBOX);
     showAuth();
   });
 
@@ -564,10 +625,11 @@ function wire() {
   });
   $("#sort").addEventListener("change", (event) => { state.sort = event.target.value; loadTodos(); });
   window.addEventListener("hashchange", render);
-  // Saves on their way finish after the page is gone (keepalive), but changes still queued behind
-  // them would be lost: let the browser ask first.
+  // Pending changes are kept for the next page (the outbox); only while the server cannot be
+  // reached might they never be saved: then let the browser ask first.
+  window.addEventListener("pagehide", saveOutbox);
   window.addEventListener("beforeunload", (event) => {
-    if (unsent > 0) event.preventDefault();
+    if (unsent > 0 && !$("#offline").hidden) event.preventDefault();
   });
 }
 
