@@ -1,6 +1,7 @@
 // Todo Stack web page: TodoMVC markup and behaviour, plus lists, due dates, priorities, tags,
 // search, sorting and keyboard reordering. Plain ES modules, no build step.
-import { api, ApiError, hold, Offline, onConnectivity } from "./api.js";
+import { api, ApiError, Offline, onConnectivity } from "./api.js";
+import * as changes from "./changes.js";
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const state = { user: null, lists: [], listId: null, todos: [], sort: "order", q: "" };
@@ -70,14 +71,6 @@ function dueText(due) {
   return date.toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
 }
 
-// The page's own record of the todos the server has confirmed, and the changes shown on the page
-// that it has not confirmed yet (see "changing todos" below).
-let serverTodos = []; // the current list, as the server last described it
-const known = new Map(); // id -> the server's latest copy of any todo seen (its version is what If-Match sends)
-const aliases = new Map(); // temporary id of a todo being created -> the id the server gave it
-const realId = (id) => aliases.get(id) ?? id;
-const isTodo = (id) => (t) => t.id === id || t.id === realId(id);
-
 let editing = null; // { id } of the todo whose title is being edited
 const openDetails = new Set(); // ids whose details (due date, priority) are open
 let rendering = false; // while the list is replaced, focus leaving an edit box is not a save
@@ -89,7 +82,7 @@ function badge(className, text) {
 }
 
 function renderTodo(todo) {
-  const id = realId(todo.id);
+  const id = changes.realId(todo.id);
   const titleId = `title-${todo.id}`;
   const li = el("li", { class: todo.completed ? "completed" : "", dataset: { id: todo.id, testid: "todo-item" } });
   li.draggable = true;
@@ -126,7 +119,7 @@ function render() {
 
   const active = document.activeElement;
   const focusedLi = active?.closest?.(".todo-list li[data-id]");
-  const focusedId = focusedLi ? realId(focusedLi.dataset.id) : null;
+  const focusedId = focusedLi ? changes.realId(focusedLi.dataset.id) : null;
   const focusedClass = focusedLi ? active.classList[0] || "toggle" : null;
   const draftBox = editing ? $(".todo-list li.editing .edit") : null;
   const draft = draftBox && { value: draftBox.value, start: draftBox.selectionStart, end: draftBox.selectionEnd, focused: draftBox === active };
@@ -134,7 +127,7 @@ function render() {
   const items = visibleTodos().map(renderTodo);
   rendering = true;
   try { $(".todo-list").replaceChildren(...items); } finally { rendering = false; }
-  const itemOf = (id) => items.find((li) => realId(li.dataset.id) === realId(id));
+  const itemOf = (id) => items.find((li) => changes.realId(li.dataset.id) === changes.realId(id));
 
   // Whatever the person was doing survives a render: typing in an edit box, focus on a control.
   const editedLi = editing && itemOf(editing.id);
@@ -167,276 +160,25 @@ function render() {
   }
 }
 
-// ---- changing todos -------------------------------------------------------------------------
-//
-// Every change shows at once: the page shows the server's copy of the list with the changes not
-// yet confirmed applied on top, in the order they were made. The changes reach the server one at
-// a time, in that same order, each built from the server's latest copy when it leaves (so a todo
-// still being created has its real id by then, and If-Match carries the latest version). A change
-// the server refuses simply drops out of the pending ones, which puts the todo back as the server
-// has it. Reloading the list is queued the same way, so an answer can never be older than a change.
-
-const pendingOps = [];
-let queue = Promise.resolve();
-let unsent = 0; // queued changes that have not left yet (leaving the page would lose them)
-
-function refresh() {
-  state.todos = pendingOps.filter((op) => op.listId === state.listId).reduce((todos, op) => op.apply(todos), serverTodos);
-  render();
-}
-
-function confirmTodo(todo) {
-  known.set(todo.id, todo);
-  const i = serverTodos.findIndex((t) => t.id === todo.id);
-  if (i >= 0) serverTodos[i] = todo;
-}
-
-function forget(id) {
-  known.delete(id);
-  serverTodos = serverTodos.filter((t) => t.id !== id);
-}
-
-function submit(op) {
-  op.listId ??= state.listId;
-  if (op.apply) pendingOps.push(op);
-  refresh();
-  const counted = op.apply ? 1 : 0;
-  unsent += counted;
-  queue = queue.then(async () => {
-    unsent -= counted;
-    try {
-      await op.send();
-    } catch (error) {
-      say(explain(error, op.what || "Could not save"));
-    } finally {
-      const i = pendingOps.indexOf(op);
-      if (i >= 0) pendingOps.splice(i, 1);
-      refresh();
-    }
-  });
-  hold(queue);
-  return queue;
-}
-
-async function reloadServer(listId) {
-  if (!listId || listId !== state.listId) return;
-  const { sort, q } = state;
-  try {
-    const fresh = await api.todos(listId, { sort, q });
-    if (listId !== state.listId || sort !== state.sort || q !== state.q) return;
-    serverTodos = fresh;
-    for (const t of fresh) known.set(t.id, t);
-  } catch (error) {
-    say(explain(error, "Could not load the todos"));
-  }
-}
-
-// Each change is a plain record (so the ones not yet confirmed can outlive a reload, see the
-// outbox below) turned into an operation: how it looks on the page, and how it is sent.
-const operations = {
-  create(r, { replayed }) {
-    return {
-      apply: (todos) => [...todos, r.temp],
-      async send() {
-        try {
-          const created = await api.createTodo({ title: r.temp.title, tags: r.temp.tags, list_id: r.listId }, r.key);
-          aliases.set(r.temp.id, created.id);
-          known.set(created.id, created);
-          if (r.listId === state.listId && !serverTodos.some((t) => t.id === created.id)) serverTodos.push(created);
-        } catch (error) {
-          if (replayed && error instanceof ApiError && error.status === 409) return; // deleted since
-          const input = $("#new-todo");
-          if (!replayed && !input.value) input.value = r.text; // nothing typed is lost
-          say(explain(error, "Could not add the todo"));
-        }
-      },
-    };
-  },
-  change(r) {
-    return {
-      apply: (todos) => todos.map((t) => (isTodo(r.id)(t) ? { ...t, ...r.changes } : t)),
-      async send() {
-        const base = await latest(r.id);
-        if (!base) return; // its creation was refused, or it is gone
-        try {
-          confirmTodo(await api.patchTodo(base, r.changes));
-        } catch (error) {
-          if (error instanceof ApiError && error.status === 412) {
-            try { confirmTodo(await api.todo(base.id)); } catch { /* the message below still applies */ }
-            const typed = r.changes.title !== undefined ? ` Your text “${r.changes.title}” was not saved; edit again to apply it.` : "";
-            say(`“${base.title}” was changed somewhere else, so it was reloaded.${typed}`);
-          } else if (error instanceof ApiError && error.status === 404) {
-            forget(base.id);
-            say(`“${base.title}” no longer exists.`);
-          } else {
-            say(explain(error, r.what));
-          }
-        }
-      },
-    };
-  },
-  remove(r) {
-    return {
-      apply: (todos) => todos.filter((t) => !isTodo(r.id)(t)),
-      async send() {
-        const base = await latest(r.id);
-        if (!base) return;
-        try {
-          await api.deleteTodo(base);
-          forget(base.id);
-        } catch (error) {
-          if (error instanceof ApiError && error.status === 404) { forget(base.id); return; }
-          if (error instanceof ApiError && error.status === 412) {
-            say(`“${base.title}” was changed somewhere else, so it was not deleted.`);
-            try { confirmTodo(await api.todo(base.id)); } catch { /* keep the copy we have */ }
-          } else {
-            say(explain(error, "Could not delete"));
-          }
-        }
-      },
-    };
-  },
-  setAll(r) {
-    return {
-      apply: (todos) => todos.map((t) => ({ ...t, completed: r.completed })),
-      async send() {
-        try {
-          if (r.completed) await api.completeAll(r.listId);
-          else {
-            const done = r.listId === state.listId ? serverTodos.filter((t) => t.completed) : [];
-            for (const t of done) confirmTodo(await api.patchTodo(known.get(t.id) || t, { completed: false }));
-          }
-        } catch (error) {
-          say(explain(error, r.completed ? "Could not complete all" : "Could not reopen"));
-        }
-        await reloadServer(r.listId);
-      },
-    };
-  },
-  clearCompleted(r) {
-    return {
-      apply: (todos) => todos.filter((t) => !t.completed),
-      async send() {
-        try { await api.clearCompleted(r.listId); } catch (error) { say(explain(error, "Could not clear completed todos")); }
-        await reloadServer(r.listId);
-      },
-    };
-  },
-  reorder(r) {
-    return {
-      apply: (todos) => inOrder(todos, r.ids),
-      what: "Could not move the todo",
-      async send() {
-        const real = r.ids.map(realId).filter((id) => known.has(id));
-        const { items } = await api.reorder(r.listId, real);
-        for (const t of items) confirmTodo(t);
-        if (r.listId === state.listId) serverTodos = inOrder(serverTodos, real);
-      },
-    };
-  },
-};
-
-function record(r, { replayed = false } = {}) {
-  return submit({ listId: r.listId, record: r, ...operations[r.kind](r, { replayed }) });
-}
-
-// The server's latest copy of a todo: known from a load, else asked for (a replayed change may
-// come before the first load). Null for a todo whose creation was refused, or one that is gone.
-async function latest(id) {
-  const rid = realId(id);
-  if (known.has(rid)) return known.get(rid);
-  if (rid.startsWith("pending-")) return null;
-  try {
-    const todo = await api.todo(rid);
-    known.set(todo.id, todo);
-    return todo;
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 404) return null;
-    throw error;
-  }
-}
-
-function change(todo, changes, what) {
-  return record({ kind: "change", listId: state.listId, id: todo.id, changes, what });
-}
-
-function remove(todo) {
-  return record({ kind: "remove", listId: state.listId, id: todo.id });
-}
-
-const setAll = (completed) => record({ kind: "setAll", listId: state.listId, completed });
-const clearCompleted = () => record({ kind: "clearCompleted", listId: state.listId });
-
-// Unique across reloads of this tab (a replayed change may name a todo created before the reload).
-const session = Date.now().toString(36);
-let pendingSeq = 0;
-
-function randomKey() {
-  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 function add(text) {
   const { title, tags } = parseEntry(text);
   if (!title) return;
-  const temp = { id: `pending-${session}-${++pendingSeq}`, title, tags, completed: false, priority: "none", due: null, version: 0 };
   $("#new-todo").value = "";
-  // The key makes the creation safe to send again: a replay after a reload gets the same todo.
-  record({ kind: "create", listId: state.listId, temp, text, key: randomKey() });
-}
-
-function inOrder(todos, ids) {
-  const rank = new Map(ids.map((id, i) => [realId(id), i]));
-  const at = (t) => rank.get(t.id) ?? ids.length;
-  return [...todos].sort((a, b) => at(a) - at(b));
+  changes.create(title, tags, text);
 }
 
 function move(todo, step) {
-  if (state.sort !== "order") { say("Switch to manual order to move todos."); return queue; }
-  const i = state.todos.findIndex(isTodo(todo.id));
-  const j = i + step;
-  if (i < 0 || j < 0 || j >= state.todos.length) return queue;
-  const ids = state.todos.map((t) => t.id);
-  [ids[i], ids[j]] = [ids[j], ids[i]];
-  const done = record({ kind: "reorder", listId: state.listId, ids });
-  $(`.todo-list li[data-id="${realId(todo.id)}"] .toggle, .todo-list li[data-id="${todo.id}"] .toggle`)?.focus();
-  return done;
-}
-
-// ---- the outbox: changes not yet confirmed outlive a reload --------------------------------------
-//
-// Leaving the page saves the records of the pending changes in this tab's sessionStorage; the
-// next page, signed in as the same person, sends them again before its first load. Sending again
-// is safe: a creation carries its Idempotency-Key, and the other changes set values (or delete)
-// from the server's latest copy. Saves already on their way finish anyway (keepalive).
-
-const OUTBOX = "todostack.outbox";
-
-function saveOutbox() {
-  const records = pendingOps.map((op) => op.record).filter(Boolean);
-  if (state.user && records.length) sessionStorage.setItem(OUTBOX, JSON.stringify({ user: state.user.id, records }));
-  else sessionStorage.removeItem(OUTBOX);
-}
-
-function resumeOutbox(user) {
-  let saved = null;
-  try { saved = JSON.parse(sessionStorage.getItem(OUTBOX) || "null"); } catch { saved = null; }
-  sessionStorage.removeItem(OUTBOX);
-  if (!saved || saved.user !== user.id || !Array.isArray(saved.records)) return;
-  for (const r of saved.records) if (operations[r?.kind]) record(r, { replayed: true });
+  changes.move(todo, step);
+  const id = changes.realId(todo.id);
+  $(`.todo-list li[data-id="${id}"] .toggle, .todo-list li[data-id="${todo.id}"] .toggle`)?.focus();
 }
 
 // ---- loading --------------------------------------------------------------------------------
 
-function loadTodos() {
-  const listId = state.listId;
-  if (!listId) { serverTodos = []; refresh(); return queue; }
-  return submit({ listId, send: () => reloadServer(listId) });
-}
-
 function showList(listId) {
-  if (listId !== state.listId) { serverTodos = []; editing = null; }
+  if (listId !== state.listId) { changes.leaveList(); editing = null; }
   state.listId = listId;
-  return loadTodos();
+  return changes.loadTodos();
 }
 
 async function loadLists(preferId) {
@@ -449,7 +191,7 @@ async function loadLists(preferId) {
 async function showApp(user) {
   state.user = user;
   $("#who").textContent = user.email;
-  resumeOutbox(user); // queued ahead of the first load, which then shows their result
+  changes.resumeOutbox(user); // queued ahead of the first load, which then shows their result
   await loadLists(); // before the page shows: nothing typed may race the first load
   $("#auth").hidden = true;
   $("#app").hidden = false;
@@ -469,7 +211,7 @@ function showAuth() {
 
 function todoOf(node) {
   const li = node.closest("li[data-id]");
-  return li ? state.todos.find(isTodo(li.dataset.id)) : undefined;
+  return li ? state.todos.find(changes.isTodo(li.dataset.id)) : undefined;
 }
 
 function startEditing(li) {
@@ -486,12 +228,12 @@ function startEditing(li) {
 function finishEditing(save) {
   if (!editing) return;
   const box = $(".todo-list li.editing .edit");
-  const todo = state.todos.find(isTodo(editing.id));
+  const todo = state.todos.find(changes.isTodo(editing.id));
   editing = null;
   if (!todo || !save || !box) { render(); return; }
   const title = box.value.trim();
-  if (!title) remove(todo);
-  else if (title !== todo.title) change(todo, { title }, "Could not rename");
+  if (!title) changes.remove(todo);
+  else if (title !== todo.title) changes.change(todo, { title }, "Could not rename");
   else render();
 }
 
@@ -516,10 +258,9 @@ function wire() {
   });
   $("#sign-out").addEventListener("click", async () => {
     try { await api.signOut(); } catch (error) { say(explain(error, "Could not sign out")); return; }
-    serverTodos = [];
+    changes.reset();
     state.todos = [];
     editing = null;
-    sessionStorage.removeItem(OUTBOX);
     showAuth();
   });
 
@@ -531,15 +272,15 @@ function wire() {
   todoList.addEventListener("change", (event) => {
     const todo = todoOf(event.target);
     if (!todo) return;
-    if (event.target.matches(".toggle")) change(todo, { completed: event.target.checked }, "Could not update");
-    if (event.target.matches(".set-priority")) change(todo, { priority: event.target.value }, "Could not set the priority");
+    if (event.target.matches(".toggle")) changes.change(todo, { completed: event.target.checked }, "Could not update");
+    if (event.target.matches(".set-priority")) changes.change(todo, { priority: event.target.value }, "Could not set the priority");
     if (event.target.matches(".set-due")) {
       const value = event.target.value;
-      change(todo, { due: value ? `${value}T00:00:00Z` : null }, "Could not set the due date");
+      changes.change(todo, { due: value ? `${value}T00:00:00Z` : null }, "Could not set the due date");
     }
   });
   todoList.addEventListener("click", (event) => {
-    if (event.target.matches(".destroy")) { const todo = todoOf(event.target); if (todo) remove(todo); }
+    if (event.target.matches(".destroy")) { const todo = todoOf(event.target); if (todo) changes.remove(todo); }
   });
   todoList.addEventListener("dblclick", (event) => {
     // Anywhere on the item's row but its controls (TodoMVC's suites double-click the item itself).
@@ -583,8 +324,8 @@ function wire() {
     for (let i = 0; i < Math.abs(step); i++) move(todo, Math.sign(step));
   });
 
-  $(".toggle-all").addEventListener("change", (event) => setAll(event.target.checked));
-  $(".clear-completed").addEventListener("click", clearCompleted);
+  $(".toggle-all").addEventListener("change", (event) => changes.setAll(event.target.checked));
+  $(".clear-completed").addEventListener("click", changes.clearCompleted);
 
   $("#lists").addEventListener("click", (event) => {
     const button = event.target.closest(".list-button");
@@ -621,15 +362,15 @@ function wire() {
   let searchTimer = null;
   $("#search").addEventListener("input", (event) => {
     clearTimeout(searchTimer);
-    searchTimer = setTimeout(() => { state.q = event.target.value.trim(); loadTodos(); }, 200);
+    searchTimer = setTimeout(() => { state.q = event.target.value.trim(); changes.loadTodos(); }, 200);
   });
-  $("#sort").addEventListener("change", (event) => { state.sort = event.target.value; loadTodos(); });
+  $("#sort").addEventListener("change", (event) => { state.sort = event.target.value; changes.loadTodos(); });
   window.addEventListener("hashchange", render);
   // Pending changes are kept for the next page (the outbox); only while the server cannot be
   // reached might they never be saved: then let the browser ask first.
-  window.addEventListener("pagehide", saveOutbox);
+  window.addEventListener("pagehide", changes.saveOutbox);
   window.addEventListener("beforeunload", (event) => {
-    if (unsent > 0 && !$("#offline").hidden) event.preventDefault();
+    if (changes.unsentChanges() > 0 && !$("#offline").hidden) event.preventDefault();
   });
 }
 
@@ -643,4 +384,6 @@ async function start() {
   }
 }
 
+
+changes.connect({ state, render, say, explain, refill: (text) => { const input = $("#new-todo"); if (!input.value) input.value = text; } });
 start();
