@@ -371,19 +371,25 @@ def test_typing_survives_a_save_landing(page: Page) -> None:
     expect(page.get_by_test_id("todo-title")).to_have_text(["renamed at once"])
 
 
+def hold_first_creation(page: Page) -> list[Route]:
+    """Hold the next todo creation on its way, never answered (the test reloads first); let the rest through."""
+    held: list[Route] = []
+
+    def handle(route: Route) -> None:
+        if route.request.method == "POST" and not held:
+            held.append(route)
+        else:
+            route.fallback()
+
+    page.route("**/api/v1/todos", handle)
+    return held
+
+
 def test_changes_not_yet_sent_survive_a_reload(page: Page) -> None:
     """A reload while changes wait their turn loses none of them and creates nothing twice."""
     sign_up(page, _email())
     add(page, "first")
-    held: list[Route] = []
-
-    def hold_first_creation(route: Route) -> None:
-        if route.request.method == "POST" and not held:
-            held.append(route)  # on its way, never answered: the reload comes first
-        else:
-            route.fallback()
-
-    page.route("**/api/v1/todos", hold_first_creation)
+    held = hold_first_creation(page)
     page.locator(".new-todo").fill("second")
     page.locator(".new-todo").press("Enter")
     items = page.get_by_test_id("todo-item")
@@ -398,6 +404,32 @@ def test_changes_not_yet_sent_survive_a_reload(page: Page) -> None:
     page.reload()  # what the server has now
     expect(items).to_have_text(["first", "second"])
     expect(items).to_have_class(["completed", ""])
+
+
+def test_unmark_all_waiting_to_be_sent_survives_a_reload(page: Page) -> None:
+    """Replayed before the next page has loaded its list, "un-mark all" still reopens every todo."""
+    sign_up(page, _email())
+    add(page, "one", "two")
+    toggle_all = page.get_by_label("Mark all as complete")
+    toggle_all.check()
+    settle(page)
+    held = hold_first_creation(page)
+    page.locator(".new-todo").fill("three")
+    page.locator(".new-todo").press("Enter")
+    items = page.get_by_test_id("todo-item")
+    expect(toggle_all).not_to_be_checked()
+    items.nth(2).get_by_role("checkbox").check()  # both queued behind the creation
+    expect(toggle_all).to_be_checked()
+    toggle_all.uncheck()
+    expect(items).to_have_class(["", "", ""])
+    assert len(held) == 1, "the creation should be held on its way"
+    page.reload()
+    expect(items).to_have_text(["one", "two", "three"])
+    expect(items).to_have_class(["", "", ""])
+    settle(page)
+    page.reload()
+    expect(items).to_have_text(["one", "two", "three"])
+    expect(items).to_have_class(["", "", ""])
 
 
 def test_security_headers_and_csrf(web: RunningServer) -> None:

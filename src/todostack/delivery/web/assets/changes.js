@@ -146,8 +146,9 @@ const operations = {
         try {
           if (r.completed) await api.completeAll(r.listId);
           else {
-            const done = r.listId === state.listId ? serverTodos.filter((t) => t.completed) : [];
-            for (const t of done) confirmTodo(await api.patchTodo(known.get(t.id) || t, { completed: false }));
+            // From the server's list (a replay after a reload comes before the page has one).
+            const done = (await api.todos(r.listId, { sort: "order" })).filter((t) => t.completed);
+            for (const t of done) confirmTodo(await api.patchTodo(t, { completed: false }));
           }
         } catch (error) {
           say(explain(error, r.completed ? "Could not complete all" : "Could not reopen"));
