@@ -42,9 +42,12 @@ class Runtime:
     connection: kopf.ConnectionInfo | None = None
     api_factory: Callable[[kopf.ConnectionInfo], HttpKubeApi] | None = None
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    stopping: bool = False
     _api: HttpKubeApi | None = None
 
     def api(self) -> HttpKubeApi:
+        if self.stopping:
+            raise TransientApiError(0, "Stopping", "the operator is stopping")
         if self._api is None:
             if self.connection is None:
                 raise TransientApiError(0, "NotLoggedIn", "the operator has no API credentials yet")
@@ -181,6 +184,7 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
 
     @kopf.on.cleanup(registry=registry)
     async def close(**_: Any) -> None:
+        runtime.stopping = True
         api, runtime._api = runtime._api, None
         if api is not None:
             await api.close()

@@ -147,7 +147,7 @@ class DisruptionBudget(_Struct):
 class Rollout(_Struct):
     """How long a new image may take to become Available before the operator rolls it back."""
 
-    progress_deadline_seconds: Annotated[int, Meta(ge=10, le=86400)] = 600
+    progress_deadline_seconds: Annotated[int, Meta(ge=1, le=86400)] = 600
     migration_backoff_limit: Annotated[int, Meta(ge=0, le=10)] = 2
 
 
