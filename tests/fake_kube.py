@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections import defaultdict
 from typing import Any
@@ -31,7 +32,8 @@ class FakeKubeApi:
         self.faults: dict[tuple[str, str], list[ApiError]] = defaultdict(list)  # (verb, kind) → errors to raise
         self.statuses: list[dict[str, Any]] = []
 
-    def _fault(self, verb: str, kind: str, name: str) -> None:
+    async def _fault(self, verb: str, kind: str, name: str) -> None:
+        await asyncio.sleep(0)  # a real client yields to the loop on every request; so does this one
         self.calls.append((verb, kind, name))
         errors = self.faults.get((verb, kind))
         if errors:
@@ -49,12 +51,12 @@ class FakeKubeApi:
         return [kind for (_, kind, _, _) in self.objects]
 
     async def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-        self._fault("get", kind, name)
+        await self._fault("get", kind, name)
         found = self.objects.get((api_version, kind, namespace, name))
         return copy.deepcopy(found)
 
     async def create(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        self._fault("create", manifest["kind"], manifest["metadata"]["name"])
+        await self._fault("create", manifest["kind"], manifest["metadata"]["name"])
         key = self.key_of(manifest)
         if key in self.objects:
             raise ApiError(409, "AlreadyExists", f"{manifest['kind']} {key[3]} already exists")
@@ -64,7 +66,7 @@ class FakeKubeApi:
         return copy.deepcopy(stored)
 
     async def patch(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        self._fault("patch", manifest["kind"], manifest["metadata"]["name"])
+        await self._fault("patch", manifest["kind"], manifest["metadata"]["name"])
         key = self.key_of(manifest)
         if key not in self.objects:
             raise ApiError(404, "NotFound", "no such object")
@@ -76,11 +78,11 @@ class FakeKubeApi:
         return copy.deepcopy(self.objects[key])
 
     async def delete(self, api_version: str, kind: str, namespace: str, name: str) -> bool:
-        self._fault("delete", kind, name)
+        await self._fault("delete", kind, name)
         return self.objects.pop((api_version, kind, namespace, name), None) is not None
 
     async def list(self, api_version: str, kind: str, namespace: str, labels: dict[str, str]) -> list[dict[str, Any]]:
-        self._fault("list", kind, "")
+        await self._fault("list", kind, "")
         return [
             copy.deepcopy(obj)
             for (av, k, ns, _), obj in self.objects.items()

@@ -38,7 +38,7 @@ def crd_schemas(crd: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
 @cache
 def custom_schemas() -> dict[tuple[str, str], dict[str, Any]]:
     out: dict[tuple[str, str], dict[str, Any]] = {}
-    paths = [*sorted(SHARED_CRDS.glob("*.yaml")), OPERATOR_DIR / "crd.yaml"]
+    paths = [*sorted(SHARED_CRDS.glob("*.yaml")), *sorted(OPERATOR_DIR.glob("*.yaml"))]
     for path in paths:
         for doc in yaml.safe_load_all(path.read_text()):
             if doc and doc.get("kind") == "CustomResourceDefinition":
