@@ -133,6 +133,7 @@ class _Step:
         self.outcome = Outcome(status={})
         self.degraded: tuple[str, str] | None = None
         self.migrating = False
+        self.spec_changed = status.observed_generation != stack.generation
 
     def cond(self, kind: str, value: bool | None, reason: str, message: str) -> None:
         self.status.conditions = set_condition(
@@ -215,7 +216,8 @@ class _Step:
                 continue
             if drift:
                 self.outcome.repaired.append(label)
-        await self.delete_unwanted({(m["kind"], m["metadata"]["name"]) for m in wanted})
+        if self.spec_changed:  # features are switched off only by a spec change: no reads for it on a timer tick
+            await self.delete_unwanted({(m["kind"], m["metadata"]["name"]) for m in wanted})
 
     async def delete_unwanted(self, wanted: set[tuple[str, str]]) -> None:
         """Children of a feature switched off (autoscaling, budget, ingress, monitor) are removed."""

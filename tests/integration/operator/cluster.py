@@ -115,8 +115,9 @@ class Injected:
 class Cluster:
     """The emulator and the operator on a background loop; `http` talks to the emulator synchronously."""
 
-    def __init__(self, config: OperatorConfig) -> None:
+    def __init__(self, config: OperatorConfig, *, with_operator: bool = True) -> None:
         self.config = config
+        self.with_operator = with_operator
         self.loop = asyncio.new_event_loop()
         self.loop.set_debug(False)  # the test's own loop is the one checked for blocking callbacks
         self.ready = threading.Event()
@@ -148,6 +149,10 @@ class Cluster:
                 )
             emulator.injected = []
             self.emulator, self.url = emulator, str(server.url).rstrip("/")
+            if not self.with_operator:  # the operator runs elsewhere (e.g. as a process)
+                self.ready.set()
+                await self._stop.wait()
+                return
             self.runtime = Runtime(config=dataclasses.replace(self.config, server=self.url))
             registry = kopf.OperatorRegistry()
             register(registry, self.runtime)
@@ -240,8 +245,8 @@ class Cluster:
 
 
 @contextmanager
-def running(**config: Any) -> Iterator[Cluster]:
-    cluster = Cluster(OperatorConfig(**config))
+def running(*, with_operator: bool = True, **config: Any) -> Iterator[Cluster]:
+    cluster = Cluster(OperatorConfig(**config), with_operator=with_operator)
     cluster.start()
     try:
         yield cluster
@@ -249,7 +254,7 @@ def running(**config: Any) -> Iterator[Cluster]:
         cluster.stop()
 
 
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.05) -> T:
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0, interval: float = 0.05) -> T:
     """Poll `probe` until it returns something truthy; fail naming `what` (and the last value) after `timeout`."""
     deadline = time.monotonic() + timeout
     last: T | None = None

@@ -37,8 +37,13 @@ class World:
             "rollout": {"progressDeadlineSeconds": 60},
             **spec,
         }
+        self._last_spec = copy.deepcopy(self.spec)
 
     async def step(self) -> Outcome:
+        if self.spec != self._last_spec:  # the API server bumps the generation on every spec change
+            self.generation += 1
+            self._last_spec = copy.deepcopy(self.spec)
+
         def emit(kind: str, reason: str, message: str) -> None:
             self.events.append((kind, reason, message))
 
@@ -96,7 +101,6 @@ class World:
     async def serving(self, image: str) -> None:
         """Roll `image` out to Available, playing the Job and Deployment controllers."""
         self.spec["image"] = image
-        self.generation += 1
         await self.step()
         self.finish_job(image)
         await self.step()
