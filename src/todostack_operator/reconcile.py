@@ -159,6 +159,8 @@ class _Step:
         if target is None:
             self.cond("Available", False, "NotDeployed", "nothing is deployed until the first migrations succeed")
             return
+        if target != self.status.serving_image:
+            self.status.rollout_started_at = None  # a new target gets its own full deadline
         if self.status.rollout_started_at is None and target != self.status.last_available_image:
             self.status.rollout_started_at = timestamp(self.now)
             self.emit("Normal", "RolloutStarted", f"rolling out {target} (serving {serving or 'nothing'})")
@@ -278,7 +280,7 @@ class _Step:
         started = self.status.rollout_started_at
         deadline = self.spec.rollout.progress_deadline_seconds
         if started is not None:
-            since = datetime.strptime(started, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=self.now.tzinfo)
+            since = datetime.fromisoformat(started.replace("Z", "+00:00"))
             if (self.now - since).total_seconds() > deadline:
                 return f"its pods were not ready within the {deadline} s deadline"
         return None

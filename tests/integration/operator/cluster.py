@@ -12,7 +12,6 @@ with bounded polls (`wait_for`), so a slow machine only makes it slower, never w
 from __future__ import annotations
 
 import asyncio
-import copy
 import dataclasses
 import itertools
 import threading
@@ -26,8 +25,8 @@ from typing import Any, TypeVar
 import httpx
 import kmock
 import kopf
-from kmock._internal import dicts as kmock_dicts
 
+from tests.fake_kube import merge_patch
 from todostack_operator.handlers import Runtime, register
 from todostack_operator.settings import OperatorConfig
 
@@ -78,7 +77,7 @@ class ApiServer(kmock.KubernetesEmulator):  # type: ignore[misc]
                 key = (request.resource, request.namespace, request.name)
                 if key in self.objects and not self.objects[key].deleted:
                     before = self.objects[key].raw
-                    after = kmock_dicts.patch_dict(copy.deepcopy(before), copy.deepcopy(data))
+                    after = merge_patch(before, data)
                     if request.subresource is None and after.get("spec") != before.get("spec"):
                         meta["generation"] = before.get("metadata", {}).get("generation", 0) + 1
                     meta["resourceVersion"] = str(next(self._versions))

@@ -200,6 +200,29 @@ async def test_a_rollout_not_ready_within_the_deadline_is_rolled_back() -> None:
     assert world.status["rolledBackImage"] is None
 
 
+async def test_a_newer_image_during_a_rollout_gets_its_own_deadline() -> None:
+    world = World()
+    await world.serving(V1)
+    world.spec["image"] = V2
+    await world.step()
+    world.finish_job(V2)
+    await world.step()
+    world.not_ready()
+    world.now += timedelta(seconds=50)
+    await world.step()
+    v3 = "registry.example.com/todostack/api:3.0.0"
+    world.spec["image"] = v3
+    await world.step()
+    world.finish_job(v3)
+    await world.step()
+    assert world.image() == v3
+    world.not_ready()
+    world.now += timedelta(seconds=30)  # 80 s after V2 started, 30 s after V3 did
+    outcome = await world.step()
+    assert not outcome.rolled_back
+    assert world.image() == v3
+
+
 @pytest.mark.parametrize(
     ("container_status", "cause"),
     [
