@@ -17,7 +17,7 @@ $(CURDIR)/.tools/bin/uv:
 	.tools/bin/pip install --quiet uv
 
 $(VENV_STAMP): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --all-extras
 	@touch $@
 
 run: $(VENV_STAMP) ## serve the web page and API on http://127.0.0.1:8000 (SQLite in ./var/ unless TODOSTACK_DATABASE_URL says otherwise)

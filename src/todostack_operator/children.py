@@ -1,0 +1,343 @@
+"""Pure builders of every object a TodoStack owns: no I/O, the same input gives the same object.
+
+Every child carries Kubernetes' recommended labels and an owner reference to its TodoStack (a controller
+reference, so garbage collection removes it with the stack), except a ServiceMonitor placed in another
+namespace: owner references cannot cross namespaces, so the finalizer deletes that one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from todostack_operator import API_VERSION, KIND, MANAGER
+from todostack_operator.spec import TodoStackSpec
+
+HTTP_PORT = 8000
+MIDDLEWARE_SUFFIXES = ("ratelimit", "headers", "circuitbreaker", "retry")
+SERVICE_PORT = 80
+Manifest = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """The TodoStack the children belong to."""
+
+    name: str
+    namespace: str
+    uid: str
+
+    def reference(self) -> Manifest:
+        return {
+            "apiVersion": API_VERSION,
+            "kind": KIND,
+            "name": self.name,
+            "uid": self.uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+
+
+def image_digest(image: str) -> str:
+    """Twelve hex digits naming an image: its sha256 digest when pinned by digest, else a hash of the reference."""
+    if "@sha256:" in image:
+        return image.rsplit("@sha256:", 1)[1][:12].lower()
+    return hashlib.sha256(image.encode()).hexdigest()[:12]
+
+
+def image_version(image: str) -> str:
+    """A label-safe version for app.kubernetes.io/version: the tag, or the digest's first twelve digits."""
+    if "@sha256:" in image:
+        return image_digest(image)
+    last = image.rsplit("/", 1)[-1]
+    tag = last.split(":", 1)[1] if ":" in last else "latest"
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in tag)[:63].strip("-_.")
+    return safe or "latest"
+
+
+def selector_labels(owner: Owner, component: str = "api") -> dict[str, str]:
+    """The labels a Deployment selects its pods by: stable across versions."""
+    return {
+        "app.kubernetes.io/name": "todostack",
+        "app.kubernetes.io/instance": owner.name,
+        "app.kubernetes.io/component": component,
+    }
+
+
+def labels(owner: Owner, component: str, image: str | None = None) -> dict[str, str]:
+    """Kubernetes' recommended labels."""
+    out = {**selector_labels(owner, component), "app.kubernetes.io/part-of": "todostack"}
+    out["app.kubernetes.io/managed-by"] = MANAGER
+    if image is not None:
+        out["app.kubernetes.io/version"] = image_version(image)
+    return out
+
+
+def _metadata(owner: Owner, name: str, component: str, image: str | None = None) -> Manifest:
+    return {
+        "name": name,
+        "namespace": owner.namespace,
+        "labels": labels(owner, component, image),
+        "ownerReferences": [owner.reference()],
+    }
+
+
+def _env(spec: TodoStackSpec) -> list[Manifest]:
+    env: list[Manifest] = [
+        {"name": "TODOSTACK_ENV", "value": "production"},
+        {"name": "TODOSTACK_HOST", "value": "0.0.0.0"},  # noqa: S104 - inside a pod, behind a Service
+        {"name": "TODOSTACK_PORT", "value": str(HTTP_PORT)},
+        {
+            "name": "TODOSTACK_DATABASE_URL",
+            "valueFrom": {"secretKeyRef": {"name": spec.database.url_secret.name, "key": spec.database.url_secret.key}},
+        },
+    ]
+    if spec.secret_key is not None:
+        ref = {"name": spec.secret_key.name, "key": spec.secret_key.key}
+        env.append({"name": "TODOSTACK_SECRET_KEY", "valueFrom": {"secretKeyRef": ref}})
+    if spec.observability.otlp_endpoint:
+        env.append({"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": spec.observability.otlp_endpoint})
+    taken = {item["name"] for item in env}
+    env.extend({"name": var.name, "value": var.value} for var in spec.config if var.name not in taken)
+    return env
+
+
+def _resources(spec: TodoStackSpec) -> Manifest:
+    out: Manifest = {}
+    for kind, amounts in (("requests", spec.resources.requests), ("limits", spec.resources.limits)):
+        values = {k: v for k, v in (("cpu", amounts.cpu), ("memory", amounts.memory)) if v is not None}
+        if values:
+            out[kind] = values
+    return out
+
+
+_SECURITY_CONTEXT: Manifest = {
+    "runAsNonRoot": True,
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+
+
+def migration_job_name(owner: Owner, image: str) -> str:
+    """`<stack>-migrate-<digest12>`, within the 63 characters a Job's pods carry it in a label."""
+    return f"{owner.name[:40]}-migrate-{image_digest(image)}"
+
+
+def migration_job(owner: Owner, spec: TodoStackSpec, image: str) -> Manifest:
+    """The Job applying the image's database migrations (`todostack migrate`), once per image digest."""
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": _metadata(owner, migration_job_name(owner, image), "migrations", image),
+        "spec": {
+            "backoffLimit": spec.rollout.migration_backoff_limit,
+            "activeDeadlineSeconds": spec.rollout.progress_deadline_seconds,
+            "template": {
+                "metadata": {"labels": labels(owner, "migrations", image)},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [
+                        {
+                            "name": "migrate",
+                            "image": image,
+                            "args": ["migrate"],
+                            "env": _env(spec),
+                            "resources": _resources(spec),
+                            "securityContext": _SECURITY_CONTEXT,
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
+def deployment(owner: Owner, spec: TodoStackSpec, image: str) -> Manifest:
+    """The API Deployment serving `image` (which is the spec's image only once its migrations succeeded)."""
+    probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10, "failureThreshold": 3}
+    deploy_spec: Manifest = {
+        "selector": {"matchLabels": selector_labels(owner)},
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+        "progressDeadlineSeconds": spec.rollout.progress_deadline_seconds,
+        "template": {
+            "metadata": {"labels": labels(owner, "api", image)},
+            "spec": {
+                "terminationGracePeriodSeconds": 30,
+                "containers": [
+                    {
+                        "name": "api",
+                        "image": image,
+                        "args": ["serve"],
+                        "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
+                        "env": _env(spec),
+                        "resources": _resources(spec),
+                        "livenessProbe": probe,
+                        "readinessProbe": {**probe, "httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5},
+                        "securityContext": _SECURITY_CONTEXT,
+                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - an emptyDir
+                    }
+                ],
+                "volumes": [{"name": "tmp", "emptyDir": {}}],
+            },
+        },
+    }
+    if spec.autoscaling is None:  # otherwise the HPA owns the count; writing it would fight the HPA
+        deploy_spec["replicas"] = spec.replicas
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(owner, owner.name, "api", image),
+        "spec": deploy_spec,
+    }
+
+
+def service(owner: Owner) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(owner, owner.name, "api"),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector_labels(owner),
+            "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def autoscaler(owner: Owner, spec: TodoStackSpec) -> Manifest | None:
+    if spec.autoscaling is None:
+        return None
+    bounds = spec.autoscaling
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _metadata(owner, owner.name, "api"),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": owner.name},
+            "minReplicas": bounds.min_replicas,
+            "maxReplicas": bounds.max_replicas,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {
+                            "type": "Utilization",
+                            "averageUtilization": bounds.target_cpu_utilization_percentage,
+                        },
+                    },
+                }
+            ],
+        },
+    }
+
+
+def disruption_budget(owner: Owner, spec: TodoStackSpec) -> Manifest | None:
+    budget = spec.disruption_budget
+    if not budget.enabled:
+        return None
+    rule = (
+        {"minAvailable": budget.min_available}
+        if budget.min_available is not None
+        else {"maxUnavailable": budget.max_unavailable}
+    )
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _metadata(owner, owner.name, "api"),
+        "spec": {"selector": {"matchLabels": selector_labels(owner)}, **rule},
+    }
+
+
+def _middleware(owner: Owner, suffix: str, body: Manifest) -> Manifest:
+    return {
+        "apiVersion": "traefik.io/v1alpha1",
+        "kind": "Middleware",
+        "metadata": _metadata(owner, f"{owner.name}-{suffix}", "edge"),
+        "spec": body,
+    }
+
+
+def middlewares(owner: Owner, spec: TodoStackSpec) -> list[Manifest]:
+    """The Traefik Middlewares the IngressRoute chains, in order: rate limit, headers, circuit breaker, retry."""
+    if spec.ingress is None:
+        return []
+    chosen = spec.ingress.middlewares
+    out: list[Manifest] = []
+    if chosen.rate_limit is not None:
+        limit = {"average": chosen.rate_limit.average, "burst": chosen.rate_limit.burst}
+        out.append(_middleware(owner, "ratelimit", {"rateLimit": limit}))
+    if chosen.security_headers:
+        headers = {
+            "frameDeny": True,
+            "contentTypeNosniff": True,
+            "browserXssFilter": True,
+            "referrerPolicy": "no-referrer",
+            "stsSeconds": 31536000,
+            "stsIncludeSubdomains": True,
+        }
+        out.append(_middleware(owner, "headers", {"headers": headers}))
+    if chosen.circuit_breaker is not None:
+        out.append(
+            _middleware(owner, "circuitbreaker", {"circuitBreaker": {"expression": chosen.circuit_breaker.expression}})
+        )
+    if chosen.retry is not None:
+        retry = {"attempts": chosen.retry.attempts, "initialInterval": chosen.retry.initial_interval}
+        out.append(_middleware(owner, "retry", {"retry": retry}))
+    return out
+
+
+def ingress_route(owner: Owner, spec: TodoStackSpec) -> Manifest | None:
+    if spec.ingress is None:
+        return None
+    chain: list[Manifest] = [{"name": m["metadata"]["name"]} for m in middlewares(owner, spec)]
+    for ref in spec.ingress.middlewares.extra:
+        chain.append({"name": ref.name, **({"namespace": ref.namespace} if ref.namespace else {})})
+    route: Manifest = {
+        "match": f"Host(`{spec.ingress.host}`)",
+        "kind": "Rule",
+        "services": [{"name": owner.name, "port": SERVICE_PORT}],
+    }
+    if chain:
+        route["middlewares"] = chain
+    body: Manifest = {"entryPoints": list(spec.ingress.entry_points), "routes": [route]}
+    if spec.ingress.tls_secret_name:
+        body["tls"] = {"secretName": spec.ingress.tls_secret_name}
+    return {
+        "apiVersion": "traefik.io/v1alpha1",
+        "kind": "IngressRoute",
+        "metadata": _metadata(owner, owner.name, "edge"),
+        "spec": body,
+    }
+
+
+def service_monitor(owner: Owner, spec: TodoStackSpec) -> Manifest | None:
+    wanted = spec.observability.service_monitor
+    if wanted is None or not wanted.enabled:
+        return None
+    namespace = wanted.namespace or owner.namespace
+    metadata = _metadata(owner, owner.name, "monitoring")
+    metadata["namespace"] = namespace
+    metadata["labels"] = {**wanted.labels, **metadata["labels"]}
+    if namespace != owner.namespace:
+        del metadata["ownerReferences"]  # owner references cannot cross namespaces: the finalizer deletes it
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": metadata,
+        "spec": {
+            "selector": {"matchLabels": selector_labels(owner)},
+            "namespaceSelector": {"matchNames": [owner.namespace]},
+            "endpoints": [{"port": "http", "path": "/metrics", "interval": wanted.interval}],
+        },
+    }
+
+
+def serving_children(owner: Owner, spec: TodoStackSpec, image: str) -> list[Manifest]:
+    """Every child but the migration Job, Deployment first."""
+    optional = [autoscaler(owner, spec), disruption_budget(owner, spec)]
+    edge: list[Manifest | None] = [*middlewares(owner, spec), ingress_route(owner, spec)]
+    built = [deployment(owner, spec, image), service(owner), *optional, *edge, service_monitor(owner, spec)]
+    return [child for child in built if child is not None]
