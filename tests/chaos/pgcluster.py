@@ -59,7 +59,10 @@ class PrivateCluster:
         command = [str(self.bin_dir / args[0]), *args[1:]]
         if os.geteuid() == 0:
             command = ["runuser", "-u", "postgres", "--", *command]
-        return subprocess.run(command, check=True, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+        return done
 
     def init(self) -> None:
         self.bin_dir = self.bin_dir or postgres_tools()
@@ -154,7 +157,7 @@ class PrivateCluster:
         if self.running():
             try:
                 self.stop("immediate")
-            except subprocess.CalledProcessError:
+            except RuntimeError:
                 os.kill(self.postmaster_pid(), signal.SIGKILL)
         shutil.rmtree(self.root, ignore_errors=True)
 

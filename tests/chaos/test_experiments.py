@@ -1,0 +1,382 @@
+"""The experiments: each breaks one thing under a writer load and checks the invariants
+(``tests/chaos/experiment.py``). Each stays within 30 s; its journal goes to ``var/chaos/``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.chaos.conftest import WRITE_BUDGET, need_root, pg_view, sqlite_view
+from tests.chaos.experiment import Activity, Expect, Experiment
+from tests.chaos.load import sign_up
+from tests.chaos.pgcluster import PrivateCluster
+from tests.chaos.proxy import FaultProxy
+from tests.chaos.sut import Sut
+from tests.pg import run_sync
+
+MakeSut = Callable[..., Sut]
+
+
+def _verdict(experiment: Experiment) -> None:
+    broken = experiment.run()
+    seen = experiment.journal["measurements"]
+    assert not broken, f"{experiment.name}: {broken}\nclients saw {seen['clients_saw']}\n{experiment.sut.tail(3000)}"
+
+
+# -- processes of the service ----------------------------------------------------------------------
+
+
+def test_kill_9_one_worker_then_the_other(pg_url: str, make_sut: MakeSut) -> None:
+    sut = make_sut(pg_url)
+    sut.start()
+    first: list[int] = []
+
+    def kill_first() -> int:
+        first.append(sut.kill_worker(0))
+        return first[0]
+
+    def kill_second() -> int:
+        survivors = [p for p in sut.worker_pids() if p not in first]
+        os.kill(survivors[0], signal.SIGKILL)
+        return survivors[0]
+
+    _verdict(
+        Experiment(
+            "kill-worker",
+            "kill -9 one worker, then the other",
+            sut,
+            pg_view(pg_url),
+            method=[
+                Activity("kill-9-first-worker", kill_first),
+                Activity("wait-respawn", lambda: sut.wait_workers(2, besides=set(first)), pause_after=1),
+                Activity("kill-9-second-worker", kill_second),
+                Activity("wait-respawn-again", lambda: sut.wait_workers(2), pause_after=1),
+            ],
+            rollbacks=[],
+            expect=Expect(WRITE_BUDGET, connection_errors=True, readyz_bound=False),
+        )
+    )
+
+
+def test_kill_9_the_main_process_and_start_again(pg_url: str, make_sut: MakeSut) -> None:
+    sut = make_sut(pg_url)
+    sut.start()
+    _verdict(
+        Experiment(
+            "kill-main",
+            "kill -9 the server's main process, then start it again",
+            sut,
+            pg_view(pg_url),
+            method=[Activity("kill-9-main-process", sut.kill_main, pause_after=0.5)],
+            rollbacks=[Activity("start-the-server-again", sut.start)],
+            expect=Expect(WRITE_BUDGET, connection_errors=True, readyz_bound=False, restarts=1),
+        )
+    )
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_sigterm_under_write_load(backend: str, pg_url: str, make_sut: MakeSut, tmp_path: Path) -> None:
+    url = pg_url if backend == "postgresql" else f"sqlite:///{tmp_path}/sigterm.db"
+    view = pg_view(pg_url) if backend == "postgresql" else sqlite_view(tmp_path / "sigterm.db")
+    sut = make_sut(url)
+    sut.start()
+    exits: list[int] = []
+
+    def sigterm_and_wait() -> int:
+        sut.terminate()
+        exits.append(sut.wait_exit(30))
+        return exits[0]
+
+    _verdict(
+        Experiment(
+            f"sigterm-{backend}",
+            f"SIGTERM under write load ({backend})",
+            sut,
+            view,
+            method=[Activity("sigterm-main-process", sigterm_and_wait)],
+            rollbacks=[Activity("start-the-server-again", sut.start)],
+            expect=Expect(WRITE_BUDGET, connection_errors=True, readyz_bound=False, restarts=1),
+        )
+    )
+    assert exits == [0]
+
+
+# -- PostgreSQL --------------------------------------------------------------------------------------
+
+
+def test_postgres_immediate_stop_then_start(pg_url: str, cluster: PrivateCluster, make_sut: MakeSut) -> None:
+    sut = make_sut(pg_url)
+    sut.start()
+    _verdict(
+        Experiment(
+            "pg-crash",
+            "PostgreSQL crash (immediate stop), 4 s down, start again",
+            sut,
+            pg_view(pg_url),
+            method=[Activity("pg-immediate-stop", lambda: cluster.stop("immediate"), pause_after=4)],
+            rollbacks=[Activity("pg-start", cluster.start)],
+            expect=Expect(WRITE_BUDGET),
+        )
+    )
+
+
+def test_postgres_down_and_a_worker_dies_meanwhile(pg_url: str, cluster: PrivateCluster, make_sut: MakeSut) -> None:
+    sut = make_sut(pg_url)
+    sut.start()
+    killed: list[int] = []
+
+    def kill_worker() -> int:
+        killed.append(sut.kill_worker(0))
+        return killed[0]
+
+    def server_still_up() -> list[int]:
+        assert sut.process is not None
+        assert sut.process.poll() is None, f"the server exited ({sut.process.returncode})"
+        return sut.wait_workers(2, besides=set(killed))
+
+    _verdict(
+        Experiment(
+            "pg-down-worker-dies",
+            "PostgreSQL down and a worker dies meanwhile (twice)",
+            sut,
+            pg_view(pg_url),
+            method=[
+                Activity("pg-immediate-stop", lambda: cluster.stop("immediate"), pause_after=0.5),
+                Activity("kill-9-a-worker", kill_worker),
+                Activity("the-server-stays-up", server_still_up, pause_after=1),
+                Activity("kill-9-a-worker-again", kill_worker),
+                Activity("the-server-stays-up-again", server_still_up, pause_after=1),
+            ],
+            rollbacks=[Activity("pg-start", cluster.start)],
+            expect=Expect(WRITE_BUDGET, connection_errors=True, readyz_bound=False),
+        )
+    )
+
+
+def test_postgres_postmaster_kill_9(pg_url: str, cluster: PrivateCluster, make_sut: MakeSut) -> None:
+    sut = make_sut(pg_url)
+    sut.start()
+    _verdict(
+        Experiment(
+            "pg-kill-9",
+            "kill -9 of the PostgreSQL postmaster, 2 s down, start again (crash recovery)",
+            sut,
+            pg_view(pg_url),
+            method=[Activity("kill-9-postmaster", cluster.kill_postmaster, pause_after=2)],
+            rollbacks=[Activity("pg-start", cluster.start)],
+            expect=Expect(WRITE_BUDGET),
+        )
+    )
+
+
+def test_postgres_hung_by_sigstop(pg_url: str, cluster: PrivateCluster, make_sut: MakeSut) -> None:
+    sut = make_sut(pg_url)
+    sut.start()
+    _verdict(
+        Experiment(
+            "pg-sigstop",
+            "PostgreSQL hung (SIGSTOP of the postmaster and backends) for 5 s",
+            sut,
+            pg_view(pg_url),
+            method=[Activity("sigstop-postgres", cluster.freeze, pause_after=5)],
+            rollbacks=[Activity("sigcont-postgres", cluster.resume)],
+            expect=Expect(WRITE_BUDGET),
+        )
+    )
+
+
+@contextlib.contextmanager
+def _slots_taken(cluster: PrivateCluster, database_url: str) -> Iterator[list[asyncpg.Connection]]:
+    held: list[asyncpg.Connection] = []
+    try:
+        yield held
+    finally:
+        run_sync(_close_all(held))
+
+
+async def _close_all(held: list[asyncpg.Connection]) -> None:
+    for conn in held:
+        with contextlib.suppress(Exception):
+            await conn.close(timeout=5)
+    held.clear()
+
+
+async def _take_every_slot(url: str, held: list[asyncpg.Connection], database: str) -> int:
+    """Open connections until the server refuses, then cut the service's own and take those too."""
+    while True:
+        try:
+            held.append(await asyncpg.connect(url, timeout=5))
+        except asyncpg.TooManyConnectionsError:
+            break
+    await held[0].execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()"
+        " AND pid NOT IN (SELECT unnest($2::int[]))",
+        database,
+        [c.get_server_pid() for c in held],
+    )
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            held.append(await asyncpg.connect(url, timeout=5))
+        except asyncpg.TooManyConnectionsError:
+            await asyncio.sleep(0.05)
+    return len(held)
+
+
+def test_postgres_max_connections_exhausted(pg_url: str, cluster: PrivateCluster, make_sut: MakeSut) -> None:
+    sut = make_sut(pg_url)
+    sut.start()
+    database = pg_url.rsplit("/", 1)[1]
+    with _slots_taken(cluster, pg_url) as held:
+        killed: list[int] = []
+
+        def kill_worker() -> int:
+            killed.append(sut.kill_worker(0))
+            return killed[0]
+
+        _verdict(
+            Experiment(
+                "pg-max-connections",
+                "PostgreSQL max_connections exhausted; a worker restarts while no slot is free",
+                sut,
+                pg_view(pg_url),
+                method=[
+                    Activity("take-every-slot", lambda: run_sync(_take_every_slot(cluster.url(), held, database))),
+                    Activity("kill-9-a-worker", kill_worker),
+                    Activity("a-fresh-worker-starts", lambda: sut.wait_workers(2, besides=set(killed)), pause_after=3),
+                ],
+                rollbacks=[Activity("free-the-slots", lambda: run_sync(_close_all(held)))],
+                expect=Expect(WRITE_BUDGET, connection_errors=True, readyz_bound=False),
+            )
+        )
+
+
+# -- the network between service and database --------------------------------------------------------
+
+
+def _through_proxy(pg_url: str, proxy: FaultProxy) -> str:
+    return pg_url.replace(f":{pg_url.split(':')[2].split('/')[0]}/", f":{proxy.port}/")
+
+
+@pytest.fixture
+def proxy(cluster: PrivateCluster) -> Iterator[FaultProxy]:
+    with FaultProxy("127.0.0.1", cluster.port) as running:
+        yield running
+
+
+def test_proxy_latency_jitter_bandwidth_and_resets(pg_url: str, proxy: FaultProxy, make_sut: MakeSut) -> None:
+    sut = make_sut(_through_proxy(pg_url, proxy))
+    sut.start()
+    _verdict(
+        Experiment(
+            "proxy-toxics",
+            "DB link: +50 ms +-40 ms per chunk, then 32 KiB/s, then every connection reset twice",
+            sut,
+            pg_view(pg_url),
+            method=[
+                Activity("latency-50ms-jitter-40ms", lambda: proxy.set(latency=0.05, jitter=0.04), pause_after=3),
+                Activity(
+                    "bandwidth-32KiB", lambda: proxy.set(latency=0.0, jitter=0.0, bandwidth=32 * 1024), pause_after=3
+                ),
+                Activity("heal-bandwidth", proxy.heal),
+                Activity("reset-every-connection", proxy.reset_all, pause_after=1),
+                Activity("reset-every-connection-again", proxy.reset_all, pause_after=1),
+            ],
+            rollbacks=[Activity("heal", proxy.heal)],
+            expect=Expect(WRITE_BUDGET),
+        )
+    )
+
+
+def test_proxy_slow_then_black_holed_link(pg_url: str, proxy: FaultProxy, make_sut: MakeSut) -> None:
+    sut = make_sut(_through_proxy(pg_url, proxy))
+    sut.start()
+    _verdict(
+        Experiment(
+            "proxy-blackhole",
+            "DB link: +300 ms per chunk for 3 s, then black-holed for 8 s, then healed",
+            sut,
+            pg_view(pg_url),
+            method=[
+                Activity("latency-300ms", lambda: proxy.set(latency=0.3), pause_after=3),
+                Activity("black-hole", lambda: proxy.set(latency=0.0, blackhole=True), pause_after=8),
+            ],
+            rollbacks=[Activity("heal", proxy.heal)],
+            expect=Expect(WRITE_BUDGET),
+        )
+    )
+
+
+# -- the disk -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    need_root()
+    mount = tmp_path / "tmpfs"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(folder: Path) -> int:
+    """Fill the filesystem to the last byte; returns the bytes written."""
+    written = 0
+    with (folder / "filler").open("wb") as out:
+        block = b"\0" * (256 * 1024)
+        with contextlib.suppress(OSError):
+            while True:
+                out.write(block)
+                out.flush()
+                written += len(block)
+        with contextlib.suppress(OSError):
+            while True:
+                out.write(b"\0" * 512)
+                out.flush()
+                written += 512
+    return written
+
+
+def test_sqlite_on_a_full_disk(small_tmpfs: Path, make_sut: MakeSut) -> None:
+    path = small_tmpfs / "full.db"
+    sut = make_sut(f"sqlite:///{path}")
+    sut.start()
+    token = sign_up(sut.url)  # signing up writes: before the disk fills
+    reads: list[int] = []
+
+    def a_read_works() -> int:
+        with httpx.Client(base_url=sut.url, timeout=5) as http:
+            reads.append(http.get("/api/v1/todos", headers={"Authorization": f"Bearer {token}"}).status_code)
+        return reads[-1]
+
+    _verdict(
+        Experiment(
+            "sqlite-disk-full",
+            "SQLite's filesystem full for 4 s, then space freed",
+            sut,
+            sqlite_view(path),
+            method=[
+                Activity("fill-the-disk", lambda: _fill(small_tmpfs), pause_after=2),
+                Activity("a-read-while-full", a_read_works, pause_after=2),
+            ],
+            rollbacks=[Activity("free-the-space", lambda: (small_tmpfs / "filler").unlink())],
+            expect=Expect(WRITE_BUDGET, statuses=frozenset({503, 504, 507})),
+        )
+    )
+    assert reads == [200]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
