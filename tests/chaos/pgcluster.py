@@ -78,7 +78,7 @@ class PrivateCluster:
         with (self.data / "postgresql.conf").open("a") as conf:
             conf.write(
                 f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.sockets}'\n"
-                f"max_connections = {self.max_connections}\nfsync = off\nsynchronous_commit = off\n"
+                f"max_connections = {self.max_connections}\nfsync = off\n"
                 "full_page_writes = off\nshared_buffers = 32MB\nlog_min_messages = fatal\n"
             )
 

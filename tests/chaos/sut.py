@@ -26,14 +26,22 @@ def todostack_cli() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "todostack"]
 
 
+def _server_environ() -> dict[str, str]:
+    # The test session runs asyncio in debug mode (tests/conftest.py): the servers must not.
+    return {k: v for k, v in os.environ.items() if k != "PYTHONASYNCIODEBUG"}
+
+
 def migrate(database_url: str) -> None:
-    subprocess.run(
+    done = subprocess.run(
         [*todostack_cli(), "migrate"],
-        env={**os.environ, "TODOSTACK_DATABASE_URL": database_url},
-        check=True,
+        env={**_server_environ(), "TODOSTACK_DATABASE_URL": database_url},
         capture_output=True,
+        text=True,
         timeout=60,
+        check=False,
     )
+    if done.returncode != 0:
+        raise RuntimeError(f"todostack migrate failed ({done.returncode}): {done.stdout[-1500:]}{done.stderr[-1500:]}")
 
 
 def _alive(pid: int) -> bool:
@@ -69,7 +77,7 @@ class Sut:
     def start(self, *, wait: bool = True, timeout: float = 30) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         env = {
-            **os.environ,
+            **_server_environ(),
             **FAST_HASHING,
             "TODOSTACK_DATABASE_URL": self.database_url,
             "TODOSTACK_HOST": self.host,

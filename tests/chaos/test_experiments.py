@@ -9,6 +9,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +24,6 @@ from tests.chaos.load import sign_up
 from tests.chaos.pgcluster import PrivateCluster
 from tests.chaos.proxy import FaultProxy
 from tests.chaos.sut import Sut
-from tests.pg import run_sync
 
 MakeSut = Callable[..., Sut]
 
@@ -196,55 +196,75 @@ def test_postgres_hung_by_sigstop(pg_url: str, cluster: PrivateCluster, make_sut
     )
 
 
-@contextlib.contextmanager
-def _slots_taken(cluster: PrivateCluster, database_url: str) -> Iterator[list[asyncpg.Connection]]:
-    held: list[asyncpg.Connection] = []
-    try:
-        yield held
-    finally:
-        run_sync(_close_all(held))
+class SlotHog:
+    """Holds every free connection slot of a cluster, from a thread with its own event loop (the
+    connections must be closed by the loop that opened them)."""
 
+    def __init__(self, url: str, database: str) -> None:
+        self.url = url
+        self.database = database
+        self.held = 0
+        self._taken = threading.Event()
+        self._release = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._hold()), daemon=True)
+        self._error: BaseException | None = None
 
-async def _close_all(held: list[asyncpg.Connection]) -> None:
-    for conn in held:
-        with contextlib.suppress(Exception):
-            await conn.close(timeout=5)
-    held.clear()
+    def take(self) -> int:
+        self._thread.start()
+        if not self._taken.wait(30) or self._error is not None:
+            raise RuntimeError(f"could not take the slots: {self._error!r}")
+        return self.held
 
+    def release(self) -> None:
+        self._release.set()
+        if self._thread.ident is not None:
+            self._thread.join(timeout=30)
 
-async def _take_every_slot(url: str, held: list[asyncpg.Connection], database: str) -> int:
-    """Open connections until the server refuses, then cut the service's own and take those too."""
-    while True:
+    async def _hold(self) -> None:
+        held: list[asyncpg.Connection] = []
         try:
-            held.append(await asyncpg.connect(url, timeout=5))
-        except asyncpg.TooManyConnectionsError:
-            break
-    await held[0].execute(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()"
-        " AND pid NOT IN (SELECT unnest($2::int[]))",
-        database,
-        [c.get_server_pid() for c in held],
-    )
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            held.append(await asyncpg.connect(url, timeout=5))
-        except asyncpg.TooManyConnectionsError:
+            await self._take_every_slot(held)
+        except (OSError, asyncpg.PostgresError) as exc:
+            self._error = exc
+        finally:
+            self.held = len(held)
+            self._taken.set()
+        while not self._release.is_set():
             await asyncio.sleep(0.05)
-    return len(held)
+        for conn in held:
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=5)
+
+    async def _take_every_slot(self, held: list[asyncpg.Connection]) -> None:
+        """Open connections until the server refuses, then cut the service's own and take those too."""
+        while True:
+            try:
+                held.append(await asyncpg.connect(self.url, timeout=5))
+            except asyncpg.TooManyConnectionsError:
+                break
+        await held[0].execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            self.database,
+        )
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            try:
+                held.append(await asyncpg.connect(self.url, timeout=5))
+            except asyncpg.TooManyConnectionsError:
+                await asyncio.sleep(0.05)
 
 
 def test_postgres_max_connections_exhausted(pg_url: str, cluster: PrivateCluster, make_sut: MakeSut) -> None:
     sut = make_sut(pg_url)
     sut.start()
-    database = pg_url.rsplit("/", 1)[1]
-    with _slots_taken(cluster, pg_url) as held:
-        killed: list[int] = []
+    hog = SlotHog(cluster.url(), pg_url.rsplit("/", 1)[1])
+    killed: list[int] = []
 
-        def kill_worker() -> int:
-            killed.append(sut.kill_worker(0))
-            return killed[0]
+    def kill_worker() -> int:
+        killed.append(sut.kill_worker(0))
+        return killed[0]
 
+    try:
         _verdict(
             Experiment(
                 "pg-max-connections",
@@ -252,14 +272,16 @@ def test_postgres_max_connections_exhausted(pg_url: str, cluster: PrivateCluster
                 sut,
                 pg_view(pg_url),
                 method=[
-                    Activity("take-every-slot", lambda: run_sync(_take_every_slot(cluster.url(), held, database))),
+                    Activity("take-every-slot", hog.take),
                     Activity("kill-9-a-worker", kill_worker),
                     Activity("a-fresh-worker-starts", lambda: sut.wait_workers(2, besides=set(killed)), pause_after=3),
                 ],
-                rollbacks=[Activity("free-the-slots", lambda: run_sync(_close_all(held)))],
+                rollbacks=[Activity("free-the-slots", hog.release)],
                 expect=Expect(WRITE_BUDGET, connection_errors=True, readyz_bound=False),
             )
         )
+    finally:
+        hog.release()
 
 
 # -- the network between service and database --------------------------------------------------------
