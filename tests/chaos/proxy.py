@@ -41,8 +41,11 @@ class Toxics:
 
 
 class FaultProxy:
-    def __init__(self, upstream_host: str, upstream_port: int, *, seed: int = 7) -> None:
+    def __init__(
+        self, upstream_host: str, upstream_port: int, *, listen_host: str = "127.0.0.1", seed: int = 7
+    ) -> None:
         self.upstream = (upstream_host, upstream_port)
+        self.listen_host = listen_host
         self.toxics = Toxics()
         self.port = 0
         self.accepted = 0
@@ -99,7 +102,7 @@ class FaultProxy:
     async def _listen(self) -> int:
         self._flowing = asyncio.Event()
         self._flowing.set()
-        self._server = await asyncio.start_server(self._link, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._link, self.listen_host, 0)
         port: int = self._server.sockets[0].getsockname()[1]
         return port
 

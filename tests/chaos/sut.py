@@ -123,26 +123,23 @@ class Sut:
 
     @property
     def main_pid(self) -> int:
+        """The server's main process: the one we started, or below a wrapper that forks (a
+        wrapper that execs, such as ``ip netns exec`` or ``sh -c 'exec ...'``, keeps the pid)."""
         assert self.process is not None
-        return self._server_pid(self.process.pid)
-
-    def _server_pid(self, pid: int) -> int:
-        # Behind a wrapper (``ip netns exec``, a shell) the server is the wrapper's only child.
-        if not self.prefix:
-            return pid
+        pid = self.process.pid
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
+            try:
+                if b"serve" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    return pid
+            except OSError:
+                return pid
             children = self._children(pid)
             if children:
-                return self._server_pid_of(children[0])
-            time.sleep(0.05)
+                pid = children[0]
+            else:
+                time.sleep(0.02)
         return pid
-
-    def _server_pid_of(self, pid: int) -> int:
-        if b"serve" in Path(f"/proc/{pid}/cmdline").read_bytes():
-            return pid
-        children = self._children(pid)
-        return self._server_pid_of(children[0]) if children else pid
 
     @staticmethod
     def _children(pid: int) -> list[int]:

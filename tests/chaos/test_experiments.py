@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -20,6 +21,7 @@ import pytest
 
 from tests.chaos.conftest import WRITE_BUDGET, need_root, pg_view, sqlite_view
 from tests.chaos.experiment import Activity, Expect, Experiment
+from tests.chaos.isolation import CgroupV1, NetNamespace
 from tests.chaos.load import sign_up
 from tests.chaos.pgcluster import PrivateCluster
 from tests.chaos.proxy import FaultProxy
@@ -402,3 +404,123 @@ def test_sqlite_on_a_full_disk(small_tmpfs: Path, make_sut: MakeSut) -> None:
     assert reads == [200]
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+# -- packets, CPU and memory ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def namespace() -> Iterator[NetNamespace]:
+    need_root()
+    ns = NetNamespace()
+    ns.create()
+    try:
+        yield ns
+    finally:
+        ns.destroy()
+
+
+def test_packet_loss_and_a_slow_link_to_the_database(
+    pg_url: str, cluster: PrivateCluster, namespace: NetNamespace, make_sut: MakeSut
+) -> None:
+    # The service runs in the namespace; its database link leaves through the veth to a proxy on
+    # the host's end (PostgreSQL itself listens on 127.0.0.1 only).
+    with FaultProxy("127.0.0.1", cluster.port, listen_host=namespace.host_ip) as relay:
+        database_url = pg_url.replace(f"127.0.0.1:{cluster.port}", f"{namespace.host_ip}:{relay.port}")
+        sut = make_sut(database_url, host=namespace.inner_ip, prefix=namespace.exec_prefix())
+        sut.start()
+        _verdict(
+            Experiment(
+                "netns-packet-loss",
+                "DB link in a network namespace: 30 % of its packets dropped (iptables) for 5 s, then 1 Mbit/s (tbf)",
+                sut,
+                pg_view(pg_url),
+                method=[
+                    Activity("drop-30-percent", lambda: namespace.drop_port(relay.port, 0.3), pause_after=5),
+                    Activity("stop-dropping", namespace.heal),
+                    Activity("tbf-1mbit", lambda: namespace.limit_rate("1mbit"), pause_after=3),
+                ],
+                rollbacks=[Activity("heal", namespace.heal)],
+                expect=Expect(WRITE_BUDGET),
+            )
+        )
+
+
+@pytest.fixture
+def cgroup() -> Iterator[CgroupV1]:
+    need_root()
+    if not CgroupV1.available():
+        pytest.skip("SKIPPING: no cgroup v1 cpu and memory controllers here")
+    group = CgroupV1(cpus=1.0, memory_bytes=768 * 1024 * 1024)
+    group.create()
+    try:
+        yield group
+    finally:
+        group.destroy()
+
+
+def _stress(group: CgroupV1, *args: str) -> subprocess.Popen[bytes]:
+    if shutil.which("stress-ng") is None:
+        raise RuntimeError("stress-ng is not installed (make chaos-tools)")
+    return subprocess.Popen(
+        [*group.exec_prefix(), "stress-ng", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def test_a_cpu_hog_in_the_services_cgroup(pg_url: str, cgroup: CgroupV1, make_sut: MakeSut) -> None:
+    sut = make_sut(pg_url, prefix=cgroup.exec_prefix())
+    sut.start()
+    hogs: list[subprocess.Popen[bytes]] = []
+    stats: list[dict[str, int]] = []
+
+    def hog() -> int:
+        stats.append(cgroup.cpu_stat())
+        hogs.append(_stress(cgroup, "--cpu", "2", "--cpu-load", "100", "--timeout", "6s"))
+        return hogs[0].pid
+
+    def hog_done() -> dict[str, int]:
+        code = hogs[0].wait(timeout=20)
+        stats.append(cgroup.cpu_stat())
+        return {"stress_ng_exit": code, **{k: stats[1][k] - stats[0][k] for k in ("nr_periods", "nr_throttled")}}
+
+    _verdict(
+        Experiment(
+            "cgroup-cpu-hog",
+            "CPU hog (stress-ng, 2 busy loops) beside the service in its cgroup (1 CPU quota) for 6 s",
+            sut,
+            pg_view(pg_url),
+            method=[Activity("stress-ng-cpu", hog, pause_after=6)],
+            rollbacks=[Activity("hog-done", hog_done)],
+            expect=Expect(WRITE_BUDGET),
+        )
+    )
+    # The hog ran in the group (how often the quota throttled depends on what else the machine runs).
+    assert hogs[0].returncode == 0
+    assert stats[1]["nr_periods"] > stats[0]["nr_periods"]
+
+
+def test_memory_pressure_in_the_services_cgroup(pg_url: str, cgroup: CgroupV1, make_sut: MakeSut) -> None:
+    sut = make_sut(pg_url, prefix=cgroup.exec_prefix())
+    sut.start()
+    hogs: list[subprocess.Popen[bytes]] = []
+
+    def pressure() -> int:
+        hogs.append(_stress(cgroup, "--vm", "1", "--vm-bytes", "700M", "--vm-keep", "--timeout", "6s"))
+        return hogs[0].pid
+
+    def pressure_done() -> dict[str, int]:
+        code = hogs[0].wait(timeout=30)
+        return {"stress_ng_exit": code, "oom_kills": cgroup.oom_kills()}
+
+    _verdict(
+        Experiment(
+            "cgroup-memory-pressure",
+            "Memory pressure (stress-ng, 700 MiB) beside the service in its cgroup (768 MiB limit) for 6 s",
+            sut,
+            pg_view(pg_url),
+            method=[Activity("stress-ng-vm", pressure, pause_after=6)],
+            rollbacks=[Activity("pressure-done", pressure_done)],
+            # The kernel's OOM killer may pick a worker: a process killed, on purpose in effect.
+            expect=Expect(WRITE_BUDGET, connection_errors=True),
+        )
+    )
