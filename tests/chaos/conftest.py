@@ -11,6 +11,7 @@ import sqlite3
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -18,6 +19,7 @@ import pytest
 
 from tests.chaos.experiment import DatabaseView
 from tests.chaos.pgcluster import PrivateCluster, require_tools
+from tests.chaos.proxy import FaultProxy
 from tests.chaos.sut import Sut, migrate
 from tests.pg import in_ci, run_sync
 
@@ -59,22 +61,62 @@ def cluster() -> Iterator[PrivateCluster]:
     private.init()
     private.start()
     try:
+        # Migrated once (through the CLI); each experiment's database is a copy of it.
+        private.execute("CREATE DATABASE chaos_template")
+        migrate(private.url("chaos_template"))
         yield private
     finally:
         private.destroy()
 
 
-@pytest.fixture
-def pg_url(cluster: PrivateCluster) -> str:
-    """A fresh, migrated database on the private cluster (started again if a test left it down)."""
+def _fresh_database(cluster: PrivateCluster) -> str:
     cluster.resume()
     if not cluster.running():
         cluster.start()
     name = f"chaos_{uuid.uuid4().hex[:10]}"
-    cluster.execute(f"CREATE DATABASE {name}")
-    url = cluster.url(name)
-    migrate(url)
-    return url
+    cluster.execute(f"CREATE DATABASE {name} TEMPLATE chaos_template")
+    return cluster.url(name)
+
+
+@pytest.fixture
+def pg_url(cluster: PrivateCluster) -> str:
+    """A fresh, migrated database on the private cluster (started again if a test left it down)."""
+    return _fresh_database(cluster)
+
+
+@dataclass
+class PgService:
+    """One server for the PostgreSQL experiments, its database link through the fault proxy (a
+    healed proxy passes everything through). Sharing it is part of the point: each experiment
+    starts from whatever the one before left, and must find it ready."""
+
+    sut: Sut
+    proxy: FaultProxy
+    pg_url: str  # direct, for reading the database behind the service's back
+
+
+@pytest.fixture(scope="session")
+def shared_pg_service(cluster: PrivateCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgService]:
+    direct = _fresh_database(cluster)
+    with FaultProxy("127.0.0.1", cluster.port) as proxy:
+        through_proxy = direct.replace(f"127.0.0.1:{cluster.port}/", f"127.0.0.1:{proxy.port}/")
+        sut = Sut(through_proxy, tmp_path_factory.mktemp("pg-service"), env=SERVER_ENV)
+        sut.start()
+        try:
+            yield PgService(sut, proxy, direct)
+        finally:
+            sut.stop()
+
+
+@pytest.fixture
+def pg_service(shared_pg_service: PgService, cluster: PrivateCluster) -> PgService:
+    """The shared server, with its database up, its link healed, and ready."""
+    cluster.resume()
+    if not cluster.running():
+        cluster.start()
+    shared_pg_service.proxy.heal()
+    shared_pg_service.sut.wait_ready(30)
+    return shared_pg_service
 
 
 def pg_view(url: str) -> DatabaseView:

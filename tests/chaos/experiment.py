@@ -122,6 +122,11 @@ class Experiment:
         api = ledger_check.check_ledger(load.acknowledged, titles)
         stored = self.database(list(load.acknowledged))
         broken = self._invariants(load, api, stored, recovery, recovered, warmed, starts_before)
+        broken += [
+            f"the {a['activity']['name']} step failed: {a['output']}"
+            for a in run_log + rolled_back
+            if a["status"] != "succeeded"
+        ]
         self._write_journal(started, before, after, run_log, rolled_back, load, api, stored, recovery, broken)
         return broken
 

@@ -180,6 +180,19 @@ class Sut:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
+    def kill_all(self) -> int:
+        """kill -9 of the main process and every worker at once (no process left to drain)."""
+        pids = [self.main_pid, *self.worker_pids()]
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        assert self.process is not None
+        self.process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return len(pids)
+
     def terminate(self) -> None:
         os.kill(self.main_pid, signal.SIGTERM)
 

@@ -19,7 +19,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.chaos.conftest import WRITE_BUDGET, need_root, pg_view, sqlite_view
+from tests.chaos.conftest import WRITE_BUDGET, PgService, need_root, pg_view, sqlite_view
 from tests.chaos.experiment import Activity, Expect, Experiment
 from tests.chaos.isolation import CgroupV1, NetNamespace
 from tests.chaos.load import sign_up
@@ -39,9 +39,8 @@ def _verdict(experiment: Experiment) -> None:
 # -- processes of the service ----------------------------------------------------------------------
 
 
-def test_kill_9_one_worker_then_the_other(pg_url: str, make_sut: MakeSut) -> None:
-    sut = make_sut(pg_url)
-    sut.start()
+def test_kill_9_one_worker_then_the_other(pg_service: PgService) -> None:
+    sut = pg_service.sut
     first: list[int] = []
 
     def kill_first() -> int:
@@ -58,7 +57,7 @@ def test_kill_9_one_worker_then_the_other(pg_url: str, make_sut: MakeSut) -> Non
             "kill-worker",
             "kill -9 one worker, then the other",
             sut,
-            pg_view(pg_url),
+            pg_view(pg_service.pg_url),
             method=[
                 Activity("kill-9-first-worker", kill_first),
                 Activity("wait-respawn", lambda: sut.wait_workers(2, besides=set(first)), pause_after=1),
@@ -71,15 +70,14 @@ def test_kill_9_one_worker_then_the_other(pg_url: str, make_sut: MakeSut) -> Non
     )
 
 
-def test_kill_9_the_main_process_and_start_again(pg_url: str, make_sut: MakeSut) -> None:
-    sut = make_sut(pg_url)
-    sut.start()
+def test_kill_9_the_main_process_and_start_again(pg_service: PgService) -> None:
+    sut = pg_service.sut
     _verdict(
         Experiment(
             "kill-main",
             "kill -9 the server's main process, then start it again",
             sut,
-            pg_view(pg_url),
+            pg_view(pg_service.pg_url),
             method=[Activity("kill-9-main-process", sut.kill_main, pause_after=0.5)],
             rollbacks=[Activity("start-the-server-again", sut.start)],
             expect=Expect(WRITE_BUDGET, connection_errors=True, readyz_bound=False, restarts=1),
@@ -88,11 +86,16 @@ def test_kill_9_the_main_process_and_start_again(pg_url: str, make_sut: MakeSut)
 
 
 @pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
-def test_sigterm_under_write_load(backend: str, pg_url: str, make_sut: MakeSut, tmp_path: Path) -> None:
-    url = pg_url if backend == "postgresql" else f"sqlite:///{tmp_path}/sigterm.db"
-    view = pg_view(pg_url) if backend == "postgresql" else sqlite_view(tmp_path / "sigterm.db")
-    sut = make_sut(url)
-    sut.start()
+def test_sigterm_under_write_load(
+    backend: str, request: pytest.FixtureRequest, make_sut: MakeSut, tmp_path: Path
+) -> None:
+    if backend == "postgresql":
+        service: PgService = request.getfixturevalue("pg_service")
+        sut, view = service.sut, pg_view(service.pg_url)
+    else:
+        sut = make_sut(f"sqlite:///{tmp_path}/sigterm.db")
+        sut.start()
+        view = sqlite_view(tmp_path / "sigterm.db")
     exits: list[int] = []
 
     def sigterm_and_wait() -> int:
@@ -114,18 +117,36 @@ def test_sigterm_under_write_load(backend: str, pg_url: str, make_sut: MakeSut, 
     assert exits == [0]
 
 
+def test_sqlite_kill_9_every_process_and_start_again_on_the_same_file(make_sut: MakeSut, tmp_path: Path) -> None:
+    path = tmp_path / "killed.db"
+    sut = make_sut(f"sqlite:///{path}")
+    sut.start()
+    _verdict(
+        Experiment(
+            "sqlite-kill-all",
+            "SQLite: kill -9 of every process of the server at once, then start again on the same file",
+            sut,
+            sqlite_view(path),
+            method=[Activity("kill-9-every-process", sut.kill_all, pause_after=0.5)],
+            rollbacks=[Activity("start-on-the-same-file", sut.start)],
+            expect=Expect(WRITE_BUDGET, connection_errors=True, readyz_bound=False, restarts=1),
+        )
+    )
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
 # -- PostgreSQL --------------------------------------------------------------------------------------
 
 
-def test_postgres_immediate_stop_then_start(pg_url: str, cluster: PrivateCluster, make_sut: MakeSut) -> None:
-    sut = make_sut(pg_url)
-    sut.start()
+def test_postgres_immediate_stop_then_start(pg_service: PgService, cluster: PrivateCluster) -> None:
+    sut = pg_service.sut
     _verdict(
         Experiment(
             "pg-crash",
             "PostgreSQL crash (immediate stop), 4 s down, start again",
             sut,
-            pg_view(pg_url),
+            pg_view(pg_service.pg_url),
             method=[Activity("pg-immediate-stop", lambda: cluster.stop("immediate"), pause_after=4)],
             rollbacks=[Activity("pg-start", cluster.start)],
             expect=Expect(WRITE_BUDGET),
@@ -133,9 +154,8 @@ def test_postgres_immediate_stop_then_start(pg_url: str, cluster: PrivateCluster
     )
 
 
-def test_postgres_down_and_a_worker_dies_meanwhile(pg_url: str, cluster: PrivateCluster, make_sut: MakeSut) -> None:
-    sut = make_sut(pg_url)
-    sut.start()
+def test_postgres_down_and_a_worker_dies_meanwhile(pg_service: PgService, cluster: PrivateCluster) -> None:
+    sut = pg_service.sut
     killed: list[int] = []
 
     def kill_worker() -> int:
@@ -152,7 +172,7 @@ def test_postgres_down_and_a_worker_dies_meanwhile(pg_url: str, cluster: Private
             "pg-down-worker-dies",
             "PostgreSQL down and a worker dies meanwhile (twice)",
             sut,
-            pg_view(pg_url),
+            pg_view(pg_service.pg_url),
             method=[
                 Activity("pg-immediate-stop", lambda: cluster.stop("immediate"), pause_after=0.5),
                 Activity("kill-9-a-worker", kill_worker),
@@ -166,15 +186,14 @@ def test_postgres_down_and_a_worker_dies_meanwhile(pg_url: str, cluster: Private
     )
 
 
-def test_postgres_postmaster_kill_9(pg_url: str, cluster: PrivateCluster, make_sut: MakeSut) -> None:
-    sut = make_sut(pg_url)
-    sut.start()
+def test_postgres_postmaster_kill_9(pg_service: PgService, cluster: PrivateCluster) -> None:
+    sut = pg_service.sut
     _verdict(
         Experiment(
             "pg-kill-9",
             "kill -9 of the PostgreSQL postmaster, 2 s down, start again (crash recovery)",
             sut,
-            pg_view(pg_url),
+            pg_view(pg_service.pg_url),
             method=[Activity("kill-9-postmaster", cluster.kill_postmaster, pause_after=2)],
             rollbacks=[Activity("pg-start", cluster.start)],
             expect=Expect(WRITE_BUDGET),
@@ -182,15 +201,14 @@ def test_postgres_postmaster_kill_9(pg_url: str, cluster: PrivateCluster, make_s
     )
 
 
-def test_postgres_hung_by_sigstop(pg_url: str, cluster: PrivateCluster, make_sut: MakeSut) -> None:
-    sut = make_sut(pg_url)
-    sut.start()
+def test_postgres_hung_by_sigstop(pg_service: PgService, cluster: PrivateCluster) -> None:
+    sut = pg_service.sut
     _verdict(
         Experiment(
             "pg-sigstop",
             "PostgreSQL hung (SIGSTOP of the postmaster and backends) for 5 s",
             sut,
-            pg_view(pg_url),
+            pg_view(pg_service.pg_url),
             method=[Activity("sigstop-postgres", cluster.freeze, pause_after=5)],
             rollbacks=[Activity("sigcont-postgres", cluster.resume)],
             expect=Expect(WRITE_BUDGET),
@@ -256,10 +274,9 @@ class SlotHog:
                 await asyncio.sleep(0.05)
 
 
-def test_postgres_max_connections_exhausted(pg_url: str, cluster: PrivateCluster, make_sut: MakeSut) -> None:
-    sut = make_sut(pg_url)
-    sut.start()
-    hog = SlotHog(cluster.url(), pg_url.rsplit("/", 1)[1])
+def test_postgres_max_connections_exhausted(pg_service: PgService, cluster: PrivateCluster) -> None:
+    sut = pg_service.sut
+    hog = SlotHog(cluster.url(), pg_service.pg_url.rsplit("/", 1)[1])
     killed: list[int] = []
 
     def kill_worker() -> int:
@@ -272,7 +289,7 @@ def test_postgres_max_connections_exhausted(pg_url: str, cluster: PrivateCluster
                 "pg-max-connections",
                 "PostgreSQL max_connections exhausted; a worker restarts while no slot is free",
                 sut,
-                pg_view(pg_url),
+                pg_view(pg_service.pg_url),
                 method=[
                     Activity("take-every-slot", hog.take),
                     Activity("kill-9-a-worker", kill_worker),
@@ -289,25 +306,14 @@ def test_postgres_max_connections_exhausted(pg_url: str, cluster: PrivateCluster
 # -- the network between service and database --------------------------------------------------------
 
 
-def _through_proxy(pg_url: str, proxy: FaultProxy) -> str:
-    return pg_url.replace(f":{pg_url.split(':')[2].split('/')[0]}/", f":{proxy.port}/")
-
-
-@pytest.fixture
-def proxy(cluster: PrivateCluster) -> Iterator[FaultProxy]:
-    with FaultProxy("127.0.0.1", cluster.port) as running:
-        yield running
-
-
-def test_proxy_latency_jitter_bandwidth_and_resets(pg_url: str, proxy: FaultProxy, make_sut: MakeSut) -> None:
-    sut = make_sut(_through_proxy(pg_url, proxy))
-    sut.start()
+def test_proxy_latency_jitter_bandwidth_and_resets(pg_service: PgService) -> None:
+    sut, proxy = pg_service.sut, pg_service.proxy
     _verdict(
         Experiment(
             "proxy-toxics",
             "DB link: +50 ms +-40 ms per chunk, then 32 KiB/s, then every connection reset twice",
             sut,
-            pg_view(pg_url),
+            pg_view(pg_service.pg_url),
             method=[
                 Activity("latency-50ms-jitter-40ms", lambda: proxy.set(latency=0.05, jitter=0.04), pause_after=3),
                 Activity(
@@ -323,15 +329,14 @@ def test_proxy_latency_jitter_bandwidth_and_resets(pg_url: str, proxy: FaultProx
     )
 
 
-def test_proxy_slow_then_black_holed_link(pg_url: str, proxy: FaultProxy, make_sut: MakeSut) -> None:
-    sut = make_sut(_through_proxy(pg_url, proxy))
-    sut.start()
+def test_proxy_slow_then_black_holed_link(pg_service: PgService) -> None:
+    sut, proxy = pg_service.sut, pg_service.proxy
     _verdict(
         Experiment(
             "proxy-blackhole",
             "DB link: +300 ms per chunk for 3 s, then black-holed for 8 s, then healed",
             sut,
-            pg_view(pg_url),
+            pg_view(pg_service.pg_url),
             method=[
                 Activity("latency-300ms", lambda: proxy.set(latency=0.3), pause_after=3),
                 Activity("black-hole", lambda: proxy.set(latency=0.0, blackhole=True), pause_after=8),
@@ -360,18 +365,14 @@ def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
 def _fill(folder: Path) -> int:
     """Fill the filesystem to the last byte; returns the bytes written."""
     written = 0
-    with (folder / "filler").open("wb") as out:
+    with (folder / "filler").open("wb", buffering=0) as out:  # unbuffered: no flush left to fail on close
         block = b"\0" * (256 * 1024)
         with contextlib.suppress(OSError):
             while True:
-                out.write(block)
-                out.flush()
-                written += len(block)
+                written += out.write(block) or 0
         with contextlib.suppress(OSError):
             while True:
-                out.write(b"\0" * 512)
-                out.flush()
-                written += 512
+                written += out.write(b"\0" * 512) or 0
     return written
 
 
