@@ -8,6 +8,7 @@ VENV_STAMP := .venv/.synced
 export UV_LINK_MODE ?= copy
 
 .PHONY: help run test lint typecheck importlint pytest unit integration e2e migrate clean browser screenshots test-browser bench wrk pprof
+.PHONY: chaos chaos-tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,7 +44,7 @@ browser: ## Debian's Chromium for the browser tests (Playwright drives it; it do
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
 	  else echo "The browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; }
 
-pytest: $(VENV_STAMP) browser wrk pprof
+pytest: $(VENV_STAMP) browser wrk pprof chaos-tools
 	.venv/bin/pytest
 
 test-browser: $(VENV_STAMP) browser ## the web page in Debian's Chromium through Playwright
@@ -76,3 +77,15 @@ screenshots: $(VENV_STAMP) browser ## refresh docs/screenshot-{light,dark}.png
 
 clean: ## remove the virtual environment and local data
 	rm -rf .venv .tools var .pytest_cache .mypy_cache .ruff_cache
+
+chaos-tools: ## what the chaos suite drives: stress-ng, iproute2 (ip netns, tc), iptables (Debian's)
+	@missing=""; for tool in stress-ng:stress-ng ip:iproute2 tc:iproute2 iptables:iptables; do \
+	  command -v $${tool%%:*} >/dev/null 2>&1 || missing="$$missing $${tool##*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q $$missing; \
+	  else echo "The chaos suite needs:$$missing (sudo apt-get install -y$$missing)" >&2; exit 1; fi; fi
+
+chaos: $(VENV_STAMP) chaos-tools ## the chaos suite alone (faults under a writer load), then its summary table
+	rm -f var/chaos/*.json
+	.venv/bin/pytest -m chaos tests/chaos; status=$$?; \
+	.venv/bin/python -m tests.chaos.summary var/chaos; exit $$status

@@ -17,7 +17,9 @@ Exceptions raised here (both are ``Exception``, unlike ``asyncio.CancelledError`
 
     Cancelled             the work stopped for a recorded cause
     ├── DeadlineExceeded  the budget ran out before (or while) the work could be done
-    └── Overloaded        the work was refused at once instead of queueing without bound
+    ├── Overloaded        the work was refused at once instead of queueing without bound
+    ├── Unavailable       the database is unreachable, refusing, restarting or out of connections
+    └── StorageFull       the database's disk is full: writes cannot be kept, reads still can
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ __all__ = [
     "DeadlineExceeded",
     "Overloaded",
     "RequestContext",
+    "StorageFull",
+    "Unavailable",
     "WorkGroup",
     "current",
     "remaining",
@@ -56,6 +60,8 @@ class Cause(enum.StrEnum):
     SHUTDOWN = "shutdown"
     OVERLOADED = "overloaded"
     SIBLING_ERROR = "sibling_error"  # the first error of a task fanned out beside this one
+    DATABASE_UNAVAILABLE = "database_unavailable"
+    STORAGE_FULL = "storage_full"
 
 
 class Cancelled(Exception):
@@ -76,6 +82,26 @@ class Overloaded(Cancelled):
     cause = Cause.OVERLOADED
 
     def __init__(self, detail: str, retry_after_seconds: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class Unavailable(Cancelled):
+    """The database cannot serve now (down, refusing, restarting, no connection slot): retry later."""
+
+    cause = Cause.DATABASE_UNAVAILABLE
+
+    def __init__(self, detail: str, retry_after_seconds: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class StorageFull(Cancelled):
+    """The database's filesystem is full: the write was not kept (it was rolled back)."""
+
+    cause = Cause.STORAGE_FULL
+
+    def __init__(self, detail: str, retry_after_seconds: int = 5) -> None:
         super().__init__(detail)
         self.retry_after_seconds = retry_after_seconds
 

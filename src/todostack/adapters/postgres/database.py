@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
 
 import asyncpg
 
+from todostack import context
 from todostack.adapters.migrations import Migration, check_applied, load_migrations
 from todostack.adapters.postgres.deadlines import StatementObserver, TimedConnection, statement_timeout
 from todostack.adapters.postgres.pool import Connection, ConnectionPool
@@ -17,6 +19,7 @@ from todostack.adapters.postgres.repositories import (
     PgTodos,
     PgUsers,
 )
+from todostack.adapters.postgres.unavailable import is_unavailable, keep_alive, unavailable
 from todostack.adapters.waiting import bounded_wait
 from todostack.context import DeadlineExceeded
 from todostack.domain import TodoError
@@ -24,6 +27,10 @@ from todostack.observability.process import PoolState
 from todostack.observability.tracing import Database
 
 __all__ = ["PostgresDatabase", "PostgresUnitOfWork", "migrate_postgres", "pending_postgres_migrations"]
+
+# Longest wait for a new connection outside a request (the pool's background refill); inside
+# one, the request's remaining budget when that is shorter.
+CONNECT_TIMEOUT_S = 5.0
 
 # pg_advisory_lock key: "todostack" in ASCII, truncated to a bigint.
 _MIGRATION_LOCK = 0x746F646F737461
@@ -64,7 +71,10 @@ class PostgresDatabase:
             server_settings["statement_timeout"] = str(max(1, round(statement_timeout * 1000)))
 
         async def connect() -> asyncpg.Connection[Any]:
-            conn: asyncpg.Connection[Any] = await asyncpg.connect(url, server_settings=server_settings)
+            left = context.remaining()
+            timeout = CONNECT_TIMEOUT_S if left is None else max(0.01, min(left, CONNECT_TIMEOUT_S))
+            conn: asyncpg.Connection[Any] = await asyncpg.connect(url, server_settings=server_settings, timeout=timeout)
+            keep_alive(conn)
             try:
                 await _init_connection(conn)
             except BaseException:
@@ -73,7 +83,8 @@ class PostgresDatabase:
             return conn
 
         pool = ConnectionPool(connect, min_size=min_size, max_size=max_size, max_idle_seconds=max_idle_seconds)
-        await pool.open()
+        # A worker started while the database is away starts anyway (not ready) and reconnects.
+        await pool.open(tolerate=is_unavailable)
         return cls(pool, acquire_timeout=acquire_timeout, url=url)
 
     def __call__(self, *, write: bool = False, autocommit: bool = False) -> PostgresUnitOfWork:
@@ -85,8 +96,13 @@ class PostgresDatabase:
         conn = self._pool.try_acquire()
         if conn is not None:
             return conn
-        async with bounded_wait(self.acquire_timeout, "a database connection"):
-            return await self._pool.acquire()
+        try:
+            async with bounded_wait(self.acquire_timeout, "a database connection"):
+                return await self._pool.acquire()
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise unavailable(exc) from exc
+            raise
 
     async def release(self, conn: Connection, *, interrupted: bool = False) -> None:
         await self._pool.release(conn, interrupted=interrupted)
@@ -145,8 +161,10 @@ class PostgresUnitOfWork:
                     except TimeoutError:
                         raise DeadlineExceeded("the request ran out of time starting a transaction") from None
                 self._open = True
-        except BaseException:
+        except BaseException as exc:
             await self._db.release(self._conn, interrupted=True)
+            if is_unavailable(exc):
+                raise unavailable(exc) from exc
             raise
         self.connection = conn = TimedConnection(self._conn, self._db.db, self._db.observe)
         self.users = PgUsers(conn)
@@ -165,12 +183,32 @@ class PostgresUnitOfWork:
         # server: the pool waits for that before it lends the connection again, so no work
         # outlives its request. A domain error (not found, a conflict) leaves it as it was.
         interrupted = exc_type is not None and not issubclass(exc_type, TodoError)
+        rollback_failed: Exception | None = None
         try:
             if self._open:
                 self._open = False
-                await self._conn.execute("ROLLBACK")
+                left = context.remaining()
+                if interrupted or (left is not None and left <= 0):
+                    # The pool's settling rolls back, bounded, in its own task: a dead or
+                    # black-holed link must not hold this answer past its deadline.
+                    interrupted = True
+                else:
+                    try:
+                        await self._conn.execute("ROLLBACK", timeout=left)
+                    except Exception as failed:  # noqa: BLE001 - raised below, once the connection is settled
+                        interrupted = True
+                        rollback_failed = failed
+                    except asyncio.CancelledError:
+                        interrupted = True
+                        raise
         finally:
             await self._db.release(self._conn, interrupted=interrupted)
+        for error in (exc, rollback_failed):
+            if error is not None and is_unavailable(error):
+                # Lost mid-way (a write may or may not have been committed: the answer says so).
+                raise unavailable(error) from error
+        if rollback_failed is not None:
+            raise rollback_failed
 
     async def commit(self) -> None:
         if self._autocommit:

@@ -18,13 +18,20 @@ inactivity timer cancelled and armed again, a reset under a timeout, and a task
   anything else, and the connection is terminated and its place freed;
 * waiting has no bound here: callers bound it (``bounded_wait``), and only when they must wait;
 * connections idle longer than ``max_idle_seconds`` are closed (down to ``min_size``), so a
-  quiet worker gives its connections back to the server.
+  quiet worker gives its connections back to the server;
+* a request never waits for a return to settle past its own deadline, nor once it is being
+  cancelled: the settling goes on in its own task, holding the connection's place (a black-holed
+  link must not hold the answer);
+* a pool that cannot open its first connections (the database is down while a worker starts)
+  may start empty: a background task keeps trying, with backoff, and requests connect on demand.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -32,10 +39,15 @@ from typing import Any, TypeAlias
 
 import asyncpg
 
+from todostack import context
+
 __all__ = ["Connect", "Connection", "ConnectionPool"]
 
 Connection: TypeAlias = "asyncpg.Connection[Any]"
 Connect: TypeAlias = Callable[[], Awaitable["asyncpg.Connection[Any]"]]
+log = logging.getLogger("todostack.db.pool")
+REFILL_FIRST_DELAY_S = 0.1
+REFILL_MAX_DELAY_S = 2.0
 
 
 class ConnectionPool:
@@ -61,11 +73,25 @@ class ConnectionPool:
         self._places = 0  # connections open or opening: at most max_size
         self._closed = False
         self._trimmer: asyncio.Task[None] | None = None
+        self._refill: asyncio.Task[None] | None = None
         self._settling: set[asyncio.Task[None]] = set()  # returns being settled, closes under way
         self._all_back = asyncio.Event()  # closing: set when nothing is lent or being settled
 
-    async def open(self) -> None:
-        """Open ``min_size`` connections (an unreachable server fails here, at start-up)."""
+    async def open(self, *, tolerate: Callable[[BaseException], bool] | None = None) -> None:
+        """Open ``min_size`` connections. An unreachable server fails here, at start-up, unless
+        ``tolerate`` accepts the error: the pool then starts empty and keeps trying in the
+        background, with backoff (requests meanwhile connect on demand, or fail fast)."""
+        try:
+            await self._open_min()
+        except Exception as exc:
+            if tolerate is None or not tolerate(exc):
+                raise
+            log.warning("the database is not reachable yet (%s); retrying in the background", type(exc).__name__)
+            self._refill = asyncio.create_task(self._refill_forever(), name="todostack-db-pool-refill")
+        if self.max_idle_seconds > 0:
+            self._trimmer = asyncio.create_task(self._trim_forever(), name="todostack-db-pool-trim")
+
+    async def _open_min(self) -> None:
         for _ in range(self.min_size):
             self._places += 1
             try:
@@ -77,8 +103,27 @@ class ConnectionPool:
                 self._places = 0
                 raise
             self._idle.append((conn, time.monotonic()))
-        if self.max_idle_seconds > 0:
-            self._trimmer = asyncio.create_task(self._trim_forever(), name="todostack-db-pool-trim")
+
+    async def _refill_forever(self) -> None:
+        """Open connections until ``min_size`` are open, waiting longer after each failure."""
+        delay = REFILL_FIRST_DELAY_S
+        while not self._closed and self._places < self.min_size:
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not secrets
+            self._places += 1
+            try:
+                conn = await self._connect()
+            except Exception:  # noqa: BLE001 - the server is still away: wait longer
+                self._places -= 1
+                self._free_place()
+                delay = min(REFILL_MAX_DELAY_S, delay * 2)
+                continue
+            if self._closed:
+                self._places -= 1
+                conn.terminate()
+                return
+            self._put(conn)
+            delay = REFILL_FIRST_DELAY_S
+        log.info("the database is reachable again")
 
     # -- lending ----------------------------------------------------------------------------------
 
@@ -163,7 +208,14 @@ class ConnectionPool:
         settle = asyncio.create_task(self._settle(conn, interrupted))
         self._settling.add(settle)
         settle.add_done_callback(self._settled)
-        await asyncio.shield(settle)
+        task = asyncio.current_task()
+        left = context.remaining()
+        if task is not None and task.cancelling():
+            return  # being cancelled (its deadline, a client gone, a probe's timeout): answer now
+        if left is None:
+            await asyncio.shield(settle)  # outside a request: wait for it, as callers expect
+        elif left > 0:
+            await asyncio.wait({settle}, timeout=left)
 
     async def _settle(self, conn: Connection, interrupted: bool) -> None:
         try:
@@ -242,8 +294,9 @@ class ConnectionPool:
     async def close(self, grace_seconds: float = 10.0) -> None:
         """Refuse new checkouts, wait up to ``grace_seconds`` for lent connections, then close all."""
         self._closed = True
-        if self._trimmer is not None:
-            self._trimmer.cancel()
+        for background in (self._trimmer, self._refill):
+            if background is not None:
+                background.cancel()
         for waiter in self._waiters:
             if not waiter.done():
                 waiter.set_exception(asyncpg.InterfaceError("the connection pool is closed"))

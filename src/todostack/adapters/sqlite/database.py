@@ -23,6 +23,7 @@ from todostack.adapters.sqlite.repositories import (
 )
 from todostack.adapters.sqlite.statements import ObservedConnection, StatementObserver
 from todostack.adapters.waiting import bounded_wait
+from todostack.context import StorageFull
 from todostack.observability.tracing import Database
 
 __all__ = ["SqliteDatabase", "migrate_sqlite", "sqlite_path"]
@@ -31,6 +32,15 @@ BUSY_TIMEOUT_MS = 5000
 # Page cache per connection (SQLite's default is 2 MiB). A worker holds a pool of them, and a page
 # it misses is a read from the kernel's page cache, which every connection and worker share.
 CACHE_KIB = 1024
+
+
+def _disk_full(exc: BaseException | None) -> bool:
+    """SQLITE_FULL: the filesystem (or the database's size limit) has no room for the write."""
+    return isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+
+
+def _storage_full() -> StorageFull:
+    return StorageFull("the database's disk is full: this write was not kept; retry later")
 
 
 def sqlite_path(url: str) -> str:
@@ -200,9 +210,11 @@ class SqliteUnitOfWork:
                     self._db.release(await self._quiesce(conn))
                     raise
                 self._open = True
-        except BaseException:
+        except BaseException as exc:
             if self._write:
                 self._db.write_lock.release()
+            if _disk_full(exc):
+                raise _storage_full() from exc
             raise
         ctx = context.current()
         if ctx is not None:
@@ -241,6 +253,9 @@ class SqliteUnitOfWork:
             self._db.release(conn)
             if self._write:
                 self._db.write_lock.release()
+        if _disk_full(exc):
+            # SQLite rolled the transaction back (or _quiesce did): nothing of it was kept.
+            raise _storage_full() from exc
 
     async def commit(self) -> None:
         if self._autocommit:

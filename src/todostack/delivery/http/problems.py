@@ -15,7 +15,7 @@ from litestar.exceptions import (
 from litestar.types import ExceptionHandlersMap
 
 from todostack import context
-from todostack.context import Cancelled, Cause, Overloaded
+from todostack.context import Cancelled, Cause, DeadlineExceeded, Overloaded, StorageFull, Unavailable
 from todostack.delivery.http.schemas import FieldProblem, Problem
 from todostack.domain import (
     AuthenticationFailed,
@@ -57,6 +57,7 @@ _TITLES = {
     500: "Internal Server Error",
     503: "Service Unavailable",
     504: "Gateway Timeout",
+    507: "Insufficient Storage",
 }
 _SLUGS = {
     400: "bad-request",
@@ -72,6 +73,7 @@ _SLUGS = {
     500: "internal-error",
     503: "unavailable",
     504: "deadline-exceeded",
+    507: "insufficient-storage",
 }
 # The status a request gets when it was cancelled for this cause.
 CAUSE_STATUS = {
@@ -80,7 +82,12 @@ CAUSE_STATUS = {
     Cause.SHUTDOWN: 503,
     Cause.SIBLING_ERROR: 500,
     Cause.CLIENT_DISCONNECTED: 499,
+    Cause.DATABASE_UNAVAILABLE: 503,
+    Cause.STORAGE_FULL: 507,
 }
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# A write that ended this way may have been committed or not: the answer says so ("outcome").
+_UNKNOWN_OUTCOME = (DeadlineExceeded, Unavailable)
 WWW_AUTHENTICATE = 'Bearer realm="todostack"'
 
 
@@ -93,6 +100,7 @@ def problem_body(
     errors: list[FieldProblem] | None = None,
     cause: Cause | None = None,
     request_id: str | None = None,
+    outcome: str | None = None,
 ) -> Problem:
     if request_id is None:
         ctx = context.current()
@@ -106,6 +114,7 @@ def problem_body(
         errors=errors,
         cause=cause.value if cause is not None else None,
         request_id=request_id,
+        outcome=outcome,
     )
 
 
@@ -118,8 +127,9 @@ def problem_response(
     errors: list[FieldProblem] | None = None,
     headers: dict[str, str] | None = None,
     cause: Cause | None = None,
+    outcome: str | None = None,
 ) -> Response[Problem]:
-    body = problem_body(status, detail, request.url.path, slug=slug, errors=errors, cause=cause)
+    body = problem_body(status, detail, request.url.path, slug=slug, errors=errors, cause=cause, outcome=outcome)
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -128,8 +138,13 @@ def _cancelled(request: Request[Any, Any, Any], exc: Cancelled) -> Response[Prob
     if ctx is not None:
         ctx.record(exc.cause)
     status = CAUSE_STATUS.get(exc.cause, 503)
-    headers = {"Retry-After": str(exc.retry_after_seconds)} if isinstance(exc, Overloaded) else None
-    return problem_response(request, status, exc.detail, headers=headers, cause=exc.cause)
+    headers = None
+    if isinstance(exc, Overloaded | Unavailable | StorageFull):
+        headers = {"Retry-After": str(exc.retry_after_seconds)}
+    outcome = None
+    if isinstance(exc, _UNKNOWN_OUTCOME) and request.method not in _SAFE_METHODS:
+        outcome = "unknown"
+    return problem_response(request, status, exc.detail, headers=headers, cause=exc.cause, outcome=outcome)
 
 
 def _domain_error(request: Request[Any, Any, Any], exc: TodoError) -> Response[Problem]:

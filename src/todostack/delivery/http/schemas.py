@@ -62,6 +62,9 @@ class Problem(Struct, omit_defaults=True):
     errors: list[FieldProblem] | None = None
     cause: str | None = None
     request_id: str | None = None
+    # "unknown": a write cut off (deadline, shutdown, database lost) may or may not have been
+    # committed; retrying it with the same Idempotency-Key is safe either way.
+    outcome: str | None = None
 
 
 class FieldProblem(Struct):

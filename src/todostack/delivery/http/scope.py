@@ -123,9 +123,18 @@ class _Exchange:
         await self._send(message)
 
     async def problem(
-        self, scope: Scope, status: int, detail: str, *, cause: Cause | None = None, retry_after: int | None = None
+        self,
+        scope: Scope,
+        status: int,
+        detail: str,
+        *,
+        cause: Cause | None = None,
+        retry_after: int | None = None,
+        outcome: str | None = None,
     ) -> None:
-        body = _encode(problem_body(status, detail, scope["path"], cause=cause, request_id=self.request_id))
+        body = _encode(
+            problem_body(status, detail, scope["path"], cause=cause, request_id=self.request_id, outcome=outcome)
+        )
         headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
         if retry_after is not None:
             headers.append((b"retry-after", str(retry_after).encode()))
@@ -285,6 +294,8 @@ class RequestScopeMiddleware:
                     _CAUSE_DETAIL[cause],
                     cause=cause,
                     retry_after=1 if status == 503 else None,
+                    # Cut off mid-way, a write may or may not have been committed.
+                    outcome="unknown" if scope["method"] not in _SAFE_METHODS else None,
                 )
             elif cause is Cause.CLIENT_DISCONNECTED:
                 exchange.status = 499  # nginx's "client closed request", for the log and metrics
