@@ -32,6 +32,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
 
+from todostack.ebpf import probes
+
 __all__ = [
     "Cancelled",
     "Cause",
@@ -159,6 +161,7 @@ class RequestContext:
             return False
         self._own_cause = cause
         self._error = error
+        probes.cancel(cause.value)
         self._fire_hooks()
         return True
 
