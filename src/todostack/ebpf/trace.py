@@ -17,9 +17,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 __all__ = [
@@ -150,12 +150,19 @@ def command(script: str, pid: int, bpftrace: str = "bpftrace") -> list[str]:
     return [bpftrace, "-p", str(pid), "-e", path.read_text().replace("LIBPYTHON", library), str(pid)]
 
 
-@dataclass
 class Tracer:
-    """A running bpftrace: started, attached (its BEGIN line seen), stopped with SIGINT, output kept."""
+    """A running bpftrace: started, attached (its BEGIN line seen), stopped with SIGINT, output kept.
 
-    process: subprocess.Popen[str]
-    output: list[str]
+    A thread reads bpftrace's output line by line as it comes (``lines``), so a caller can wait
+    for a line while it runs, and the pipe never fills.
+    """
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, name="bpftrace-output", daemon=True)
+        self._reader.start()
 
     @classmethod
     @contextlib.contextmanager
@@ -165,55 +172,62 @@ class Tracer:
         process = subprocess.Popen(  # noqa: S603
             argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
         )
-        tracer = cls(process, [])
+        tracer = cls(process)
         try:
-            tracer._wait_attached(attach_timeout)
+            # BEGIN runs once every probe is attached; each script's BEGIN prints "Tracing ...".
+            if not tracer.wait_for(lambda line: line.startswith("Tracing"), attach_timeout):
+                raise TraceError(f"bpftrace did not attach within {attach_timeout:g} s:\n{tracer.text}")
             yield tracer
         finally:
             tracer.stop()
 
-    def _wait_attached(self, timeout: float) -> None:
-        assert self.process.stdout is not None
+    def _read(self) -> None:
+        stdout = self.process.stdout
+        assert stdout is not None
+        for line in stdout:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_for(self, match: Callable[[str], bool], timeout: float) -> str | None:
+        """The first line ``match`` accepts, waiting up to ``timeout`` s (None: not seen, or bpftrace ended)."""
         deadline = time.monotonic() + timeout
-        os.set_blocking(self.process.stdout.fileno(), False)
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if line:
-                self.output.append(line)
-                # BEGIN runs once every probe is attached; each script's BEGIN prints "Tracing ...".
-                if line.startswith("Tracing"):
-                    return
-                continue
-            if self.process.poll() is not None:
-                self.output.extend(self.process.stdout.readlines())
-                raise TraceError("bpftrace exited before attaching:\n" + "".join(self.output))
-            time.sleep(0.02)
-        raise TraceError(f"bpftrace did not attach within {timeout:g} s:\n" + "".join(self.output))
+        seen = 0
+        with self._changed:
+            while True:
+                for line in self.lines[seen:]:
+                    if match(line):
+                        return line
+                seen = len(self.lines)
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._reader.is_alive():
+                    return None
+                self._changed.wait(min(left, 0.5))
 
     def stop(self, timeout: float = 60) -> str:
         """SIGINT (bpftrace prints its maps and runs END), then everything it wrote."""
-        stdout = self.process.stdout
-        assert stdout is not None
-        os.set_blocking(stdout.fileno(), True)
-        rest = ""
         for _ in range(3):  # a SIGINT bpftrace gets while still attaching can be lost: say it again
             if self.process.poll() is None:
                 self.process.send_signal(signal.SIGINT)
             try:
-                rest, _ = self.process.communicate(timeout=timeout / 3)
+                self.process.wait(timeout=timeout / 3)
                 break
             except subprocess.TimeoutExpired:
                 continue
         else:
             self.process.kill()
-            rest, _ = self.process.communicate()
-        if rest:
-            self.output.append(rest)
+            self.process.wait()
+        self._reader.join(timeout)
+        if self.process.stdout is not None and not self._reader.is_alive():
+            self.process.stdout.close()
         return self.text
 
     @property
     def text(self) -> str:
-        return "".join(self.output)
+        with self._changed:
+            return "".join(self.lines)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
