@@ -13,14 +13,18 @@ _MAP_LINE = re.compile(r"^@(\w+)(?:\[(.*)\])?: (-?\d+)$")
 
 
 def maps(text: str) -> dict[str, dict[tuple[str, ...], int]]:
-    """Every ``@name[key, ...]: value`` line bpftrace printed (histograms, which print buckets, aside)."""
+    """Every ``@name[key, ...]: value`` line bpftrace printed (histograms, which print buckets, aside).
+
+    The first printing of a map wins: the scripts print theirs in END, then clear them, and bpftrace
+    prints every map again (emptied, a count as 0) as it exits.
+    """
     found: dict[str, dict[tuple[str, ...], int]] = {}
     for line in text.splitlines():
         match = _MAP_LINE.match(line.strip())
         if match:
             name, key, value = match.groups()
             keys = tuple(part.strip() for part in key.split(",")) if key else ()
-            found.setdefault(name, {})[keys] = int(value)
+            found.setdefault(name, {}).setdefault(keys, int(value))
     return found
 
 
