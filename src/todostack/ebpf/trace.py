@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 __all__ = [
     "SCRIPTS",
@@ -37,6 +38,7 @@ __all__ = [
 
 SCRIPTS = Path(__file__).resolve().with_name("scripts")
 TRACEFS = Path("/sys/kernel/tracing")
+_NOISE = "couldn't set RLIMIT_MEMLOCK"  # bpftrace 0.17 always says it here; harmless
 
 
 class TraceError(Exception):
@@ -157,8 +159,9 @@ class Tracer:
     for a line while it runs, and the pipe never fills.
     """
 
-    def __init__(self, process: subprocess.Popen[str]) -> None:
+    def __init__(self, process: subprocess.Popen[str], echo: IO[str] | None = None) -> None:
         self.process = process
+        self.echo = echo
         self.lines: list[str] = []
         self._changed = threading.Condition()
         self._reader = threading.Thread(target=self._read, name="bpftrace-output", daemon=True)
@@ -166,13 +169,13 @@ class Tracer:
 
     @classmethod
     @contextlib.contextmanager
-    def run(cls, script: str, pid: int, *, attach_timeout: float = 60) -> Iterator[Tracer]:
+    def run(cls, script: str, pid: int, *, attach_timeout: float = 60, echo: IO[str] | None = None) -> Iterator[Tracer]:
         argv = command(script, pid, preflight(pid))
         env = {**os.environ, "BPFTRACE_STRLEN": "64"}
         process = subprocess.Popen(  # noqa: S603
             argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
         )
-        tracer = cls(process)
+        tracer = cls(process, echo)
         try:
             # BEGIN runs once every probe is attached; each script's BEGIN prints "Tracing ...".
             if not tracer.wait_for(lambda line: line.startswith("Tracing"), attach_timeout):
@@ -185,6 +188,9 @@ class Tracer:
         stdout = self.process.stdout
         assert stdout is not None
         for line in stdout:
+            if self.echo is not None and _NOISE not in line:
+                self.echo.write(line)
+                self.echo.flush()
             with self._changed:
                 self.lines.append(line)
                 self._changed.notify_all()
@@ -243,31 +249,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """The ``todostack trace`` command: bpftrace writes straight to this terminal."""
-    try:
-        argv = command(args.script, args.pid, preflight(args.pid))
-    except TraceError as exc:
-        print(f"todostack trace: {exc}", file=sys.stderr)
-        return 1
+    """The ``todostack trace`` command: bpftrace's output as it comes, ``--seconds`` counted once attached."""
     path = scripts()[args.script]
     before = cpu_stat(args.pid) if args.script == "runqueue" else None
     print(f"# {path.name}: {_describe(path)}", file=sys.stderr, flush=True)
-    process = subprocess.Popen(argv, env={**os.environ, "BPFTRACE_STRLEN": "64"})  # noqa: S603
-    deadline = None if args.seconds is None else time.monotonic() + args.seconds
     try:
-        while process.poll() is None and (deadline is None or time.monotonic() < deadline):
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=0.2)
-    except KeyboardInterrupt:
-        pass  # bpftrace got the same SIGINT from the terminal
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        with Tracer.run(args.script, args.pid, attach_timeout=180, echo=sys.stdout) as tracer:
+            deadline = None if args.seconds is None else time.monotonic() + args.seconds
+            try:
+                while tracer.process.poll() is None and (deadline is None or time.monotonic() < deadline):
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        tracer.process.wait(timeout=0.2)
+            except KeyboardInterrupt:
+                pass  # bpftrace got the same SIGINT from the terminal; stop() makes sure
+    except TraceError as exc:
+        print(f"todostack trace: {exc}", file=sys.stderr)
+        return 1
     if args.script == "runqueue":
         print(_throttling_line(args.pid, before), flush=True)
-    return 0 if process.returncode in (0, -signal.SIGINT) else process.returncode
+    code = tracer.process.returncode
+    return 0 if code in (0, -signal.SIGINT) else code
