@@ -21,7 +21,7 @@ $(VENV_STAMP): pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --all-extras
 	@touch $@
 
-run: $(VENV_STAMP) ## serve the web page and API on http://127.0.0.1:8000 (SQLite in ./var/ unless TODOSTACK_DATABASE_URL says otherwise)
+run: $(VENV_STAMP) ebpf-probes ## serve the web page and API on http://127.0.0.1:8000 (SQLite in ./var/ unless TODOSTACK_DATABASE_URL says otherwise)
 	$(UV) run --frozen todostack serve
 
 migrate: $(VENV_STAMP) ## apply database migrations (TODOSTACK_DATABASE_URL)
@@ -44,7 +44,7 @@ browser: ## Debian's Chromium for the browser tests (Playwright drives it; it do
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
 	  else echo "The browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; }
 
-pytest: $(VENV_STAMP) browser wrk pprof chaos-tools
+pytest: $(VENV_STAMP) browser wrk pprof chaos-tools ebpf
 	.venv/bin/pytest
 
 test-browser: $(VENV_STAMP) browser ## the web page in Debian's Chromium through Playwright
@@ -89,3 +89,22 @@ chaos: $(VENV_STAMP) chaos-tools ## the chaos suite alone (faults under a writer
 	rm -f var/chaos/*.json
 	.venv/bin/pytest -m chaos tests/chaos; status=$$?; \
 	.venv/bin/python -m tests.chaos.summary var/chaos; exit $$status
+# eBPF (docs/ebpf.md): the USDT probe library, bpftrace, and the wrapper around the scripts.
+APT_GET := apt-get -o DPkg::Lock::Timeout=600
+.PHONY: ebpf ebpf-probes bpftrace trace
+
+ebpf-probes: $(VENV_STAMP) ## build the service's USDT probes (cc + Debian's systemtap-sdt-dev); the service runs without
+	@echo '#include <sys/sdt.h>' | cc -x c -E - >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then $(APT_GET) update -q && $(APT_GET) install -y -q gcc systemtap-sdt-dev; \
+	  else echo "The USDT probes need a C compiler and sys/sdt.h: sudo apt-get install -y gcc systemtap-sdt-dev" >&2; fi; }
+	@.venv/bin/python -m todostack.ebpf.build >/dev/null || echo "USDT probes not built: the service runs with them off" >&2
+
+bpftrace: ## Debian's bpftrace (0.17), for make trace and the eBPF tests
+	@command -v bpftrace >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then $(APT_GET) update -q && $(APT_GET) install -y -q bpftrace; \
+	  else echo "The eBPF tests (skipped without it) and make trace need Debian's bpftrace: sudo apt-get install -y bpftrace" >&2; fi; }
+
+ebpf: ebpf-probes bpftrace
+
+trace: ebpf ## run a bpftrace script against a worker: make trace SCRIPT=requests PID=1234 [SECONDS=10]
+	.venv/bin/todostack trace $(SCRIPT) --pid $(PID) $(if $(SECONDS),--seconds $(SECONDS))

@@ -34,6 +34,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
 
+from todostack.ebpf import probes
+
 __all__ = [
     "Cancelled",
     "Cause",
@@ -185,6 +187,7 @@ class RequestContext:
             return False
         self._own_cause = cause
         self._error = error
+        probes.cancel(cause.value)
         self._fire_hooks()
         return True
 

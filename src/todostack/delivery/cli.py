@@ -54,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--dir", help="as for list")
     show.add_argument("--top", type=int, default=10, help="how many functions (default 10)")
 
+    trace = commands.add_parser("trace", help="run a bpftrace script against a worker (docs/ebpf.md; root)")
+    from todostack.ebpf.trace import add_arguments as add_trace_arguments
+
+    add_trace_arguments(trace)
+
     user = commands.add_parser("user", help="manage users")
     user_commands = user.add_subparsers(dest="user_command", required=True)
     create = user_commands.add_parser("create", help="create a user")
@@ -71,6 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from todostack.bench.run import main as bench
 
         return bench(args, list(sys.argv[2:] if argv is None else argv[1:]))
+    if args.command == "trace":
+        from todostack.ebpf.trace import main as trace
+
+        return trace(args)
     from todostack.runtime import Settings, SettingsError
 
     try:

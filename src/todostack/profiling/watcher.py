@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from todostack.ebpf import probes
 from todostack.observability.metrics import Metrics
 from todostack.profiling.profiler import Profiler
 from todostack.profiling.report import Breach, Report
@@ -206,6 +207,7 @@ class Watcher:
 
     def deliver(self, report: Report) -> None:
         self.state.reports += 1
+        probes.autoprof_report(report.breach.metric, report.breach.value)
         if self.metrics is not None:
             self.metrics.autoprof_reports.labels(report.breach.metric).inc()
         for reporter in self.reporters:

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from todostack.ebpf import probes
+
 __all__ = [
     "GuardStep",
     "MemoryGuard",
@@ -144,6 +146,7 @@ class MemoryGuard:
         self.collections += 1
         after = self._measure()
         step = GuardStep(before, after, after > self.limit)
+        probes.memory_guard("over" if step.still_over else "collected", after)
         if step.still_over:
             self.over_after_collect += 1
             log.warning(

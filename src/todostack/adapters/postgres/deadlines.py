@@ -16,6 +16,7 @@ import asyncpg
 
 from todostack import context
 from todostack.context import DeadlineExceeded
+from todostack.ebpf import probes
 from todostack.observability import tracing
 from todostack.observability.tracing import Database
 
@@ -62,6 +63,7 @@ class TimedConnection:
         return await self._run(self.raw.fetchval, query, args)
 
     async def _run(self, call: Callable[..., Awaitable[Any]], query: str, args: tuple[Any, ...]) -> Any:
+        probes.db_start("postgresql", query)
         started = time.perf_counter()
         try:
             if not tracing.recording():
@@ -72,6 +74,7 @@ class TimedConnection:
             # The driver's timeout, or the server's statement_timeout: either way the budget is spent.
             raise _expired() from None
         finally:
+            probes.db_done("postgresql", query, time.perf_counter() - started)
             if self.observe is not None:
                 self.observe("postgresql", tracing.operation_of(query), time.perf_counter() - started)
 

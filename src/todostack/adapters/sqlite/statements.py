@@ -16,6 +16,7 @@ from typing import Any, TypeAlias
 
 import aiosqlite
 
+from todostack.ebpf import probes
 from todostack.observability import tracing
 from todostack.observability.tracing import Database
 
@@ -38,6 +39,7 @@ class ObservedConnection:
 
     async def fetchall(self, sql: str, parameters: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """Every row the statement gives (a ``SELECT``, or a write with ``RETURNING``)."""
+        probes.db_start("sqlite", sql)
         started = time.perf_counter()
         try:
             if not tracing.recording():
@@ -46,6 +48,7 @@ class ObservedConnection:
                 with tracing.db_span(self.db, sql):
                     rows = await self.raw.execute_fetchall(sql, parameters)
         finally:
+            probes.db_done("sqlite", sql, time.perf_counter() - started)
             if self.observe is not None:
                 self.observe("sqlite", tracing.operation_of(sql), time.perf_counter() - started)
         return rows  # type: ignore[return-value]  # aiosqlite says Iterable; it is sqlite3's list
@@ -66,6 +69,7 @@ class _Statement:
 
     async def _run(self) -> aiosqlite.Cursor:
         conn = self._conn
+        probes.db_start("sqlite", self._sql)
         started = time.perf_counter()
         try:
             if not tracing.recording():
@@ -73,6 +77,7 @@ class _Statement:
             with tracing.db_span(conn.db, self._sql):
                 return await conn.raw.execute(self._sql, self._parameters)
         finally:
+            probes.db_done("sqlite", self._sql, time.perf_counter() - started)
             if conn.observe is not None:
                 conn.observe("sqlite", tracing.operation_of(self._sql), time.perf_counter() - started)
 

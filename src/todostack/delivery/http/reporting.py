@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from todostack.delivery.http.scope import Finished
+from todostack.ebpf import probes
 from todostack.observability.alerts import Alert, AlertQueue, BurstDetector
 from todostack.observability.logs import AccessLog
 from todostack.observability.metrics import Metrics
@@ -25,6 +26,7 @@ class RequestReporter:
         route = done.route or "unmatched"
         cause = done.cause.value if done.cause is not None else None
         self.metrics.observe_request(done.method, route, done.status, done.duration_seconds, cause)
+        probes.request_done(done.method, route, done.status, done.duration_seconds, cause, done.request_id)
         # One line per request. Never headers, cookies or bodies: nothing secret can reach it.
         self._log(
             {

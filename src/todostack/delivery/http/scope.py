@@ -30,6 +30,7 @@ from todostack.context import Cause, RequestContext
 from todostack.delivery.http.disconnect import DisconnectWatch
 from todostack.delivery.http.lifecycle import Lifecycle
 from todostack.delivery.http.problems import CAUSE_STATUS, PROBLEM_JSON, problem_body
+from todostack.ebpf import probes
 from todostack.observability import tracing
 
 __all__ = ["UNTIMED_PATHS", "Budgets", "Finished", "HeaderDecorator", "RawHeaders", "RequestScopeMiddleware"]
@@ -217,6 +218,7 @@ class RequestScopeMiddleware:
         if request_id is None or not _REQUEST_ID.fullmatch(request_id):
             # Unique, not secret: a syscall per request (secrets, os.urandom) buys nothing here.
             request_id = f"{random.getrandbits(64):016x}"
+        probes.request_start(method, scope["path"], request_id)
         ctx = RequestContext(request_id, started + self.budgets.for_request(method, scope["path"]))
         exchange = _Exchange(send, request_id, scope["path"], self.decorate)
         span = None
