@@ -43,7 +43,7 @@ browser: ## Debian's Chromium for the browser tests (Playwright drives it; it do
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
 	  else echo "The browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; }
 
-pytest: $(VENV_STAMP) browser wrk pprof
+pytest: $(VENV_STAMP) browser wrk pprof deploy-tools
 	.venv/bin/pytest
 
 test-browser: $(VENV_STAMP) browser ## the web page in Debian's Chromium through Playwright
@@ -76,3 +76,21 @@ screenshots: $(VENV_STAMP) browser ## refresh docs/screenshot-{light,dark}.png
 
 clean: ## remove the virtual environment and local data
 	rm -rf .venv .tools var .pytest_cache .mypy_cache .ruff_cache
+
+# --- deploy: image, chart and release pipeline (docs/deploy.md) ---
+DEPLOY_VENV := .tools/deploy
+DEPLOY_STAMP := $(DEPLOY_VENV)/.installed
+
+.PHONY: deploy-tools release
+
+$(DEPLOY_STAMP): deploy/requirements.txt | $(UV)
+	rm -rf $(DEPLOY_VENV)
+	$(UV) venv --quiet --python $(PYTHON) $(DEPLOY_VENV)
+	$(UV) pip install --quiet --python $(DEPLOY_VENV)/bin/python -r deploy/requirements.txt
+	@touch $@
+
+deploy-tools: $(DEPLOY_STAMP) ## buildah, podman, skopeo, docker-registry (Debian) and the pipeline's PyPI tools in .tools/deploy/
+	@bash deploy/release/host-setup.sh
+
+release: $(VENV_STAMP) deploy-tools ## the release pipeline (REGISTRY, IMAGE, REGISTRY_USER, REGISTRY_PASSWORD...; see docs/deploy.md)
+	$(DEPLOY_VENV)/bin/python deploy/release/pipeline.py
