@@ -92,5 +92,5 @@ $(DEPLOY_STAMP): deploy/requirements.txt | $(UV)
 deploy-tools: $(DEPLOY_STAMP) ## buildah, podman, skopeo, docker-registry (Debian) and the pipeline's PyPI tools in .tools/deploy/
 	@bash deploy/release/host-setup.sh
 
-release: $(VENV_STAMP) deploy-tools ## the release pipeline (REGISTRY, IMAGE, REGISTRY_USER, REGISTRY_PASSWORD...; see docs/deploy.md)
+release: deploy-tools ## the release pipeline (REGISTRY, IMAGE, REGISTRY_USER, REGISTRY_PASSWORD...; see docs/deploy.md)
 	$(DEPLOY_VENV)/bin/python deploy/release/pipeline.py
