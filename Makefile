@@ -44,7 +44,7 @@ browser: ## Debian's Chromium for the browser tests (Playwright drives it; it do
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
 	  else echo "The browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; }
 
-pytest: $(VENV_STAMP) browser wrk pprof chaos-tools ebpf
+pytest: $(VENV_STAMP) browser wrk pprof chaos-tools ebpf deploy-tools
 	.venv/bin/pytest
 
 test-browser: $(VENV_STAMP) browser ## the web page in Debian's Chromium through Playwright
@@ -89,6 +89,7 @@ chaos: $(VENV_STAMP) chaos-tools ## the chaos suite alone (faults under a writer
 	rm -f var/chaos/*.json
 	.venv/bin/pytest -m chaos tests/chaos; status=$$?; \
 	.venv/bin/python -m tests.chaos.summary var/chaos; exit $$status
+
 # eBPF (docs/ebpf.md): the USDT probe library, bpftrace, and the wrapper around the scripts.
 APT_GET := apt-get -o DPkg::Lock::Timeout=600
 .PHONY: ebpf ebpf-probes bpftrace trace
@@ -108,3 +109,21 @@ ebpf: ebpf-probes bpftrace
 
 trace: ebpf ## run a bpftrace script against a worker: make trace SCRIPT=requests PID=1234 [SECONDS=10]
 	.venv/bin/todostack trace $(SCRIPT) --pid $(PID) $(if $(SECONDS),--seconds $(SECONDS))
+
+# --- deploy: image, chart and release pipeline (docs/deploy.md) ---
+DEPLOY_VENV := .tools/deploy
+DEPLOY_STAMP := $(DEPLOY_VENV)/.installed
+
+.PHONY: deploy-tools release
+
+$(DEPLOY_STAMP): deploy/requirements.txt | $(UV)
+	rm -rf $(DEPLOY_VENV)
+	$(UV) venv --quiet --python $(PYTHON) $(DEPLOY_VENV)
+	$(UV) pip install --quiet --python $(DEPLOY_VENV)/bin/python -r deploy/requirements.txt
+	@touch $@
+
+deploy-tools: $(DEPLOY_STAMP) ## buildah, podman, skopeo, docker-registry (Debian) and the pipeline's PyPI tools in .tools/deploy/
+	@bash deploy/release/host-setup.sh
+
+release: deploy-tools ## the release pipeline (REGISTRY, IMAGE, REGISTRY_USER, REGISTRY_PASSWORD...; see docs/deploy.md)
+	$(DEPLOY_VENV)/bin/python deploy/release/pipeline.py

@@ -1,0 +1,64 @@
+"""Where the deploy tests find the release pipeline's tools (make deploy-tools) and the shared CRDs.
+
+The tools live in their own venv (.tools/deploy: helm-python-sdk, kubernetes-validate, trivy...), never in the
+app's: the tests drive them through deploy/release's scripts, the same code the release pipeline runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TOOLS_PYTHON = ROOT / ".tools" / "deploy" / "bin" / "python"
+RELEASE = ROOT / "deploy" / "release"
+CHART = ROOT / "deploy" / "chart" / "todostack"
+SHARED = ROOT / ".." / "shared"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip loudly without CI; in CI a missing tool is a failure, never a skip."""
+    if condition:
+        return
+    if in_ci():
+        pytest.fail(f"CI=true and {reason}")
+    pytest.skip(f"SKIPPED LOUDLY: {reason}")
+
+
+def need_tools() -> Path:
+    need(TOOLS_PYTHON.exists(), f"the deploy tools are missing ({TOOLS_PYTHON}): run `make deploy-tools`")
+    return TOOLS_PYTHON
+
+
+def need_root_and_commands(*commands: str) -> None:
+    need(os.geteuid() == 0, "the image and registry tests need root (buildah, podman, /etc/containers/certs.d)")
+    missing = [c for c in commands if shutil.which(c) is None]
+    need(not missing, f"missing commands {missing}: run `make deploy-tools`")
+
+
+def chart_check(*args: str, stdin: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(need_tools()), str(RELEASE / "chart_check.py"), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+def chart_check_json(*args: str, stdin: str | None = None) -> Any:
+    done = chart_check(*args, stdin=stdin)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
