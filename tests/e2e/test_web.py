@@ -463,6 +463,10 @@ def test_assets_are_versioned_and_cached(web: RunningServer) -> None:
         assert src is not None
         versioned = client.get(src.group(1))
         assert "immutable" in versioned.headers["cache-control"]
+        for module in ("api", "changes"):  # the modules app.js imports are pinned to their versions too
+            pinned = re.search(rf'from "(\./{module}\.js\?v=[0-9a-f]+)"', versioned.text)
+            assert pinned is not None, module
+            assert "immutable" in client.get(f"/static/{pinned.group(1)[2:]}").headers["cache-control"]
         etag = versioned.headers["etag"]
         assert client.get("/static/app.js", headers={"If-None-Match": etag}).status_code == 304
         assert client.get("/static/app.js").headers["cache-control"] == "no-cache"

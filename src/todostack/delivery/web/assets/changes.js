@@ -260,7 +260,7 @@ export function resumeOutbox(user) {
   let saved = null;
   try { saved = JSON.parse(sessionStorage.getItem(OUTBOX) || "null"); } catch { saved = null; }
   sessionStorage.removeItem(OUTBOX);
-  if (!saved || saved.user !== user.id || !Array.isArray(saved.records)) return;
+  if (!saved || !user.id || saved.user !== user.id || !Array.isArray(saved.records)) return;
   for (const r of saved.records) if (operations[r?.kind]) record(r, { replayed: true });
 }
 
@@ -269,7 +269,6 @@ export function loadTodos() {
   if (!listId) { serverTodos = []; refresh(); return queue; }
   return submit({ listId, send: () => reloadServer(listId) });
 }
-
 
 // Another list is about to be shown: nothing of this one stays on the page.
 export function leaveList() {
