@@ -76,3 +76,7 @@ screenshots: $(VENV_STAMP) browser ## refresh docs/screenshot-{light,dark}.png
 
 clean: ## remove the virtual environment and local data
 	rm -rf .venv .tools var .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: operator-crd
+operator-crd: $(VENV_STAMP) ## regenerate deploy/operator/crd.yaml from the TodoStack spec structs (a test checks it)
+	.venv/bin/todostack-operator crd > deploy/operator/crd.yaml
