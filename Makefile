@@ -127,3 +127,7 @@ deploy-tools: $(DEPLOY_STAMP) ## buildah, podman, skopeo, docker-registry (Debia
 
 release: deploy-tools ## the release pipeline (REGISTRY, IMAGE, REGISTRY_USER, REGISTRY_PASSWORD...; see docs/deploy.md)
 	$(DEPLOY_VENV)/bin/python deploy/release/pipeline.py
+
+.PHONY: operator-crd
+operator-crd: $(VENV_STAMP) ## regenerate deploy/operator/crd.yaml from the TodoStack spec structs (a test checks it)
+	.venv/bin/todostack-operator crd > deploy/operator/crd.yaml

@@ -8,6 +8,7 @@ Errors form a small tree::
 
 from __future__ import annotations
 
+import json
 import ssl
 from typing import Any, Protocol
 
@@ -102,7 +103,11 @@ class HttpKubeApi:
             async with self._session.request(
                 method, self._server + url_path, timeout=self._timeout, **kwargs
             ) as response:
-                body = await response.json(content_type=None) if response.content_length != 0 else None
+                text = await response.text()
+                try:
+                    body = json.loads(text) if text else None
+                except ValueError:  # an HTML error page from a proxy, say
+                    body = {"reason": "NotJSON", "message": text[:200]}
                 return response.status, body
         except (TimeoutError, aiohttp.ClientConnectionError) as exc:
             raise TransientApiError(0, type(exc).__name__, str(exc) or "no answer") from exc

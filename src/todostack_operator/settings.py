@@ -24,7 +24,7 @@ class OperatorConfig:
     metrics_port: int = 8080  # Prometheus /metrics; 0 turns it off
     log_format: str = "json"  # json | plain
     log_level: str = "info"
-    server: str | None = None  # an explicit API server URL (port-forwards, emulators); else in-cluster/kubeconfig
+    server: str | None = None  # a URL without credentials (kubectl proxy, emulators); else in-cluster/kubeconfig
     finalizer: str = "todostack.dev/cleanup"
 
     @classmethod

@@ -87,26 +87,29 @@ class ApiServer(kmock.KubernetesEmulator):  # type: ignore[misc]
 
 
 class Injected:
-    """Answer an error, with no state change, to the first `times` operator requests matching a method and resource."""
+    """Answer an error, with no state change, to the first `times` operator requests matching a method and resource
+    (or, with `lifted_by`, until the operator sends a request of that method on the same resource)."""
 
-    def __init__(self, method: str, plural: str, subresource: str | None, times: int, error: Exception) -> None:
+    def __init__(
+        self, method: str, plural: str, subresource: str | None, times: int, error: Exception, lifted_by: str | None
+    ) -> None:
         self.method, self.plural, self.subresource = method.upper(), plural, subresource
         self.times = times
         self.error = error
+        self.lifted_by = lifted_by.upper() if lifted_by else None
         self.hit = 0
 
     def take(self, request: kmock.Request) -> bool:
-        if self.hit >= self.times or request.resource is None:
-            return False
-        if (
-            str(getattr(request.method, "value", request.method)).upper() != self.method
-            or request.resource.plural != self.plural
-        ):
-            return False
-        if request.subresource != self.subresource:
+        if self.hit >= self.times or request.resource is None or request.resource.plural != self.plural:
             return False
         if request.headers.get("User-Agent", "").startswith("python-httpx"):
             return False  # the test itself, playing a controller, is never refused
+        method = str(getattr(request.method, "value", request.method)).upper()
+        if method == self.lifted_by:
+            self.times = 0  # the request this injection was waiting for
+            return False
+        if method != self.method or request.subresource != self.subresource:
+            return False
         self.hit += 1
         return True
 
@@ -136,6 +139,13 @@ class Cluster:
             self.failure = exc
             self.ready.set()
         finally:
+            # kopf may leave a timer orphaned at exit ("did not exit in time"): cancel it rather than drop it.
+            leftovers = asyncio.all_tasks(self.loop)
+            for task in leftovers:
+                task.cancel()
+            if leftovers:
+                gathered = asyncio.gather(*leftovers, return_exceptions=True)
+                self.loop.run_until_complete(asyncio.wait_for(gathered, timeout=10))
             self.loop.close()
 
     async def _serve(self) -> None:
@@ -200,12 +210,19 @@ class Cluster:
         return asyncio.run_coroutine_threadsafe(fn(), self.loop).result(30)
 
     def inject(
-        self, method: str, resource: str, status: int, times: int, reason: str, subresource: str | None = None
+        self,
+        method: str,
+        resource: str,
+        status: int,
+        times: int,
+        reason: str,
+        subresource: str | None = None,
+        lifted_by: str | None = None,
     ) -> Injected:
         """The operator's next `times` `method` requests on `resource` get `status`, and change nothing."""
         assert self.emulator is not None
         error = kmock.KubernetesError(status=status, reason=reason, message=f"injected {status}")
-        injection = Injected(method, resource.rsplit("/", 1)[1], subresource, times, error)
+        injection = Injected(method, resource.rsplit("/", 1)[1], subresource, times, error, lifted_by)
         self.emulator.injected.append(injection)
         return injection
 

@@ -63,9 +63,13 @@ def test_the_operator_process_reconciles_and_reports_health_and_metrics(emulator
 
             liveness = wait_for("kopf's /healthz", lambda: answers(f"http://127.0.0.1:{health}/healthz"))
             assert liveness.json()["stacks"] == 1
-            scraped = wait_for("the /metrics page", lambda: answers(f"http://127.0.0.1:{metrics}/metrics"))
-            assert "todostack_operator_reconciles_total{" in scraped.text
-            assert "todostack_operator_stacks 1.0" in scraped.text
+
+            def scraped() -> str | None:
+                page = answers(f"http://127.0.0.1:{metrics}/metrics")
+                return page.text if page is not None and "todostack_operator_reconciles_total{" in page.text else None
+
+            text = wait_for("a reconcile step counted on /metrics", scraped)
+            assert "todostack_operator_stacks 1.0" in text
         finally:
             process.send_signal(signal.SIGTERM)
             try:

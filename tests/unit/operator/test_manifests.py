@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -99,6 +102,19 @@ def test_the_operator_deployment_is_probed_and_peered() -> None:
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     binding = _one("ClusterRoleBinding")
     assert binding["subjects"][0]["namespace"] == deploy["metadata"]["namespace"]
+
+
+def test_hadolint_passes_the_dockerfile() -> None:
+    hadolint = Path(sys.executable).with_name("hadolint")
+    dockerfile = OPERATOR_DIR / "Dockerfile"
+    result = subprocess.run(
+        [str(hadolint), "--no-color", "--failure-threshold", "info", str(dockerfile)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_the_dockerfile_runs_the_operator_as_non_root() -> None:
