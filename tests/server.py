@@ -37,7 +37,12 @@ class RunningServer:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
+# Start-up imports the app in the server and in every worker; on a 2-core machine that other work
+# keeps busy this has taken over 30 s. A server that never becomes ready still fails, with its log.
+READY_TIMEOUT = 90.0
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = READY_TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
