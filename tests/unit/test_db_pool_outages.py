@@ -97,3 +97,24 @@ async def test_a_cancelled_request_does_not_wait_for_the_settling_at_all() -> No
         await asyncio.gather(task, return_exceptions=True)
     assert released.is_set()
     await pool.close(grace_seconds=0)
+
+
+async def test_a_pool_below_its_minimum_refills_in_the_background_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pool_module, "REFILL_FIRST_DELAY_S", 0.001)
+    server = Server()
+    pool = ConnectionPool(server.connect, min_size=1, max_size=2, max_idle_seconds=0)
+    await pool.open()
+    conn = await pool.acquire()
+    conn.closed = True  # the server went away under it
+    await pool.release(conn)
+    assert pool.idle == 0
+    pool.ensure_min_size()
+    pool.ensure_min_size()  # one refill at a time
+    async with asyncio.timeout(5):
+        while pool.idle < 1:
+            await asyncio.sleep(0.002)
+    assert len(server.opened) == 2
+    pool.ensure_min_size()  # at its minimum: nothing to do
+    await asyncio.sleep(0.01)
+    assert len(server.opened) == 2
+    await pool.close()

@@ -108,6 +108,7 @@ class PostgresDatabase:
         await self._pool.release(conn, interrupted=interrupted)
 
     async def ping(self) -> None:
+        self._pool.ensure_min_size()
         conn = await self.acquire()
         interrupted = True
         try:

@@ -104,6 +104,15 @@ class ConnectionPool:
                 raise
             self._idle.append((conn, time.monotonic()))
 
+    def ensure_min_size(self) -> None:
+        """Fewer than ``min_size`` connections open (the server restarted, say): open them in the
+        background, with backoff. A readiness probe calls this, so that a probe giving up on a
+        slow connect (it waits well under a second) does not throw away the connection each time."""
+        if self._closed or self._places >= self.min_size:
+            return
+        if self._refill is None or self._refill.done():
+            self._refill = asyncio.create_task(self._refill_forever(), name="todostack-db-pool-refill")
+
     async def _refill_forever(self) -> None:
         """Open connections until ``min_size`` are open, waiting longer after each failure."""
         delay = REFILL_FIRST_DELAY_S
