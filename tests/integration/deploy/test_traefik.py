@@ -4,25 +4,25 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
-from tests.deploy_tools import ROOT, chart_check_json, need
-from tests.server import RunningServer, free_port, run_server
+from tests.integration.deploy.traefik_proxy import (
+    HOST,
+    Proxy,
+    dynamic_config,
+    file_objects,
+    log_tail,
+    rendered,
+    traefik,
+)
+from tests.server import RunningServer, run_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.deploy, pytest.mark.timeout(600)]
 
-TRAEFIK = ROOT / ".tools" / "deploy" / "bin" / "traefik"
-HOST = "todo.test"
 VALUES = {
     "traefik": {
         "enabled": True,
@@ -36,101 +36,6 @@ VALUES = {
 }
 
 
-@dataclass(frozen=True)
-class Proxy:
-    url: str
-    api: str
-    log: Path
-
-    def client(self, source: str = "127.0.0.1") -> httpx.Client:
-        transport = httpx.HTTPTransport(local_address=source)
-        return httpx.Client(base_url=self.url, headers={"Host": HOST}, timeout=10, transport=transport)
-
-
-def _rendered() -> list[dict[str, Any]]:
-    return [item["object"] for item in chart_check_json("render", "--set-json", json.dumps(VALUES))]
-
-
-def dynamic_config(objects: list[dict[str, Any]], backend: str) -> dict[str, Any]:
-    """The rendered IngressRoute and Middlewares as Traefik's file provider reads them (specs unchanged)."""
-    middlewares = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "Middleware"}
-    [route] = [o for o in objects if o["kind"] == "IngressRoute"]
-    routers = {
-        f"route-{i}": {
-            "rule": r["match"],
-            "priority": r["priority"],
-            "entryPoints": route["spec"]["entryPoints"],
-            "middlewares": [m["name"] for m in r["middlewares"]],
-            "service": "todostack",
-        }
-        for i, r in enumerate(route["spec"]["routes"])
-    }
-    services = {
-        "todostack": {
-            "loadBalancer": {
-                "servers": [{"url": backend}],
-                "healthCheck": {"path": "/readyz", "interval": "1s", "timeout": "1s"},
-            }
-        }
-    }
-    return {"http": {"middlewares": middlewares, "routers": routers, "services": services}}
-
-
-@contextmanager
-def traefik(tmp: Path, dynamic: dict[str, Any], *, wait_for_routers: bool = True) -> Iterator[Proxy]:
-    need(TRAEFIK.exists(), f"Traefik is missing ({TRAEFIK}): run `make deploy-tools`")
-    port, api_port = free_port(), free_port()
-    (tmp / "dynamic.yaml").write_text(json.dumps(dynamic))  # JSON is YAML
-    static = {
-        "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
-        "entryPoints": {
-            # Header names that alias another (X-Forwarded_For for X-Forwarded-For) are dropped, not passed on.
-            "web": {"address": f"127.0.0.1:{port}", "http": {"aliasHeadersStrategy": "delete"}},
-            "traefik": {"address": f"127.0.0.1:{api_port}", "http": {"aliasHeadersStrategy": "delete"}},
-        },
-        "api": {"insecure": True},
-        "providers": {"file": {"filename": str(tmp / "dynamic.yaml")}},
-        "log": {"level": "INFO", "filePath": str(tmp / "traefik.log")},
-    }
-    (tmp / "traefik.yaml").write_text(json.dumps(static))
-    process = subprocess.Popen(
-        [str(TRAEFIK), f"--configFile={tmp / 'traefik.yaml'}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    proxy = Proxy(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{api_port}", tmp / "traefik.log")
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, f"traefik exited: {_log(proxy)}"
-            try:
-                answer = httpx.get(f"{proxy.api}/api/http/routers", timeout=2)
-                ours = [r for r in answer.json() if r["name"].endswith("@file")] if answer.status_code == 200 else []
-                if answer.status_code == 200 and (ours or not wait_for_routers):
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"traefik's API did not list the routers in 60 s: {_log(proxy)}"
-            time.sleep(0.2)
-        yield proxy
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-
-
-def _file_objects(proxy: Proxy, kind: str) -> list[dict[str, Any]]:
-    """The routers or middlewares the file provider (the chart's objects) gave Traefik, not its internal ones."""
-    answer = httpx.get(f"{proxy.api}/api/http/{kind}", timeout=5)
-    answer.raise_for_status()
-    return [o for o in answer.json() if o["name"].endswith("@file")]
-
-
-def _log(proxy: Proxy) -> str:
-    return proxy.log.read_text()[-3000:] if proxy.log.exists() else "(no log)"
-
-
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     tmp = tmp_path_factory.mktemp("app")
@@ -140,16 +45,16 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 @pytest.fixture(scope="module")
 def proxy(app: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-    with traefik(tmp_path_factory.mktemp("traefik"), dynamic_config(_rendered(), app.url)) as running:
+    with traefik(tmp_path_factory.mktemp("traefik"), dynamic_config(rendered(VALUES), app.url)) as running:
         yield running
 
 
 def test_the_charts_middlewares_and_routes_load_in_a_real_traefik(proxy: Proxy) -> None:
-    middlewares = {m["name"]: m for m in _file_objects(proxy, "middlewares")}
+    middlewares = {m["name"]: m for m in file_objects(proxy, "middlewares")}
     expected = {f"todostack-{n}@file" for n in ("headers", "ratelimit", "auth-ratelimit", "retry", "circuitbreaker")}
-    assert set(middlewares) == expected, _log(proxy)
+    assert set(middlewares) == expected, log_tail(proxy)
     assert {m["status"] for m in middlewares.values()} == {"enabled"}
-    routers = _file_objects(proxy, "routers")
+    routers = file_objects(proxy, "routers")
     assert [r["status"] for r in routers] == ["enabled", "enabled"], routers
     # The circuit breaker is last, next to the backend: it sees each try's own answer.
     for router in routers:
@@ -185,12 +90,12 @@ def test_the_sign_in_limit_trips_first_and_spares_other_clients(proxy: Proxy) ->
 
 
 def test_a_typo_in_a_middleware_is_refused_by_traefik(app: RunningServer, tmp_path: Path) -> None:
-    dynamic = dynamic_config(_rendered(), app.url)
+    dynamic = dynamic_config(rendered(VALUES), app.url)
     dynamic["http"]["middlewares"]["todostack-retry"]["retry"]["attemps"] = 2
     with traefik(tmp_path, dynamic, wait_for_routers=False) as proxy:
         deadline = time.monotonic() + 30
-        while "field not found" not in _log(proxy):
-            assert time.monotonic() < deadline, _log(proxy)
+        while "field not found" not in log_tail(proxy):
+            assert time.monotonic() < deadline, log_tail(proxy)
             time.sleep(0.2)
-        assert "attemps" in _log(proxy)
-        assert _file_objects(proxy, "middlewares") == []
+        assert "attemps" in log_tail(proxy)
+        assert file_objects(proxy, "middlewares") == []
