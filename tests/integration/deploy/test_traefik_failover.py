@@ -31,7 +31,8 @@ pytestmark = [
     # until understood; run with TODOSTACK_EDGE_FAILOVER_TESTS=1.
     pytest.mark.skipif(
         os.environ.get("TODOSTACK_EDGE_FAILOVER_TESTS") != "1",
-        reason="SKIPPED LOUDLY: the Traefik failover tests are not yet reliable here (set TODOSTACK_EDGE_FAILOVER_TESTS=1)",
+        reason="SKIPPED LOUDLY: the Traefik failover tests are not yet reliable here "
+        "(set TODOSTACK_EDGE_FAILOVER_TESTS=1)",
     ),
 ]
 
