@@ -202,19 +202,30 @@ def build_image(version: str, revision: str) -> tuple[str, float]:
         f"BASE_IMAGE={bases['BASE_IMAGE']}",
         "--build-arg",
         f"UV_IMAGE={bases['UV_IMAGE']}",
-        "--build-arg",
-        f"VERSION={version}",
-        "--build-arg",
-        f"REVISION={revision}",
+        "--label",
+        f"org.opencontainers.image.version={version}",
+        "--label",
+        f"org.opencontainers.image.revision={revision}",
         "--tag",
         tag,
     ]
     if HOST_CA_BUNDLE.exists():
         # A TLS-intercepting proxy's CA reaches uv as a build secret, never a layer.
         command += ["--secret", f"id=ssl_ca,src={HOST_CA_BUNDLE}"]
+    previous = image_id(tag)
     started = time.monotonic()
     run([*command, str(ROOT)], timeout=1800)
-    return tag, time.monotonic() - started
+    elapsed = time.monotonic() - started
+    if previous and previous != image_id(tag):
+        # The image this tag named before (an earlier run of the same version) is nobody's now: drop it, so
+        # repeated runs do not fill the disk. Layers still used by the new image or the cache stay.
+        run(["buildah", "rmi", previous], check=False)
+    return tag, elapsed
+
+
+def image_id(reference: str) -> str:
+    done = run(["buildah", "inspect", "--type", "image", "--format", "{{.FromImageID}}", reference], check=False)
+    return done.stdout.strip() if done.returncode == 0 else ""
 
 
 def image_size(reference: str) -> int:

@@ -12,7 +12,7 @@ from tests.deploy_tools import CHART, SHARED, chart_check, chart_check_json
 pytestmark = [pytest.mark.unit, pytest.mark.deploy]
 
 Objects = list[dict[str, Any]]
-SCENARIOS = ("defaults", "sqlite", "postgresql-ha", "metrics", "existing-secret")
+SCENARIOS = ("defaults", "sqlite", "postgresql-ha", "metrics", "existing-secret", "traefik")
 
 
 @pytest.fixture(scope="module")
@@ -201,3 +201,31 @@ def test_the_validators_refuse_what_a_cluster_would(rendered: dict[str, Objects]
 def test_the_chart_readme_values_table_matches_values_yaml() -> None:
     done = chart_check("readme", "--check")
     assert done.returncode == 0, done.stderr
+
+
+def test_traefik_objects_only_when_enabled(rendered: dict[str, Objects]) -> None:
+    assert not {"IngressRoute", "Middleware"} & set(_kinds(rendered["defaults"]))
+    kinds = _kinds(rendered["traefik"])
+    middlewares = {m["metadata"]["name"]: m["spec"] for m in kinds["Middleware"]}
+    assert set(middlewares) == {
+        f"todostack-{n}" for n in ("headers", "ratelimit", "auth-ratelimit", "retry", "circuitbreaker")
+    }
+    # Retries on network errors only, for idempotent methods only: the app's 503 + Retry-After is never retried.
+    assert middlewares["todostack-retry"]["retry"]["retryNonIdempotentMethod"] is False
+    assert "status" not in middlewares["todostack-retry"]["retry"]
+    assert (
+        middlewares["todostack-auth-ratelimit"]["rateLimit"]["average"]
+        < middlewares["todostack-ratelimit"]["rateLimit"]["average"]
+    )
+    assert middlewares["todostack-ratelimit"]["rateLimit"]["sourceCriterion"] == {"ipStrategy": {"depth": 1}}
+    assert middlewares["todostack-ratelimit"]["rateLimit"]["redis"] == {"endpoints": ["redis-master.traefik.svc:6379"]}
+    [route] = kinds["IngressRoute"]
+    auth, general = route["spec"]["routes"]
+    assert "/api/v1/auth/token" in auth["match"]
+    assert auth["priority"] > general["priority"]
+    assert "todostack-auth-ratelimit" in [m["name"] for m in auth["middlewares"]]
+    assert "todostack-auth-ratelimit" not in [m["name"] for m in general["middlewares"]]
+    for r in (auth, general):
+        assert r["middlewares"][-1]["name"] == "todostack-circuitbreaker"
+        assert r["services"] == [{"kind": "Service", "name": "todostack", "port": "http"}]
+    assert route["spec"]["tls"] == {"secretName": "todo-example-com-tls"}
