@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib.metadata import version as package_version
+from pathlib import Path
 
 from litestar import Litestar
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -29,23 +30,24 @@ from todostack.adapters.postgres.deadlines import StatementObserver
 from todostack.adapters.sqlite import SqliteDatabase, migrate_sqlite
 from todostack.adapters.tokens import HmacTokenCodec
 from todostack.delivery.http import HttpConfig, Services, create_http_app
-from todostack.delivery.http.lifecycle import Lifecycle, ShutdownPolicy, capture_server_stop
+from todostack.delivery.http.lifecycle import Lifecycle, ShutdownPolicy
 from todostack.delivery.http.scope import Budgets
 from todostack.observability.alerts import Alert, AlertQueue
-from todostack.observability.logs import configure_logging, flush_logs, flush_logs_forever, logging_configured
+from todostack.observability.logs import flush_logs, flush_logs_forever
 from todostack.observability.metrics import Metrics
 from todostack.observability.otel_metrics import setup_metrics
 from todostack.observability.process import GcWatch, PoolState, ProcessSampler
 from todostack.observability.tracing import set_tracer, setup_tracing, traced
 from todostack.profiling.autoprof import Autoprof
 from todostack.runtime import Settings, Sizing, size_service
-from todostack.runtime.memory import GuardStep, MemoryGuard, limit_malloc_arenas, scavenge_forever
-from todostack.runtime.parent import server_to_watch, watch_server
+from todostack.runtime.memory import GuardStep, MemoryGuard, scavenge_forever
+from todostack.runtime.parent import watch_server
+from todostack.runtime.plan import WorkerPlan
 from todostack.runtime.readings import read_runtime
 from todostack.usecases import AuthService, ListService, TodoBackendService, TodoService
 from todostack.usecases.ports import Clock, IdGenerator, UnitOfWorkFactory
 
-__all__ = ["Storage", "app_from_env", "create_app", "migrate", "open_services", "open_storage", "pending_migrations"]
+__all__ = ["MigrationError", "Storage", "create_app", "migrate", "open_services", "open_storage", "pending_migrations"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,13 +134,13 @@ async def open_services(
 
 @asynccontextmanager
 async def worker_runtime(
-    settings: Settings, alerts: AlertQueue, lifecycle: Lifecycle, metrics: Metrics
+    settings: Settings, plan: WorkerPlan, alerts: AlertQueue, lifecycle: Lifecycle, metrics: Metrics
 ) -> AsyncIterator[Sizing]:
     """Inside one worker: size its thread pool and database pool, and guard its memory.
 
     (Telemetry is started by ``worker_services``, also inside the worker: after the fork.)
     """
-    sizing = size_service(settings)
+    sizing = plan.sizing
     loop = asyncio.get_running_loop()
     # "uvloop" or "asyncio": what the server really started, whatever was asked for.
     event_loop = type(loop).__module__.partition(".")[0]
@@ -164,8 +166,8 @@ async def worker_runtime(
             scavenge_forever(settings.runtime.malloc_trim_seconds), name="todostack-heap-scavenger"
         )
     watcher = None
-    server = server_to_watch(os.environ, os.getpid())
-    if server is not None:
+    server = plan.server_pid
+    if server is not None and server != os.getpid():  # one uvicorn process is its own server
         # Orphaned (the server's main process was killed outright): drain as the memory guard
         # does, and exit once a graceful stop has had its time.
         requests = settings.requests
@@ -214,11 +216,16 @@ def _guard_alert(step: GuardStep, share: int | None) -> Alert:
 def create_app(
     settings: Settings,
     *,
+    plan: WorkerPlan | None = None,
     storage: Storage | None = None,
     handle_signals: bool = False,
     span_exporter: SpanExporter | None = None,
 ) -> Litestar:
-    """The ASGI app; ``span_exporter`` (tests) turns tracing on with spans going there."""
+    """The ASGI app; ``span_exporter`` (tests) turns tracing on with spans going there.
+
+    ``plan`` comes from ``todostack serve``; without one (tests, tools) the app sizes itself here."""
+    if plan is None:
+        plan = WorkerPlan(size_service(settings))
     rq = settings.requests
     config = HttpConfig(
         todobackend_enabled=settings.todobackend,
@@ -234,7 +241,13 @@ def create_app(
     lifecycle = Lifecycle(max_inflight=config.max_inflight, policy=config.shutdown)
 
     metrics = Metrics()
-    autoprof = Autoprof(settings.profiling, metrics=metrics, publish_alert=alerts.publish)
+    autoprof = Autoprof(
+        settings.profiling,
+        metrics=metrics,
+        publish_alert=alerts.publish,
+        workers=plan.sizing.workers,
+        peers_dir=Path(plan.peer_dir) if plan.peer_dir else None,
+    )
 
     @asynccontextmanager
     async def worker_services() -> AsyncIterator[Services]:
@@ -246,8 +259,7 @@ def create_app(
             metrics.otel.active_requests.observe = lambda: lifecycle.inflight
         gc_watch = GcWatch(metrics)
         gc_watch.start()
-        async with worker_runtime(settings, alerts, lifecycle, metrics) as sizing:
-            autoprof.workers = sizing.workers
+        async with worker_runtime(settings, plan, alerts, lifecycle, metrics) as sizing:
             autoprof.start(asyncio.get_running_loop())
             store = (
                 storage
@@ -285,18 +297,3 @@ def create_app(
     return create_http_app(
         config, worker_services, metrics=metrics, alerts=alerts, lifecycle=lifecycle, profiles=autoprof.on_demand
     )
-
-
-def app_from_env() -> Litestar:
-    """Factory for the ASGI server's worker processes: settings come through the environment."""
-    capture_server_stop()  # before granian sets its signal handlers in this worker
-    settings = Settings.from_env(os.environ)
-    limit_malloc_arenas(settings.runtime.malloc_arena_max)  # again for a spawned worker: a fresh process
-    if not logging_configured():
-        # A spawned worker (uvicorn's) starts a fresh interpreter: a forked one (granian's)
-        # inherits what `todostack serve` set up.
-        configure_logging(settings.log_level)
-    return create_app(settings, handle_signals=True)
-
-
-__all__ += ["MigrationError"]
