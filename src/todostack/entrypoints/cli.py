@@ -1,4 +1,9 @@
-"""The ``todostack`` command: serve, migrate, runtime, bench, profile, user create."""
+"""The ``todostack`` command: serve, migrate, runtime, bench, profile, user create.
+
+Each command's module is imported once the command is known (all of them sit below this one):
+``todostack profile list`` needs no web framework, and uvicorn's spawned workers import this
+module again before they answer their supervisor's first health check.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from todostack.bench.options import add_arguments as add_bench_arguments
-from todostack.bench.run import main as bench
-from todostack.entrypoints.commands import EXIT_CONFIG, create_user, migrate_database, print_runtime
-from todostack.entrypoints.profiles import list_profiles, show_profile
-from todostack.entrypoints.serve import serve
-from todostack.observability.logs import configure_logging
 from todostack.runtime import Settings, SettingsError
+
+EXIT_CONFIG = 2
 
 __all__ = ["main"]
 
@@ -69,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "bench":
+        from todostack.bench.run import main as bench
+
         return bench(args, list(sys.argv[2:] if argv is None else argv[1:]))
     try:
         settings = Settings.from_env(os.environ).with_overrides(
@@ -81,6 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"todostack: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     if args.command == "serve":
+        from todostack.entrypoints.serve import serve
+        from todostack.observability.logs import configure_logging
+
         configure_logging(settings.log_level)  # JSON lines on stdout (readable on a terminal)
         return serve(settings)
     # The other commands print their answers on stdout: their logs go to stderr, as text.
@@ -88,12 +95,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
     )
     if args.command == "runtime":
+        from todostack.entrypoints.commands import print_runtime
+
         return print_runtime(settings, as_json=args.json)
     if args.command == "profile":
+        from todostack.entrypoints.profiles import list_profiles, show_profile
+
         directory = Path(args.dir or settings.profiling.directory)
         if args.profile_command == "list":
             return list_profiles(directory, as_json=args.json)
         return show_profile(directory, args.name, top=args.top)
+    from todostack.entrypoints.commands import create_user, migrate_database
+
     if args.command == "migrate":
         return asyncio.run(migrate_database(settings))
     password = args.password if args.password is not None else os.environ.get("TODOSTACK_USER_PASSWORD") or None

@@ -10,9 +10,8 @@ from todostack.bootstrap import MigrationError, migrate, open_services
 from todostack.domain import TodoError
 from todostack.runtime import Settings, size_service
 
-__all__ = ["EXIT_CONFIG", "EXIT_NOT_MIGRATED", "create_user", "migrate_database", "print_runtime"]
+__all__ = ["EXIT_NOT_MIGRATED", "create_user", "migrate_database", "print_runtime"]
 
-EXIT_CONFIG = 2
 EXIT_NOT_MIGRATED = 3
 
 
