@@ -29,8 +29,8 @@ from todostack.adapters.sqlite import SqliteDatabase, migrate_sqlite
 from todostack.adapters.storage import Storage
 from todostack.adapters.tokens import HmacTokenCodec
 from todostack.delivery.http import HttpConfig, Services, create_http_app
-from todostack.delivery.http.lifecycle import Lifecycle, ShutdownPolicy
-from todostack.delivery.http.scope import Budgets
+from todostack.delivery.http.asgi.lifecycle import Lifecycle, ShutdownPolicy
+from todostack.delivery.http.asgi.scope import Budgets
 from todostack.observability.alerts import AlertQueue
 from todostack.observability.metrics import Metrics
 from todostack.observability.otel_metrics import build_metrics

@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from todostack.adapters.storage import Storage
 from todostack.delivery.http import Services
-from todostack.delivery.http.lifecycle import Lifecycle
+from todostack.delivery.http.asgi.lifecycle import Lifecycle
 from todostack.observability.alerts import Alert, AlertQueue
 from todostack.observability.logs import flush_logs, flush_logs_forever
 from todostack.observability.metrics import Metrics

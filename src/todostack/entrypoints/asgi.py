@@ -7,7 +7,7 @@ import os
 from litestar import Litestar
 
 from todostack.bootstrap import create_app
-from todostack.delivery.http.lifecycle import capture_server_stop
+from todostack.delivery.http.asgi.lifecycle import capture_server_stop
 from todostack.observability.logs import configure_logging, logging_configured
 from todostack.profiling.peers import PEER_DIR_ENV
 from todostack.runtime import Settings, size_service

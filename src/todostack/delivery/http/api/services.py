@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from todostack.delivery.http.lifecycle import ShutdownPolicy
-from todostack.delivery.http.scope import Budgets
+from todostack.delivery.http.asgi.lifecycle import ShutdownPolicy
+from todostack.delivery.http.asgi.scope import Budgets
 from todostack.usecases import AuthService, ListService, TodoBackendService, TodoService
 
 __all__ = ["HttpConfig", "Services"]

@@ -19,17 +19,18 @@ import asyncio
 import math
 import random
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeAlias
+from typing import NamedTuple
 
 import msgspec
 
 from todostack import context
 from todostack.context import Cause, RequestContext
-from todostack.delivery.http.disconnect import DisconnectWatch
-from todostack.delivery.http.lifecycle import Lifecycle
-from todostack.delivery.http.problems import CAUSE_STATUS, PROBLEM_JSON, problem_body
+from todostack.delivery.http.asgi.disconnect import DisconnectWatch
+from todostack.delivery.http.asgi.lifecycle import Lifecycle
+from todostack.delivery.http.asgi.problem import CAUSE_STATUS, PROBLEM_JSON, problem_body
+from todostack.delivery.http.asgi.types import ASGIApp, HeaderDecorator, Message, RawHeaders, Receive, Scope, Send
 from todostack.observability import tracing
 
 __all__ = ["UNTIMED_PATHS", "Budgets", "Finished", "HeaderDecorator", "RawHeaders", "RequestScopeMiddleware"]
@@ -39,15 +40,6 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Probes and scrapes: never shed, never counted as in flight (a drain must not hide them).
 UNTIMED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _encode = msgspec.json.Encoder().encode
-# Plain ASGI, without Litestar's TypedDicts: this layer wraps the whole application.
-Scope: TypeAlias = MutableMapping[str, Any]
-Message: TypeAlias = MutableMapping[str, Any]
-Receive: TypeAlias = Callable[[], Awaitable[Any]]
-Send: TypeAlias = Callable[[Any], Awaitable[None]]
-ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
-RawHeaders: TypeAlias = list[tuple[bytes, bytes]]
-# (request path, the response's headers) -> the headers to send: one call per response, no await.
-HeaderDecorator: TypeAlias = Callable[[str, RawHeaders], RawHeaders]
 
 
 @dataclass(frozen=True, slots=True)
