@@ -17,6 +17,7 @@ from pathlib import Path
 
 from todostack.bench.options import add_arguments as add_bench_arguments
 from todostack.runtime import Settings, SettingsError
+from todostack.runtime.settings import describe, settings_lines
 
 EXIT_CONFIG = 2
 
@@ -27,20 +28,25 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="todostack", description="Todo Stack: a production-grade todo service.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve_ = commands.add_parser("serve", help="run the HTTP server (web page and API)")
-    serve_.add_argument("--host", help="address to listen on (TODOSTACK_HOST, default 127.0.0.1)")
-    serve_.add_argument("--port", type=int, help="port (TODOSTACK_PORT, default 8000)")
-    serve_.add_argument("--workers", type=int, help="worker processes (TODOSTACK_WORKERS, default: effective CPUs)")
-    serve_.add_argument("--database-url", help="TODOSTACK_DATABASE_URL, default sqlite:///var/todostack.db")
+    serve_ = commands.add_parser(
+        "serve",
+        help="run the HTTP server (web page and API)",
+        epilog="Every setting comes from the environment; flags win:\n" + settings_lines(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve_.add_argument("--host", help=describe("TODOSTACK_HOST"))
+    serve_.add_argument("--port", type=int, help=describe("TODOSTACK_PORT"))
+    serve_.add_argument("--workers", type=int, help=describe("TODOSTACK_WORKERS"))
+    serve_.add_argument("--database-url", help=describe("TODOSTACK_DATABASE_URL"))
 
     runtime = commands.add_parser(
         "runtime", help="print what the service sees of its container and how it sizes itself"
     )
     runtime.add_argument("--json", action="store_true", help="one JSON object instead of text")
-    runtime.add_argument("--workers", type=int, help="as for serve")
+    runtime.add_argument("--workers", type=int, help=describe("TODOSTACK_WORKERS"))
 
     migrate = commands.add_parser("migrate", help="apply pending database migrations")
-    migrate.add_argument("--database-url", help="TODOSTACK_DATABASE_URL")
+    migrate.add_argument("--database-url", help=describe("TODOSTACK_DATABASE_URL"))
 
     bench_ = commands.add_parser(
         "bench", help="benchmark the service with wrk on 127.0.0.1 (results in bench/results, docs/benchmarks.md)"
@@ -64,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--password", help="the password (default: TODOSTACK_USER_PASSWORD, else asked for on the terminal)"
     )
-    create.add_argument("--database-url", help="TODOSTACK_DATABASE_URL")
+    create.add_argument("--database-url", help=describe("TODOSTACK_DATABASE_URL"))
     return parser
 
 

@@ -16,7 +16,7 @@ from todostack.profiling.profiler import Profiler
 from todostack.profiling.reporters import AlertReporter, DirectoryReporter, Reporter, WebhookReporter
 from todostack.profiling.usage import LagProbe
 from todostack.profiling.watcher import Watcher
-from todostack.runtime.settings import ProfilingSettings
+from todostack.runtime.profiling_settings import ProfilingSettings
 
 __all__ = ["Autoprof"]
 

@@ -46,8 +46,8 @@ _encode = msgspec.json.Encoder().encode
 class Budgets:
     """Server-side time budget per request, in seconds."""
 
-    read_seconds: float = 5.0
-    write_seconds: float = 10.0
+    read_seconds: float
+    write_seconds: float
     # Start watching for a client disconnect once a request has run this long: a watcher is a
     # task per request, which a busy worker (every request slower than this) cannot afford.
     watch_disconnect_after_seconds: float = 0.5
