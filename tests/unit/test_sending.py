@@ -22,7 +22,7 @@ _APP = Litestar()  # built once, outside the tests' event loop: it takes a while
 
 
 def _request() -> Request[Any, Any, Any]:
-    return Request({"type": "http", "app": _APP, "method": "GET", "path": "/"})  # type: ignore[typeddict-item]
+    return Request({"type": "http", "app": _APP, "method": "GET", "path": "/"})  # type: ignore[arg-type]
 
 
 async def _nothing() -> None:

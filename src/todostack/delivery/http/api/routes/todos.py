@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 from uuid import UUID
 
 import msgspec
-from litestar import Response, delete, get, patch, post, put
+from litestar import Request, Response, delete, get, patch, post, put
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from msgspec import UNSET
 
@@ -60,7 +60,7 @@ def _one(todo: Todo, status: int = 200, extra: dict[str, str] | None = None) -> 
     return JsonResponse(TodoOut.of(todo), status_code=status, headers=headers)
 
 
-def _next_link(request: ApiRequest, cursor: str) -> str:
+def _next_link(request: Request[Any, Any, Any], cursor: str) -> str:
     """``Link: rel=next``: this request's query string with ``cursor`` replaced.
 
     The other parameters stay as the client encoded them (the raw query string, 1 µs, where
