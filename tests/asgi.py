@@ -16,7 +16,8 @@ class Client(httpx.AsyncClient):
     """httpx in the test's own event loop, with the app at hand."""
 
     def __init__(self, app: Litestar) -> None:
-        super().__init__(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        super().__init__(transport=transport, base_url="http://testserver")
         self.app = app
 
 

@@ -2,6 +2,6 @@
 
 import sys
 
-from todostack.delivery.cli import main
+from todostack.entrypoints.cli import main
 
 sys.exit(main())

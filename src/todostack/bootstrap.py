@@ -1,17 +1,16 @@
-"""The composition root: the one place that picks adapters and wires them to the use cases."""
+"""The composition root: the one place that picks adapters and wires them to the use cases.
+
+It only constructs (storage, services, the worker, the app); ``worker`` starts and stops what it
+builds, and ``entrypoints`` decide the settings and call it."""
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
-import platform
-from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import timedelta
-from importlib.metadata import version as package_version
+from pathlib import Path
 
 from litestar import Litestar
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -27,34 +26,23 @@ from todostack.adapters.postgres import (
 )
 from todostack.adapters.postgres.deadlines import StatementObserver
 from todostack.adapters.sqlite import SqliteDatabase, migrate_sqlite
+from todostack.adapters.storage import Storage
 from todostack.adapters.tokens import HmacTokenCodec
 from todostack.delivery.http import HttpConfig, Services, create_http_app
-from todostack.delivery.http.lifecycle import Lifecycle, ShutdownPolicy, capture_server_stop
-from todostack.delivery.http.scope import Budgets
-from todostack.observability.alerts import Alert, AlertQueue
-from todostack.observability.logs import configure_logging, flush_logs, flush_logs_forever, logging_configured
+from todostack.delivery.http.asgi.lifecycle import Lifecycle, ShutdownPolicy
+from todostack.delivery.http.asgi.scope import Budgets
+from todostack.observability.alerts import AlertQueue
 from todostack.observability.metrics import Metrics
-from todostack.observability.otel_metrics import setup_metrics
-from todostack.observability.process import GcWatch, PoolState, ProcessSampler
-from todostack.observability.tracing import set_tracer, setup_tracing, traced
+from todostack.observability.otel_metrics import build_metrics
+from todostack.observability.tracing import traced
 from todostack.profiling.autoprof import Autoprof
-from todostack.runtime import Settings, Sizing, size_service
-from todostack.runtime.memory import GuardStep, MemoryGuard, limit_malloc_arenas, scavenge_forever
-from todostack.runtime.parent import server_to_watch, watch_server
-from todostack.runtime.readings import read_runtime
+from todostack.runtime import Settings, size_service
+from todostack.runtime.plan import WorkerPlan
 from todostack.usecases import AuthService, ListService, TodoBackendService, TodoService
-from todostack.usecases.ports import Clock, IdGenerator, UnitOfWorkFactory
+from todostack.usecases.ports import Clock, IdGenerator
+from todostack.worker import Worker
 
-__all__ = ["Storage", "app_from_env", "create_app", "migrate", "open_services", "open_storage", "pending_migrations"]
-
-
-@dataclass(frozen=True, slots=True)
-class Storage:
-    uow: UnitOfWorkFactory
-    ping: Callable[[], Awaitable[None]]
-    close: Callable[[], Awaitable[None]]
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-    pool_state: Callable[[], PoolState] | None = None
+__all__ = ["MigrationError", "Storage", "create_app", "migrate", "open_services", "open_storage", "pending_migrations"]
 
 
 async def open_storage(
@@ -70,14 +58,13 @@ async def open_storage(
             acquire_timeout=rq.db_acquire_timeout_seconds,
             # No statement outlives the longest request budget, deadline or not.
             statement_timeout=max(rq.read_timeout_seconds, rq.write_timeout_seconds),
+            observe=observe,
         )
-        pg.observe = observe
         return Storage(pg, pg.ping, pg.close, pg.sleep, pg.pool_state)
     if db.dialect == "sqlite":
         lite = await SqliteDatabase.connect(
-            db.url, size=min(db.pool_size, 8), acquire_timeout=rq.db_acquire_timeout_seconds
+            db.url, size=min(db.pool_size, 8), acquire_timeout=rq.db_acquire_timeout_seconds, observe=observe
         )
-        lite.observe = observe
         return Storage(lite, lite.ping, lite.close, lite.sleep)
     mem = InMemoryDatabase()
     return Storage(mem, mem.ping, mem.close, asyncio.sleep)
@@ -130,95 +117,19 @@ async def open_services(
             await store.close()
 
 
-@asynccontextmanager
-async def worker_runtime(
-    settings: Settings, alerts: AlertQueue, lifecycle: Lifecycle, metrics: Metrics
-) -> AsyncIterator[Sizing]:
-    """Inside one worker: size its thread pool and database pool, and guard its memory.
-
-    (Telemetry is started by ``worker_services``, also inside the worker: after the fork.)
-    """
-    sizing = size_service(settings)
-    loop = asyncio.get_running_loop()
-    # "uvloop" or "asyncio": what the server really started, whatever was asked for.
-    event_loop = type(loop).__module__.partition(".")[0]
-    metrics.build_info.labels(package_version("todostack"), platform.python_version(), event_loop).set(1)
-    loop.set_default_executor(ThreadPoolExecutor(max_workers=sizing.threads, thread_name_prefix="todostack"))
-    if settings.runtime.gc_threshold is not None:
-        gc.set_threshold(settings.runtime.gc_threshold)
-    guard_task = None
-    if sizing.soft_limit_bytes_per_worker is not None:
-        # Act a little before the server's own replacement threshold (the full share).
-        guard = MemoryGuard(
-            sizing.soft_limit_bytes_per_worker,
-            settings.runtime.memory_check_seconds,
-            # A graceful drain, but without the wait for load balancers: the memory will not wait.
-            # The server starts a fresh worker when this one exits.
-            recycle=lambda: lifecycle.begin_drain("memory guard", pre_stop_seconds=0),
-            on_step=lambda step: _guard_step(step, sizing.soft_limit_bytes_per_worker, alerts, metrics),
-        )
-        guard_task = asyncio.create_task(guard.run(), name="todostack-memory-guard")
-    scavenger = None
-    if settings.runtime.malloc_trim_seconds > 0:
-        scavenger = asyncio.create_task(
-            scavenge_forever(settings.runtime.malloc_trim_seconds), name="todostack-heap-scavenger"
-        )
-    watcher = None
-    server = server_to_watch(os.environ, os.getpid())
-    if server is not None:
-        # Orphaned (the server's main process was killed outright): drain as the memory guard
-        # does, and exit once a graceful stop has had its time.
-        requests = settings.requests
-        watcher = asyncio.create_task(
-            watch_server(
-                server,
-                drain=lambda: lifecycle.begin_drain("server process gone", pre_stop_seconds=0),
-                exit_after=requests.shutdown_grace_seconds + 5,
-                hard_exit=_exit_now,
-            ),
-            name="todostack-server-watch",
-        )
-    try:
-        yield sizing
-    finally:
-        for task in (guard_task, scavenger, watcher):
-            if task is not None:
-                task.cancel()
-
-
-def _exit_now(code: int) -> None:
-    flush_logs()
-    os._exit(code)
-
-
-def _guard_step(step: GuardStep, share: int | None, alerts: AlertQueue, metrics: Metrics) -> None:
-    """Each step of the memory guard: logged by the guard, counted here, and sent as an alert."""
-    metrics.guard_steps.labels("recycled" if step.still_over else "collected").inc()
-    if not alerts.publish(_guard_alert(step, share)):
-        metrics.alerts_dropped.inc()
-
-
-def _guard_alert(step: GuardStep, share: int | None) -> Alert:
-    action = "draining this worker for a fresh one" if step.still_over else "collected; back under its share"
-    return Alert(
-        "memory_guard",
-        f"worker memory over its share: {action}",
-        {
-            "before_mib": str(step.before >> 20),
-            "after_mib": str(step.after >> 20),
-            "share_mib": str((share or 0) >> 20),
-        },
-    )
-
-
 def create_app(
     settings: Settings,
     *,
+    plan: WorkerPlan | None = None,
     storage: Storage | None = None,
     handle_signals: bool = False,
     span_exporter: SpanExporter | None = None,
 ) -> Litestar:
-    """The ASGI app; ``span_exporter`` (tests) turns tracing on with spans going there."""
+    """The ASGI app; ``span_exporter`` (tests) turns tracing on with spans going there.
+
+    ``plan`` comes from ``todostack serve``; without one (tests, tools) the app sizes itself here."""
+    if plan is None:
+        plan = WorkerPlan(size_service(settings))
     rq = settings.requests
     config = HttpConfig(
         todobackend_enabled=settings.todobackend,
@@ -232,71 +143,38 @@ def create_app(
     )
     alerts = AlertQueue(rq.alert_webhook_url)
     lifecycle = Lifecycle(max_inflight=config.max_inflight, policy=config.shutdown)
-
-    metrics = Metrics()
-    autoprof = Autoprof(settings.profiling, metrics=metrics, publish_alert=alerts.publish)
-
-    @asynccontextmanager
-    async def worker_services() -> AsyncIterator[Services]:
-        # After the fork, in the worker: exporters started before a fork do not survive it.
-        # Off the event loop: the SDK reads entry points and resource detectors (~0.1 s).
-        tracer_provider = await asyncio.to_thread(setup_tracing, os.environ, exporter=span_exporter)
-        metrics.otel = await asyncio.to_thread(setup_metrics, os.environ)
-        if metrics.otel is not None:
-            metrics.otel.active_requests.observe = lambda: lifecycle.inflight
-        gc_watch = GcWatch(metrics)
-        gc_watch.start()
-        async with worker_runtime(settings, alerts, lifecycle, metrics) as sizing:
-            autoprof.workers = sizing.workers
-            autoprof.start(asyncio.get_running_loop())
-            store = (
-                storage
-                if storage is not None
-                else await open_storage(settings, sizing.db_pool_size, observe=metrics.observe_statement)
-            )
-            sampler = asyncio.create_task(
-                ProcessSampler(
-                    metrics,
-                    pool=store.pool_state,
-                    inflight=lambda: lifecycle.inflight,
-                    runtime=read_runtime,
-                    gc_watch=gc_watch,
-                ).run(),
-                name="todostack-process-sampler",
-            )
-            flusher = asyncio.create_task(flush_logs_forever(), name="todostack-log-flusher")
-            try:
-                async with open_services(settings, storage=store) as services:
-                    yield services
-            finally:
-                flusher.cancel()
-                flush_logs()
-                autoprof.stop()  # wakes its threads at once; a capture in progress ends within a tick
-                sampler.cancel()
-                if storage is None:
-                    await store.close()
-                gc_watch.stop()
-                if tracer_provider is not None:
-                    tracer_provider.shutdown()  # sends what is still batched
-                    set_tracer(None)
-                if metrics.otel is not None:
-                    await asyncio.to_thread(metrics.otel.shutdown)
-
-    return create_http_app(
-        config, worker_services, metrics=metrics, alerts=alerts, lifecycle=lifecycle, profiles=autoprof.on_demand
+    # OTEL_* are OpenTelemetry's own variables, read as its SDK would.
+    metrics = Metrics(otel=build_metrics(os.environ, active_requests=lambda: lifecycle.inflight))
+    autoprof = Autoprof(
+        settings.profiling,
+        metrics=metrics,
+        publish_alert=alerts.publish,
+        workers=plan.sizing.workers,
+        peers_dir=Path(plan.peer_dir) if plan.peer_dir else None,
     )
 
+    @asynccontextmanager
+    async def worker_storage() -> AsyncIterator[Storage]:
+        if storage is not None:  # the caller's: the caller closes it
+            yield storage
+            return
+        store = await open_storage(settings, plan.sizing.db_pool_size, observe=metrics.observe_statement)
+        try:
+            yield store
+        finally:
+            await store.close()
 
-def app_from_env() -> Litestar:
-    """Factory for the ASGI server's worker processes: settings come through the environment."""
-    capture_server_stop()  # before granian sets its signal handlers in this worker
-    settings = Settings.from_env(os.environ)
-    limit_malloc_arenas(settings.runtime.malloc_arena_max)  # again for a spawned worker: a fresh process
-    if not logging_configured():
-        # A spawned worker (uvicorn's) starts a fresh interpreter: a forked one (granian's)
-        # inherits what `todostack serve` set up.
-        configure_logging(settings.log_level)
-    return create_app(settings, handle_signals=True)
-
-
-__all__ += ["MigrationError"]
+    worker = Worker(
+        settings,
+        plan,
+        metrics,
+        alerts,
+        lifecycle,
+        autoprof,
+        storage=worker_storage,
+        services=lambda store: open_services(settings, storage=store),
+        span_exporter=span_exporter,
+    )
+    return create_http_app(
+        config, worker.run, metrics=metrics, alerts=alerts, lifecycle=lifecycle, profiles=autoprof.on_demand
+    )

@@ -54,7 +54,8 @@ def wait_for(condition: Callable[[], bool], seconds: float, what: str, log: Path
 def cpu_file(directory: Path, report: dict[str, object]) -> Path:
     files = report["files"]
     assert isinstance(files, list)
-    return directory / next(f for f in files if ".samples.cpu." in f)
+    found: str = next(f for f in files if ".samples.cpu." in f)
+    return directory / found
 
 
 def test_a_cpu_burn_is_profiled_in_the_burning_worker_and_reported_once(

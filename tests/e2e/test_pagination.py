@@ -60,7 +60,7 @@ def test_link_headers_walk_the_pages_keeping_the_filters(alice: Account) -> None
         alice.todo(f"walk me {i}", list_id=work["id"])
     alice.todo("walk me elsewhere")  # matches q, but in another list
     r = alice.http.get("/api/v1/todos", params={"list_id": work["id"], "limit": 1, "q": "walk me"})
-    titles = []
+    titles: list[str] = []
     while True:
         assert r.status_code == 200, r.text
         titles.extend(t["title"] for t in r.json()["items"])

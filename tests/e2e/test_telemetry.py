@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -115,7 +116,7 @@ def test_spans_and_metrics_reach_an_otlp_receiver_and_logs_name_the_trace(
     assert token.json()["access_token"] not in log  # no credential reaches the log
 
 
-def _server_spans(requests: list[ExportTraceServiceRequest], name: str) -> list[tuple[dict[str, object], object]]:
+def _server_spans(requests: list[ExportTraceServiceRequest], name: str) -> list[tuple[dict[str, object], Any]]:
     found = []
     for request in requests:
         for rs in request.resource_spans:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.e2e.conftest import Account
@@ -112,7 +114,7 @@ def test_filters_and_sorting(alice: Account) -> None:
     alice.todo("sooner", due="2030-01-01T00:00:00Z", priority="high", notes="find ME")
     alice.todo("never", completed=True, tags=["a", "b"])
 
-    def titles(**params: object) -> list[str]:
+    def titles(**params: Any) -> list[str]:
         r = alice.http.get("/api/v1/todos", params=params)
         assert r.status_code == 200, r.text
         return [t["title"] for t in r.json()["items"]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -42,7 +43,9 @@ def test_trigger(values: list[float | None], in_a_row: int, fired: list[int]) ->
 class FakeReader:
     """Readings from a script: each step adds CPU seconds and sets memory."""
 
-    def __init__(self, steps: Iterator[tuple[float, float, int, int]], *, scope: str = "process") -> None:
+    def __init__(
+        self, steps: Iterator[tuple[float, float, int, int]], *, scope: Literal["cgroup", "process"] = "process"
+    ) -> None:
         self.steps = steps
         self.at = self.cpu = self.own_cpu = 0.0
         self.scope = scope
@@ -57,13 +60,13 @@ class FakeReader:
             self.cpu,
             self.own_cpu,
             1.0,
-            self.scope,  # type: ignore[arg-type]
+            self.scope,
             memory,
             own_memory,
             100 * MIB,
             self.scope,
             None,
-            None,  # type: ignore[arg-type]
+            None,
         )
 
 
@@ -100,7 +103,9 @@ class Broken:
 SETTINGS = ProfilingSettings(window_checks=3, suppress_checks=4, lag_threshold_seconds=0, throttle_threshold=0)
 
 
-def watcher(steps: list[tuple[float, float, int, int]], *, scope: str = "process", workers: int = 1) -> Watcher:
+def watcher(
+    steps: list[tuple[float, float, int, int]], *, scope: Literal["cgroup", "process"] = "process", workers: int = 1
+) -> Watcher:
     return Watcher(
         SETTINGS,
         FakeProfiler(),

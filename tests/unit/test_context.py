@@ -9,7 +9,7 @@ import pytest
 
 from todostack import context
 from todostack.context import Cancelled, Cause, DeadlineExceeded, RequestContext, WorkGroup
-from todostack.delivery.http.scope import Budgets, parse_request_timeout
+from todostack.delivery.http.asgi.scope import Budgets, parse_request_timeout
 
 
 async def _settle() -> None:

@@ -67,7 +67,7 @@ class Server:
         return conn
 
 
-async def _pool(server: Server, **kwargs: Any) -> ConnectionPool:
+async def _pool(server: Server, **kwargs: Any) -> Any:  # its connections are FakeConnections
     pool = ConnectionPool(server.connect, **{"min_size": 1, "max_size": 2, "max_idle_seconds": 0, **kwargs})
     await pool.open()
     return pool

@@ -34,7 +34,7 @@ class _CountingRaw(io.RawIOBase):
 def _unbuffered_stdout() -> Iterator[_CountingRaw]:
     # Inside the test body: pytest puts its own capture back in sys.stdout at each phase.
     raw = _CountingRaw()
-    saved, sys.stdout = sys.stdout, io.TextIOWrapper(raw, write_through=True)  # type: ignore[arg-type]
+    saved, sys.stdout = sys.stdout, io.TextIOWrapper(raw, write_through=True)
     root = logging.getLogger()
     handlers, level, fast = root.handlers[:], root.level, logs._settings.fast_access
     configure_logging("info", json=True)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from litestar import Litestar, Request
 
-from todostack.delivery.http.routes.todos import _next_link
+from todostack.delivery.http.api.routes.todos import _next_link
 
 _APP = Litestar()  # built once, outside the tests' event loop
 

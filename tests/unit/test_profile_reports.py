@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.unit.test_profiles import cpu_profile
-from todostack.delivery.cli import main
+from todostack.entrypoints.cli import main
 from todostack.profiling.pprof import decode
 from todostack.profiling.report import Breach, Report
 from todostack.profiling.reporters import DirectoryReporter

@@ -15,7 +15,7 @@ from tests.asgi import Client
 from tests.asgi import serving as serving_app
 from todostack.bootstrap import create_app
 from todostack.context import Cause
-from todostack.delivery.http.lifecycle import Lifecycle
+from todostack.delivery.http.asgi.lifecycle import Lifecycle
 from todostack.runtime import Settings
 from todostack.runtime.settings import DatabaseSettings, RequestSettings, SecuritySettings
 

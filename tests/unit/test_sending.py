@@ -11,8 +11,8 @@ from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import Cookie
 from litestar.response.base import ASGIResponse
 
-from todostack.delivery.http.schemas import TodoOut, TodoPage
-from todostack.delivery.http.sending import JsonResponse
+from todostack.delivery.http.api.schemas import TodoOut, TodoPage
+from todostack.delivery.http.asgi.sending import JsonResponse
 
 _WHEN = datetime(2030, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 _TODO = TodoOut("id-1", "list-1", "Zoë's \u2603", "notes", False, None, _WHEN, "high", ["a", "b"], 3, _WHEN, _WHEN, 7)
@@ -22,7 +22,7 @@ _APP = Litestar()  # built once, outside the tests' event loop: it takes a while
 
 
 def _request() -> Request[Any, Any, Any]:
-    return Request({"type": "http", "app": _APP, "method": "GET", "path": "/"})  # type: ignore[typeddict-item]
+    return Request({"type": "http", "app": _APP, "method": "GET", "path": "/"})  # type: ignore[arg-type]
 
 
 async def _nothing() -> None:

@@ -1,1 +1,1 @@
-"""Delivery: how the outside world reaches the use cases (HTTP API, web page, CLI)."""
+"""Delivery: how the outside world reaches the use cases (the HTTP API and the web page)."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from todostack.domain.errors import FieldError
 from todostack.domain.text import check_text
+from todostack.domain.todos import check_version
 
 __all__ = ["NAME_MAX", "TodoList", "normalize_list_name"]
 
@@ -21,6 +23,12 @@ class TodoList:
     created_at: datetime
     updated_at: datetime
     version: int = 1
+
+    def check_version(self, expected: Collection[int] | None) -> None:
+        check_version(self.version, expected)
+
+    def renamed(self, name: str, now: datetime) -> TodoList:
+        return replace(self, name=name, updated_at=now, version=self.version + 1)
 
 
 def normalize_list_name(raw: str, errors: list[FieldError]) -> str:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TypeVar, dataclass_transform
+from typing import Any, TypeVar, dataclass_transform
 
-from todostack.domain.errors import FieldError
+from todostack.domain.errors import FieldError, PreconditionFailed
 from todostack.domain.text import check_text
 
 __all__ = [
@@ -84,6 +85,33 @@ class Todo:
     created_at: datetime
     updated_at: datetime
     version: int = 1
+
+    def check_version(self, expected: Collection[int] | None) -> None:
+        """Refuse a change made against another version than this one (If-Match)."""
+        check_version(self.version, expected)
+
+    def revised(self, now: datetime, **changes: Any) -> Todo | None:
+        """This todo with ``changes`` applied, stamped ``now`` and one version on; None when
+        nothing would change. A todo completed again keeps the time it was first completed."""
+        completed = changes.get("completed", self.completed)
+        candidate = replace(self, **changes, completed_at=completion_time(completed, self, now))
+        if candidate == self:
+            return None
+        return replace(candidate, updated_at=now, version=self.version + 1)
+
+
+def completion_time(completed: bool, before: Todo | None, now: datetime) -> datetime | None:
+    """When a todo that is (or is becoming) ``completed`` was completed."""
+    if not completed:
+        return None
+    if before is not None and before.completed and before.completed_at is not None:
+        return before.completed_at
+    return now
+
+
+def check_version(current: int, expected: Collection[int] | None) -> None:
+    if expected is not None and current not in expected:
+        raise PreconditionFailed("the resource was changed since you read it", current)
 
 
 def normalize_title(raw: str, errors: list[FieldError]) -> str:

@@ -46,8 +46,8 @@ class _RequestSeries:
 
 
 class Metrics:
-    def __init__(self) -> None:
-        self.otel: OtelInstruments | None = None  # set in the worker when OTLP export is on
+    def __init__(self, otel: OtelInstruments | None = None) -> None:
+        self.otel = otel  # OpenTelemetry instruments, when OTLP export is on
         self._request_series: dict[tuple[str, str, int], _RequestSeries] = {}
         self._statement_series: dict[tuple[str, str], tuple[Any, dict[str, str | int]]] = {}
         self.multiprocess_dir = _multiprocess_dir()

@@ -41,7 +41,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from todostack import __version__
 from todostack.observability.tracing import otlp_endpoint, otlp_protocol, resource, tracing_disabled
 
-__all__ = ["OtelInstruments", "setup_metrics"]
+__all__ = ["OtelInstruments", "build_metrics"]
 
 log = logging.getLogger("todostack.otel")
 Attributes = Mapping[str, str | int]
@@ -108,11 +108,13 @@ class HistogramInstrument:
 class SumInstrument:
     """A counter (monotonic) or an up-down counter; ``observe`` makes it read a value at export."""
 
-    def __init__(self, name: str, unit: str, description: str, *, monotonic: bool) -> None:
+    def __init__(
+        self, name: str, unit: str, description: str, *, monotonic: bool, observe: Callable[[], float] | None = None
+    ) -> None:
         self.name, self.unit, self.description, self.monotonic = name, unit, description, monotonic
         self._values: dict[_Key, float] = {}
         self._lock = threading.Lock()
-        self.observe: Callable[[], float] | None = None
+        self.observe = observe
 
     def add(self, value: float, attributes: Attributes) -> None:
         key = tuple(attributes.items())
@@ -202,7 +204,13 @@ def _interval_seconds(env: Mapping[str, str]) -> float:
     return max(millis, 100.0) / 1000
 
 
-def setup_metrics(env: Mapping[str, str], *, exporter: MetricExporter | None = None) -> OtelInstruments | None:
+def build_metrics(
+    env: Mapping[str, str],
+    *,
+    exporter: MetricExporter | None = None,
+    active_requests: Callable[[], float] | None = None,
+) -> OtelInstruments | None:
+    """The instruments, when an OTLP endpoint is configured; ``start`` (in the worker) exports."""
     if tracing_disabled(env) or (exporter is None and otlp_endpoint(env, "metrics") is None):
         return None
     instruments = OtelInstruments(
@@ -217,11 +225,14 @@ def setup_metrics(env: Mapping[str, str], *, exporter: MetricExporter | None = N
             (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0),
         ),
         active_requests=SumInstrument(
-            "http.server.active_requests", "{request}", "Requests being served", monotonic=False
+            "http.server.active_requests",
+            "{request}",
+            "Requests being served",
+            monotonic=False,
+            observe=active_requests,
         ),
         cancelled=SumInstrument(
             "todostack.requests.cancelled", "{request}", "Requests cancelled, by cause", monotonic=True
         ),
     )
-    instruments.start()
     return instruments

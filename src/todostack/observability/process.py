@@ -13,6 +13,7 @@ from typing import Any
 
 from todostack.observability.metrics import Metrics
 from todostack.runtime.memory import resident_bytes
+from todostack.runtime.readings import RuntimeReading
 
 __all__ = ["GcWatch", "PoolState", "ProcessSampler", "RuntimeReading"]
 
@@ -22,18 +23,6 @@ class PoolState:
     in_use: int
     idle: int
     waiting: int
-
-
-@dataclass(frozen=True, slots=True)
-class RuntimeReading:
-    """What the container lets this service use, read again at every sample."""
-
-    effective_cpus: int
-    cpu_quota: float | None  # CPUs; None: no quota
-    throttled_periods: int | None  # cpu.stat nr_throttled (None: no cgroup CPU controller)
-    throttled_seconds: float | None
-    cpu_pressure: float | None  # PSI "some avg10", 0..1 (None: no PSI)
-    memory_pressure: float | None
 
 
 class ProcessSampler:

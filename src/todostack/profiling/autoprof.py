@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,12 +11,12 @@ from todostack.observability.alerts import Alert
 from todostack.observability.metrics import Metrics
 from todostack.profiling.heap import HeapTracking
 from todostack.profiling.ondemand import OnDemand
-from todostack.profiling.peers import PEER_DIR_ENV, PeerServer
+from todostack.profiling.peers import PeerServer
 from todostack.profiling.profiler import Profiler
 from todostack.profiling.reporters import AlertReporter, DirectoryReporter, Reporter, WebhookReporter
 from todostack.profiling.usage import LagProbe
 from todostack.profiling.watcher import Watcher
-from todostack.runtime.settings import ProfilingSettings
+from todostack.runtime.profiling_settings import ProfilingSettings
 
 __all__ = ["Autoprof"]
 
@@ -34,6 +33,7 @@ class Autoprof:
         metrics: Metrics | None = None,
         publish_alert: Callable[[Alert], object] | None = None,
         workers: int = 1,
+        peers_dir: Path | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics
@@ -42,8 +42,7 @@ class Autoprof:
             hz=settings.cpu_hz,
             heap=HeapTracking(frames=settings.tracemalloc_frames, arm_ratio=settings.heap_arm_ratio),
         )
-        peers = os.environ.get(PEER_DIR_ENV)
-        self.peers_dir = Path(peers) if peers else None
+        self.peers_dir = peers_dir
         self.on_demand = OnDemand(self.profiler, self.peers_dir)
         self._publish_alert = publish_alert
         self.watcher: Watcher | None = None

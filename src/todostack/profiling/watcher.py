@@ -26,7 +26,7 @@ from todostack.profiling.report import Breach, Report
 from todostack.profiling.reporters import Reporter
 from todostack.profiling.triggers import Trigger
 from todostack.profiling.usage import LagProbe, Reading, UsageReader
-from todostack.runtime.settings import ProfilingSettings
+from todostack.runtime.profiling_settings import ProfilingSettings
 
 __all__ = ["Watcher", "WatcherState"]
 

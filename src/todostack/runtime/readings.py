@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from todostack.observability.process import RuntimeReading
 from todostack.runtime.cgroups import read_cgroup_limits, read_pressure, read_throttling
 from todostack.runtime.sizing import affinity_cpus, decide_cpus
 
-__all__ = ["read_runtime"]
+__all__ = ["RuntimeReading", "read_runtime"]
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeReading:
+    """What the container lets this service use, read again at every sample."""
+
+    effective_cpus: int
+    cpu_quota: float | None  # CPUs; None: no quota
+    throttled_periods: int | None  # cpu.stat nr_throttled (None: no cgroup CPU controller)
+    throttled_seconds: float | None
+    cpu_pressure: float | None  # PSI "some avg10", 0..1 (None: no PSI)
+    memory_pressure: float | None
 
 
 def read_runtime(root: Path = Path("/")) -> RuntimeReading:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from todostack.domain import (
     FieldError,
     Invalid,
     NotFound,
-    PreconditionFailed,
     Principal,
     TodoList,
 )
@@ -17,12 +14,7 @@ from todostack.usecases.commands import NewList, VersionCheck
 from todostack.usecases.idempotency import Created, fingerprint, present, run_idempotent
 from todostack.usecases.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
 
-__all__ = ["ListService", "check_version", "get_list"]
-
-
-def check_version(current: int, expected: VersionCheck) -> None:
-    if expected is not None and current not in expected:
-        raise PreconditionFailed("the resource was changed since you read it", current)
+__all__ = ["ListService", "get_list"]
 
 
 async def get_list(uow: UnitOfWork, principal: Principal, list_id: str, *, for_update: bool = False) -> TodoList:
@@ -77,10 +69,10 @@ class ListService:
             raise Invalid(errors)
         async with self._uow(write=True) as uow:
             current = await get_list(uow, principal, list_id, for_update=True)
-            check_version(current.version, expected)
+            current.check_version(expected)
             if current.name == name:
                 return current
-            updated = replace(current, name=name, updated_at=self._clock(), version=current.version + 1)
+            updated = current.renamed(name, self._clock())
             await uow.lists.update(updated)
             await uow.commit()
             return updated
@@ -88,7 +80,7 @@ class ListService:
     async def delete(self, principal: Principal, list_id: str, expected: VersionCheck = None) -> None:
         async with self._uow(write=True) as uow:
             current = await get_list(uow, principal, list_id, for_update=True)
-            check_version(current.version, expected)
+            current.check_version(expected)
             await uow.lists.delete(principal.user_id, list_id)
             await uow.commit()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
 
 from todostack.domain import (
     Conflict,
@@ -16,6 +15,7 @@ from todostack.domain import (
 )
 from todostack.domain.text import check_text
 from todostack.domain.todos import (
+    completion_time,
     normalize_due,
     normalize_tags,
     normalize_title,
@@ -25,7 +25,7 @@ from todostack.domain.todos import (
 from todostack.usecases.auth import DEFAULT_LIST_NAME
 from todostack.usecases.commands import UNSET, NewTodo, TodoChanges, VersionCheck
 from todostack.usecases.idempotency import Created, fingerprint, present, run_idempotent
-from todostack.usecases.lists import check_version, get_list
+from todostack.usecases.lists import get_list
 from todostack.usecases.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
 from todostack.usecases.queries import (
     LIMIT_MAX,
@@ -43,14 +43,6 @@ __all__ = ["TodoService"]
 
 # Optimistic attempts at an update before it waits for the row lock instead.
 _OPTIMISTIC_TRIES = 3
-
-
-def _completion(completed: bool, before: Todo | None, now: datetime) -> datetime | None:
-    if not completed:
-        return None
-    if before is not None and before.completed and before.completed_at is not None:
-        return before.completed_at
-    return now
 
 
 class TodoService:
@@ -98,7 +90,7 @@ class TodoService:
             title=title,
             notes=cmd.notes,
             completed=cmd.completed,
-            completed_at=_completion(cmd.completed, None, now),
+            completed_at=completion_time(cmd.completed, None, now),
             due=normalize_due(cmd.due),
             priority=cmd.priority,
             tags=tags,
@@ -210,30 +202,26 @@ class TodoService:
     ) -> Todo:
         """The todo as stored, once If-Match and the target list (on a move) are checked."""
         current = await self._get(uow, principal, todo_id, for_update=for_update)
-        check_version(current.version, expected)
+        current.check_version(expected)
         if changes.list_id is not UNSET and changes.list_id != current.list_id:
             await get_list(uow, principal, changes.list_id)
         return current
 
     def _changed(self, current: Todo, changes: TodoChanges) -> Todo | None:
         """``current`` with the (normalized) changes and its next version; None if nothing changes."""
-        now = self._clock()
-        completed = current.completed if changes.completed is UNSET else changes.completed
-        candidate = replace(
-            current,
-            title=current.title if changes.title is UNSET else changes.title,
-            list_id=current.list_id if changes.list_id is UNSET else changes.list_id,
-            notes=current.notes if changes.notes is UNSET else changes.notes,
-            completed=completed,
-            completed_at=_completion(completed, current, now),
-            due=current.due if changes.due is UNSET else normalize_due(changes.due),
-            priority=current.priority if changes.priority is UNSET else changes.priority,
-            tags=current.tags if changes.tags is UNSET else changes.tags,
-            order=current.order if changes.order is UNSET else changes.order,
-        )
-        if candidate == current:
-            return None
-        return replace(candidate, updated_at=now, version=current.version + 1)
+        given: dict[str, object] = {
+            "title": changes.title,
+            "list_id": changes.list_id,
+            "notes": changes.notes,
+            "completed": changes.completed,
+            "priority": changes.priority,
+            "tags": changes.tags,
+            "order": changes.order,
+        }
+        fields = {name: value for name, value in given.items() if value is not UNSET}
+        if changes.due is not UNSET:
+            fields["due"] = normalize_due(changes.due)
+        return current.revised(self._clock(), **fields)
 
     async def replace(self, principal: Principal, todo_id: str, cmd: NewTodo, expected: VersionCheck = None) -> Todo:
         """Replace every writable field (PUT). A missing ``list_id`` keeps the current list."""
@@ -261,7 +249,7 @@ class TodoService:
     async def delete(self, principal: Principal, todo_id: str, expected: VersionCheck = None) -> None:
         async with self._uow(write=True) as uow:
             current = await self._get(uow, principal, todo_id, for_update=True)
-            check_version(current.version, expected)
+            current.check_version(expected)
             await uow.todos.delete(principal.user_id, todo_id)
             await uow.commit()
 
@@ -277,8 +265,9 @@ class TodoService:
                 todo = await uow.todos.get(principal.user_id, todo_id, for_update=True)
                 if todo is None or todo.list_id != list_id:
                     raise Invalid([FieldError("todo_ids", f"{todo_id} is not a todo of list {list_id}")])
-                if todo.order != position:
-                    todo = replace(todo, order=position, updated_at=now, version=todo.version + 1)
+                revised = todo.revised(now, order=position)
+                if revised is not None:
+                    todo = revised
                     await uow.todos.update(todo)
                 result.append(todo)
             await uow.commit()

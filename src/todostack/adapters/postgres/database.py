@@ -43,12 +43,19 @@ async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
 
 
 class PostgresDatabase:
-    def __init__(self, pool: ConnectionPool, *, acquire_timeout: float = 1.0, url: str = "") -> None:
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        *,
+        acquire_timeout: float = 1.0,
+        url: str = "",
+        observe: StatementObserver | None = None,
+    ) -> None:
         self._pool = pool
         self.acquire_timeout = acquire_timeout
         parts = urlsplit(url)
         self.db = Database("postgresql", parts.path.lstrip("/"), parts.hostname, parts.port or 5432)
-        self.observe: StatementObserver | None = None  # set by bootstrap: statement durations
+        self.observe = observe  # statement durations
 
     def pool_state(self) -> PoolState:
         pool = self._pool
@@ -64,6 +71,7 @@ class PostgresDatabase:
         acquire_timeout: float = 1.0,
         statement_timeout: float | None = None,
         max_idle_seconds: float = 300.0,
+        observe: StatementObserver | None = None,
     ) -> PostgresDatabase:
         """``statement_timeout`` caps every statement on the server, deadline or not (seconds)."""
         server_settings = {}
@@ -85,7 +93,7 @@ class PostgresDatabase:
         pool = ConnectionPool(connect, min_size=min_size, max_size=max_size, max_idle_seconds=max_idle_seconds)
         # A worker started while the database is away starts anyway (not ready) and reconnects.
         await pool.open(tolerate=is_unavailable)
-        return cls(pool, acquire_timeout=acquire_timeout, url=url)
+        return cls(pool, acquire_timeout=acquire_timeout, url=url, observe=observe)
 
     def __call__(self, *, write: bool = False, autocommit: bool = False) -> PostgresUnitOfWork:
         return PostgresUnitOfWork(self, write=write and not autocommit, autocommit=write and autocommit)

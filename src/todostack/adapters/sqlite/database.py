@@ -69,11 +69,16 @@ async def _prepare(conn: aiosqlite.Connection) -> None:
 
 class SqliteDatabase:
     def __init__(
-        self, connections: list[aiosqlite.Connection], *, acquire_timeout: float = 1.0, path: str = ":memory:"
+        self,
+        connections: list[aiosqlite.Connection],
+        *,
+        acquire_timeout: float = 1.0,
+        path: str = ":memory:",
+        observe: StatementObserver | None = None,
     ) -> None:
         self._path = path
         self.db = Database("sqlite", path)
-        self.observe: StatementObserver | None = None  # set by bootstrap: statement durations
+        self.observe = observe  # statement durations
         self._idle: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         for conn in connections:
             self._idle.put_nowait(conn)
@@ -84,7 +89,9 @@ class SqliteDatabase:
         self.write_lock = asyncio.Lock()
 
     @classmethod
-    async def connect(cls, url: str, *, size: int = 4, acquire_timeout: float = 1.0) -> SqliteDatabase:
+    async def connect(
+        cls, url: str, *, size: int = 4, acquire_timeout: float = 1.0, observe: StatementObserver | None = None
+    ) -> SqliteDatabase:
         path = sqlite_path(url)
         in_memory = path == ":memory:"
         if in_memory:
@@ -100,7 +107,7 @@ class SqliteDatabase:
             # Nobody else can see this database: migrate it on its only connection.
             for migration in load_migrations("sqlite"):
                 await connections[0].executescript(migration.sql)
-        return cls(connections, acquire_timeout=acquire_timeout, path=path)
+        return cls(connections, acquire_timeout=acquire_timeout, path=path, observe=observe)
 
     def __call__(self, *, write: bool = False, autocommit: bool = False) -> SqliteUnitOfWork:
         return SqliteUnitOfWork(self, write=write, autocommit=write and autocommit)

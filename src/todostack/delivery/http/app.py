@@ -16,23 +16,26 @@ from litestar.static_files import create_static_files_router
 from swagger_ui_bundle import swagger_ui_path
 
 from todostack import __version__
-from todostack.delivery.http.auth import BearerAuthMiddleware
-from todostack.delivery.http.bodies import validate_body
-from todostack.delivery.http.lifecycle import Lifecycle
-from todostack.delivery.http.openapi import StrictStructSchemaPlugin
-from todostack.delivery.http.problems import exception_handlers
-from todostack.delivery.http.reporting import RequestReporter
-from todostack.delivery.http.routes import auth, health, lists, todos
-from todostack.delivery.http.routes.options import with_options
-from todostack.delivery.http.routes.pprof import pprof_router
-from todostack.delivery.http.routes.testing import testing_router
-from todostack.delivery.http.routes.todobackend import (
+from todostack.delivery.http.api.auth import BearerAuthMiddleware
+from todostack.delivery.http.api.openapi import StrictStructSchemaPlugin
+from todostack.delivery.http.api.paths import API_PREFIX, OPENAPI_PATH, SWAGGER_ASSETS
+from todostack.delivery.http.api.problems import exception_handlers
+from todostack.delivery.http.api.request import Handed, request_class
+from todostack.delivery.http.api.routes import auth, health, lists, todos
+from todostack.delivery.http.api.routes.options import with_options
+from todostack.delivery.http.api.routes.pprof import pprof_router
+from todostack.delivery.http.api.routes.testing import testing_router
+from todostack.delivery.http.api.routes.todobackend import (
     CORS_HEADERS,
     PREFIX,
     todobackend_router,
 )
-from todostack.delivery.http.scope import HeaderDecorator, RawHeaders, RequestScopeMiddleware
-from todostack.delivery.http.services import HttpConfig, Services
+from todostack.delivery.http.api.services import HttpConfig, Services
+from todostack.delivery.http.asgi.bodies import validate_body
+from todostack.delivery.http.asgi.lifecycle import Lifecycle
+from todostack.delivery.http.asgi.reporting import RequestReporter
+from todostack.delivery.http.asgi.scope import RequestScopeMiddleware
+from todostack.delivery.http.asgi.types import HeaderDecorator, RawHeaders
 from todostack.delivery.web import SECURITY_HEADERS, web_router
 from todostack.observability.alerts import AlertQueue, run_alert_queue
 from todostack.observability.metrics import Metrics
@@ -40,9 +43,6 @@ from todostack.profiling.ondemand import OnDemand
 from todostack.profiling.profiler import Profiler
 
 __all__ = ["create_http_app"]
-
-API_PREFIX = "/api/v1"
-SWAGGER_ASSETS = "/api/docs-assets"
 
 
 def _headers(table: dict[str, str]) -> RawHeaders:
@@ -84,10 +84,10 @@ def _openapi() -> OpenAPIConfig:
         title="Todo Stack",
         version=__version__,
         description=(
-            "A todo service. Authenticate with `POST /api/v1/auth/token` and send "
+            f"A todo service. Authenticate with `POST {API_PREFIX}/auth/token` and send "
             "`Authorization: Bearer <token>`. Errors are RFC 9457 `application/problem+json`."
         ),
-        path="/api",
+        path=OPENAPI_PATH,
         # /api/docs is the web router's page: Litestar's Swagger page has an inline script.
         render_plugins=[JsonRenderPlugin()],
         components=Components(
@@ -116,12 +116,14 @@ def create_http_app(
     if profiles is None:
         profiles = OnDemand(Profiler(), None)
 
+    handed = Handed(lifecycle, metrics, profiles)
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         if config.handle_signals:
             lifecycle.install_signal_handlers()
         async with run_alert_queue(alerts), open_services() as services:
-            app.state.services = services
+            handed.services = services
             try:
                 yield
             finally:
@@ -133,7 +135,7 @@ def create_http_app(
     private_api = Router(
         API_PREFIX,
         route_handlers=with_options(private_handlers),
-        middleware=[DefineMiddleware(BearerAuthMiddleware)],
+        middleware=[DefineMiddleware(BearerAuthMiddleware, handed=handed)],
         security=[{"BearerAuth": []}],
     )
     handlers: list[Any] = [
@@ -165,6 +167,8 @@ def create_http_app(
         request_max_body_size=config.max_body_bytes,
         debug=config.debug,
         logging_config=None,
+        request_class=request_class(handed),
+        # For tools and tests that look at a running app; handlers use ``request.handed``.
         state=State({"lifecycle": lifecycle, "metrics": metrics, "alerts": alerts, "profiles": profiles}),
     )
     # Outside Litestar's own stack (which starts after routing), so that every answer, 404s

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
-from litestar import MediaType, Request, Response, get
+from litestar import MediaType, Response, get
 from msgspec import Struct
 
-from todostack.delivery.http.lifecycle import Lifecycle
-from todostack.delivery.http.problems import problem_response
-from todostack.delivery.http.responses import problems
-from todostack.delivery.http.routes.deps import services_of
-from todostack.delivery.http.schemas import Problem
-from todostack.observability.metrics import Metrics
+from todostack.delivery.http.api.problems import problem_response
+from todostack.delivery.http.api.request import ApiRequest
+from todostack.delivery.http.api.responses import problems
+from todostack.delivery.http.api.schemas import Problem
 
 __all__ = ["handlers"]
 
@@ -38,9 +35,9 @@ async def healthz() -> Status:
     tags=["health"],
     responses=problems(503),
 )
-async def readyz(request: Request[Any, Any, Any]) -> Response[Status] | Response[Problem]:
-    services = services_of(request)
-    lifecycle: Lifecycle = request.app.state.lifecycle
+async def readyz(request: ApiRequest) -> Response[Status] | Response[Problem]:
+    services = request.services
+    lifecycle = request.handed.lifecycle
     if lifecycle.draining:
         return problem_response(request, 503, "shutting down: finishing the requests in flight")
     try:
@@ -58,8 +55,8 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[Status] | Response
     media_type=MediaType.TEXT,
     include_in_schema=False,
 )
-async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
-    registry: Metrics = request.app.state.metrics
+async def metrics(request: ApiRequest) -> Response[bytes]:
+    registry = request.handed.metrics
     return Response(registry.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 

@@ -1,16 +1,12 @@
-"""Dependencies shared by the route handlers."""
+"""Header parameters shared by the route handlers (their services and caller: ``request``)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Request
 from litestar.params import HeaderParameter
 
-from todostack.delivery.http.auth import principal_of
-from todostack.delivery.http.services import Services
-
-__all__ = ["IdempotencyKey", "IfMatch", "IfNoneMatch", "principal_of", "services_of"]
+__all__ = ["IdempotencyKey", "IfMatch", "IfNoneMatch"]
 
 IdempotencyKey = Annotated[
     str | None,
@@ -31,13 +27,3 @@ IfNoneMatch = Annotated[
     str | None,
     HeaderParameter(name="If-None-Match", description="Answer 304 if the ETag still matches.", required=False),
 ]
-
-
-def services_of(request: Request[Any, Any, Any]) -> Services:
-    """The worker's use cases, which its lifespan put on the app's state.
-
-    Read directly by each handler rather than injected: Litestar resolves a dependency on every
-    request (a signature model per provider), about 10 µs for the two each handler had.
-    """
-    services: Services = request.app.state.services
-    return services

@@ -13,15 +13,17 @@ from litestar import Request, Response, delete, get, patch, post, put
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from msgspec import UNSET
 
-from todostack.delivery.http.preconditions import (
+from todostack.delivery.http.api.paths import API_PREFIX
+from todostack.delivery.http.api.preconditions import (
     etag,
     not_modified,
     parse_id,
     parse_if_match,
 )
-from todostack.delivery.http.responses import AUTHED, BODY, CONDITIONAL, NOT_MODIFIED, problems
-from todostack.delivery.http.routes.deps import IdempotencyKey, IfMatch, IfNoneMatch, principal_of, services_of
-from todostack.delivery.http.schemas import (
+from todostack.delivery.http.api.request import ApiRequest
+from todostack.delivery.http.api.responses import AUTHED, BODY, CONDITIONAL, NOT_MODIFIED, problems
+from todostack.delivery.http.api.routes.deps import IdempotencyKey, IfMatch, IfNoneMatch
+from todostack.delivery.http.api.schemas import (
     ANY_TEXT,
     TodoCreate,
     TodoOut,
@@ -30,7 +32,7 @@ from todostack.delivery.http.schemas import (
     TodoReplace,
     priority_of,
 )
-from todostack.delivery.http.sending import JsonResponse
+from todostack.delivery.http.asgi.sending import JsonResponse
 from todostack.domain import FieldError, Invalid, Todo
 from todostack.usecases import UNSET as KEEP
 from todostack.usecases import NewTodo, SortField, TodoChanges, TodoFilter
@@ -114,7 +116,7 @@ def _new_todo(data: JSONBody[TodoCreate] | TodoReplace) -> NewTodo:
     tags=["todos"],
 )
 async def search_todos(
-    request: Request[Any, Any, Any],
+    request: ApiRequest,
     list_id: FromQuery[UUID | None] = None,
     completed: FromQuery[bool | None] = None,
     due_before: Timestamp = None,
@@ -130,8 +132,8 @@ async def search_todos(
     limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, QueryParameter(max_length=1000)] = None,
 ) -> Response[TodoPage]:
-    services = services_of(request)
-    principal = principal_of(request)
+    services = request.services
+    principal = request.principal
     sort_field, descending = _parse_sort(sort, direction)
     todo_filter = TodoFilter(
         list_id=None if list_id is None else str(list_id),
@@ -152,23 +154,21 @@ async def search_todos(
 
 @post("/todos", status_code=201, summary="Create a todo", responses=problems(*AUTHED, *BODY, 404, 409), tags=["todos"])
 async def create_todo(
-    data: JSONBody[TodoCreate], request: Request[Any, Any, Any], idempotency_key: IdempotencyKey = None
+    data: JSONBody[TodoCreate], request: ApiRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[TodoOut]:
-    services = services_of(request)
-    principal = principal_of(request)
+    services = request.services
+    principal = request.principal
     created = await services.todos.create(principal, _new_todo(data), idempotency_key)
-    extra = {"Location": f"/api/v1/todos/{created.value.id}"}
+    extra = {"Location": f"{API_PREFIX}/todos/{created.value.id}"}
     if created.replayed:
         extra["Idempotent-Replayed"] = "true"
     return _one(created.value, 201, extra)
 
 
 @get("/todos/{todo_id:str}", summary="One todo", responses=problems(*AUTHED, 404, NOT_MODIFIED), tags=["todos"])
-async def get_todo(
-    todo_id: FromPath[str], request: Request[Any, Any, Any], if_none_match: IfNoneMatch = None
-) -> Response[TodoOut]:
-    services = services_of(request)
-    principal = principal_of(request)
+async def get_todo(todo_id: FromPath[str], request: ApiRequest, if_none_match: IfNoneMatch = None) -> Response[TodoOut]:
+    services = request.services
+    principal = request.principal
     todo = await services.todos.get(principal, parse_id(todo_id, "todo"))
     if not_modified(if_none_match, todo.version):
         return Response(None, status_code=304, headers={"ETag": etag(todo.version)})  # type: ignore[arg-type]
@@ -182,10 +182,10 @@ async def get_todo(
     tags=["todos"],
 )
 async def patch_todo(
-    todo_id: FromPath[str], data: JSONBody[TodoPatch], request: Request[Any, Any, Any], if_match: IfMatch = None
+    todo_id: FromPath[str], data: JSONBody[TodoPatch], request: ApiRequest, if_match: IfMatch = None
 ) -> Response[TodoOut]:
-    services = services_of(request)
-    principal = principal_of(request)
+    services = request.services
+    principal = request.principal
     changes = TodoChanges(
         title=KEEP if data.title is UNSET else data.title,
         list_id=KEEP if data.list_id is UNSET else str(data.list_id),
@@ -207,10 +207,10 @@ async def patch_todo(
     tags=["todos"],
 )
 async def replace_todo(
-    todo_id: FromPath[str], data: JSONBody[TodoReplace], request: Request[Any, Any, Any], if_match: IfMatch = None
+    todo_id: FromPath[str], data: JSONBody[TodoReplace], request: ApiRequest, if_match: IfMatch = None
 ) -> Response[TodoOut]:
-    services = services_of(request)
-    principal = principal_of(request)
+    services = request.services
+    principal = request.principal
     todo = await services.todos.replace(principal, parse_id(todo_id, "todo"), _new_todo(data), parse_if_match(if_match))
     return _one(todo)
 
@@ -222,9 +222,9 @@ async def replace_todo(
     responses=problems(*AUTHED, *CONDITIONAL),
     tags=["todos"],
 )
-async def delete_todo(todo_id: FromPath[str], request: Request[Any, Any, Any], if_match: IfMatch = None) -> None:
-    services = services_of(request)
-    principal = principal_of(request)
+async def delete_todo(todo_id: FromPath[str], request: ApiRequest, if_match: IfMatch = None) -> None:
+    services = request.services
+    principal = request.principal
     await services.todos.delete(principal, parse_id(todo_id, "todo"), parse_if_match(if_match))
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from todostack.delivery.http.lifecycle import ShutdownPolicy
-from todostack.delivery.http.scope import Budgets
+from todostack.delivery.http.asgi.lifecycle import ShutdownPolicy
+from todostack.delivery.http.asgi.scope import Budgets
 from todostack.usecases import AuthService, ListService, TodoBackendService, TodoService
 
 __all__ = ["HttpConfig", "Services"]
@@ -26,14 +26,15 @@ class Services:
 
 @dataclass(frozen=True, slots=True)
 class HttpConfig:
-    todobackend_enabled: bool = True
-    max_body_bytes: int = 1024 * 1024
-    debug: bool = False
-    test_endpoints: bool = False
-    budgets: Budgets = field(default_factory=Budgets)
-    max_inflight: int = 256
-    shutdown: ShutdownPolicy = field(default_factory=ShutdownPolicy)
+    """Built by ``bootstrap`` from the settings, where every default is declared."""
+
+    todobackend_enabled: bool
+    max_body_bytes: int
+    test_endpoints: bool
+    budgets: Budgets
+    max_inflight: int
+    shutdown: ShutdownPolicy
+    admin_token: str | None  # /debug/pprof is mounted only with an admin token, and answers only to it
     # Take over SIGTERM/SIGINT for a graceful drain (in the server's workers, not in tests).
     handle_signals: bool = False
-    # /debug/pprof is mounted only with an admin token, and answers only to it.
-    admin_token: str | None = None
+    debug: bool = False

@@ -1,5 +1,13 @@
-"""Start the ASGI server (granian; uvicorn for comparison) with settings handed to each worker
-through the environment."""
+"""``todostack serve``: check the database, size the service once, then start the ASGI server
+(granian; uvicorn for comparison) with its workers.
+
+granian forks its workers and calls a loader we give it in each: the settings and the worker plan
+(sizing, the server's pid, the profile-socket directory) reach them as values, through
+``Server.serve(target_loader=...)``. uvicorn starts fresh interpreters that import the app by name,
+so for it (a development comparison) the environment is the one channel: the settings as their
+``TODOSTACK_*`` variables and the plan as one JSON variable. ``PROMETHEUS_MULTIPROC_DIR`` stays an
+environment variable for both: prometheus_client reads it there.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +20,16 @@ import shutil
 import socket
 import sys
 import tempfile
+from functools import partial
 
+from todostack.bootstrap import MigrationError, migrate, pending_migrations
+from todostack.entrypoints.asgi import APP, worker_app
 from todostack.observability import MULTIPROC_ENV
-from todostack.profiling.peers import PEER_DIR_ENV
 from todostack.runtime import Settings, size_service
 from todostack.runtime.memory import limit_malloc_arenas, resident_bytes
-from todostack.runtime.parent import SERVER_PID_ENV
+from todostack.runtime.plan import WORKER_PLAN_ENV, WorkerPlan
 
 __all__ = ["serve"]
-
-APP = "todostack.bootstrap:app_from_env"
 
 log = logging.getLogger("todostack.serve")
 
@@ -33,24 +41,19 @@ def serve(settings: Settings) -> int:
         # /metrics adds up every worker's (see observability.metrics).
         metrics_dir = tempfile.mkdtemp(prefix="todostack-metrics-")
         os.environ[MULTIPROC_ENV] = metrics_dir
-    peers_dir = None
-    if not os.environ.get(PEER_DIR_ENV):
-        # Each worker's profile socket (/debug/pprof?pid=...): private to this server (0700).
-        peers_dir = tempfile.mkdtemp(prefix="todostack-workers-")
-        os.environ[PEER_DIR_ENV] = peers_dir
+    # Each worker's profile socket (/debug/pprof?pid=...): private to this server (0700).
+    peers_dir = tempfile.mkdtemp(prefix="todostack-workers-")
     try:
-        return _serve(settings)
+        return _serve(settings, peers_dir)
     finally:
         for made in (metrics_dir, peers_dir):
             if made is not None:
                 shutil.rmtree(made, ignore_errors=True)
 
 
-def _serve(settings: Settings) -> int:
+def _serve(settings: Settings, peers_dir: str) -> int:
     from granian.constants import Interfaces, Loops
     from granian.server import Server
-
-    from todostack.bootstrap import MigrationError, migrate, pending_migrations
 
     problems = settings.problems_for_start()
     if problems:
@@ -84,12 +87,11 @@ def _serve(settings: Settings) -> int:
         )
         return 3
 
-    sizing = size_service(settings)
+    sizing = size_service(settings)  # the one place the served service is sized
     workers = sizing.workers
     log.info("todostack: %s", sizing.cpu_reason)
-    os.environ.update(settings.to_env())
     # Workers stop themselves if this process is killed outright (runtime.parent).
-    os.environ[SERVER_PID_ENV] = str(os.getpid())
+    plan = WorkerPlan(sizing, server_pid=os.getpid(), peer_dir=peers_dir)
     log.info(
         "serving on http://%s:%d with %d worker(s), database %s, event loop %s",
         settings.server.host,
@@ -102,7 +104,7 @@ def _serve(settings: Settings) -> int:
         # The workers share what the limit leaves after this (parent) process: hand them that
         # as an explicit limit, so each worker's guard gets a share that really fits.
         net = max(sizing.soft_limit_bytes - resident_bytes(), 32 * 1024 * 1024)
-        os.environ["TODOSTACK_MEMORY_LIMIT"] = str(net)
+        plan = plan.with_memory_for_workers(net)
         log.info("memory guard: %d MiB per worker", net // workers >> 20)
     if settings.runtime.gc_threshold is not None:
         gc.set_threshold(settings.runtime.gc_threshold)
@@ -116,7 +118,7 @@ def _serve(settings: Settings) -> int:
     # closing its pools) it is killed.
     kill_after = math.ceil(settings.requests.shutdown_delay_seconds + settings.requests.shutdown_grace_seconds + 5)
     if settings.server.asgi_server == "uvicorn":
-        return _serve_uvicorn(settings, workers, kill_after)
+        return _serve_uvicorn(settings, plan, kill_after)
     Server(
         APP,
         address=settings.server.host,
@@ -129,7 +131,7 @@ def _serve(settings: Settings) -> int:
         log_access=False,
         respawn_failed_workers=True,
         workers_kill_timeout=kill_after,
-    ).serve()
+    ).serve(target_loader=partial(worker_app, settings, plan), wrap_loader=False)
     return 0
 
 
@@ -145,7 +147,7 @@ def _cannot_listen(host: str, port: int) -> str | None:
     return None
 
 
-def _serve_uvicorn(settings: Settings, workers: int, kill_after: int) -> int:
+def _serve_uvicorn(settings: Settings, plan: WorkerPlan, kill_after: int) -> int:
     """The same app under uvicorn (httptools, the same event loop as granian would run):
     ``todostack bench --asgi-server uvicorn`` compares the two servers.
 
@@ -159,6 +161,10 @@ def _serve_uvicorn(settings: Settings, workers: int, kill_after: int) -> int:
     except ImportError:
         print("todostack serve: TODOSTACK_ASGI_SERVER=uvicorn needs uvicorn installed (uv sync)", file=sys.stderr)
         return 2
+    workers = plan.sizing.workers
+    # uvicorn's workers import the app by name in fresh interpreters: the environment reaches them.
+    os.environ.update(settings.to_env())
+    os.environ[WORKER_PLAN_ENV] = plan.to_json()
     config = uvicorn.Config(
         APP,
         factory=True,

@@ -8,12 +8,13 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.types import ASGIApp
 
 from todostack import context
-from todostack.delivery.http.services import Services
-from todostack.domain import AuthenticationFailed, Principal
+from todostack.delivery.http.api.request import Handed
+from todostack.domain import AuthenticationFailed
 
-__all__ = ["SESSION_COOKIE", "BearerAuthMiddleware", "principal_of", "same_origin"]
+__all__ = ["SESSION_COOKIE", "BearerAuthMiddleware", "same_origin"]
 
 
 SESSION_COOKIE = "todostack_session"
@@ -49,6 +50,10 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
     change something must also come from our own origin (403 otherwise).
     """
 
+    def __init__(self, app: ASGIApp, handed: Handed) -> None:
+        super().__init__(app)
+        self.handed = handed
+
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         header = _authorization(connection.scope["headers"])
         from_cookie = False
@@ -60,9 +65,8 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
             token, from_cookie = connection.cookies[SESSION_COOKIE], True
         else:
             raise NotAuthorizedException("this endpoint needs a bearer token: Authorization: Bearer <token>")
-        services: Services = connection.app.state.services
         try:
-            principal = services.auth.principal_for_token(token.strip())
+            principal = self.handed.services.auth.principal_for_token(token.strip())
         except AuthenticationFailed as exc:
             raise NotAuthorizedException(exc.detail) from None
         if from_cookie and connection.scope.get("method") not in _SAFE_METHODS and not same_origin(connection):
@@ -71,11 +75,3 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         if ctx is not None:
             ctx.principal = principal
         return AuthenticationResult(user=principal, auth=None)
-
-
-def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
-    """The authenticated caller: from the request context, where the middleware put it."""
-    ctx = context.current()
-    user = ctx.principal if ctx is not None and ctx.principal is not None else connection.user
-    assert isinstance(user, Principal)
-    return user

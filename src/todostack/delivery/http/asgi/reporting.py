@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from todostack.delivery.http.scope import Finished
+from todostack.delivery.http.asgi.scope import Finished
 from todostack.ebpf import probes
 from todostack.observability.alerts import Alert, AlertQueue, BurstDetector
 from todostack.observability.logs import AccessLog

@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Request, Router, delete, get, post
+from litestar import Router, delete, get, post
 from litestar.params import FromQuery, QueryParameter
 from msgspec import Struct
 
-from todostack.delivery.http.routes.deps import services_of
+from todostack.delivery.http.api.request import ApiRequest
 from todostack.runtime.memory import resident_bytes
 
 __all__ = ["testing_router"]
@@ -71,8 +71,8 @@ async def sleep(seconds: Seconds) -> Slept:
 
 
 @get("/db-sleep")
-async def db_sleep(seconds: Seconds, request: Request[Any, Any, Any]) -> Slept:
-    services = services_of(request)
+async def db_sleep(seconds: Seconds, request: ApiRequest) -> Slept:
+    services = request.services
     assert services.db_sleep is not None
     await services.db_sleep(seconds)
     return Slept(os.getpid(), seconds)

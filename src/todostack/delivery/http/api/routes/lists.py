@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Request, Response, delete, get, patch, post
+from litestar import Response, delete, get, patch, post
 from litestar.params import FromPath, JSONBody
 from msgspec import Struct
 
-from todostack.delivery.http.preconditions import (
+from todostack.delivery.http.api.paths import API_PREFIX
+from todostack.delivery.http.api.preconditions import (
     etag,
     not_modified,
     parse_id,
     parse_if_match,
 )
-from todostack.delivery.http.responses import AUTHED, BODY, CONDITIONAL, NOT_MODIFIED, problems
-from todostack.delivery.http.routes.deps import IdempotencyKey, IfMatch, IfNoneMatch, principal_of, services_of
-from todostack.delivery.http.schemas import (
+from todostack.delivery.http.api.request import ApiRequest
+from todostack.delivery.http.api.responses import AUTHED, BODY, CONDITIONAL, NOT_MODIFIED, problems
+from todostack.delivery.http.api.routes.deps import IdempotencyKey, IfMatch, IfNoneMatch
+from todostack.delivery.http.api.schemas import (
     ListCreate,
     ListOut,
     ListPage,
@@ -44,20 +44,20 @@ def _one(todo_list: TodoList, status: int = 200, extra: dict[str, str] | None = 
 
 
 @get("/lists", summary="All your lists, oldest first", responses=problems(*AUTHED), tags=["lists"])
-async def all_lists(request: Request[Any, Any, Any]) -> ListPage:
-    services = services_of(request)
-    principal = principal_of(request)
+async def all_lists(request: ApiRequest) -> ListPage:
+    services = request.services
+    principal = request.principal
     return ListPage([ListOut.of(lst) for lst in await services.lists.all(principal)])
 
 
 @post("/lists", status_code=201, summary="Create a list", responses=problems(*AUTHED, *BODY, 409), tags=["lists"])
 async def create_list(
-    data: JSONBody[ListCreate], request: Request[Any, Any, Any], idempotency_key: IdempotencyKey = None
+    data: JSONBody[ListCreate], request: ApiRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[ListOut]:
-    services = services_of(request)
-    principal = principal_of(request)
+    services = request.services
+    principal = request.principal
     created = await services.lists.create(principal, NewList(data.name), idempotency_key)
-    extra = {"Location": f"/api/v1/lists/{created.value.id}"}
+    extra = {"Location": f"{API_PREFIX}/lists/{created.value.id}"}
     if created.replayed:
         extra["Idempotent-Replayed"] = "true"
     return _one(created.value, 201, extra)
@@ -69,11 +69,9 @@ async def create_list(
     responses=problems(*AUTHED, 404, NOT_MODIFIED),
     tags=["lists"],
 )
-async def get_list(
-    list_id: FromPath[str], request: Request[Any, Any, Any], if_none_match: IfNoneMatch = None
-) -> Response[ListOut]:
-    services = services_of(request)
-    principal = principal_of(request)
+async def get_list(list_id: FromPath[str], request: ApiRequest, if_none_match: IfNoneMatch = None) -> Response[ListOut]:
+    services = request.services
+    principal = request.principal
     found = await services.lists.get(principal, parse_id(list_id, "list"))
     if not_modified(if_none_match, found.version):
         return Response(None, status_code=304, headers={"ETag": etag(found.version)})  # type: ignore[arg-type]
@@ -87,10 +85,10 @@ async def get_list(
     tags=["lists"],
 )
 async def rename_list(
-    list_id: FromPath[str], data: JSONBody[ListPatch], request: Request[Any, Any, Any], if_match: IfMatch = None
+    list_id: FromPath[str], data: JSONBody[ListPatch], request: ApiRequest, if_match: IfMatch = None
 ) -> Response[ListOut]:
-    services = services_of(request)
-    principal = principal_of(request)
+    services = request.services
+    principal = request.principal
     updated = await services.lists.rename(principal, parse_id(list_id, "list"), data.name, parse_if_match(if_match))
     return _one(updated)
 
@@ -102,9 +100,9 @@ async def rename_list(
     responses=problems(*AUTHED, *CONDITIONAL),
     tags=["lists"],
 )
-async def delete_list(list_id: FromPath[str], request: Request[Any, Any, Any], if_match: IfMatch = None) -> None:
-    services = services_of(request)
-    principal = principal_of(request)
+async def delete_list(list_id: FromPath[str], request: ApiRequest, if_match: IfMatch = None) -> None:
+    services = request.services
+    principal = request.principal
     await services.lists.delete(principal, parse_id(list_id, "list"), parse_if_match(if_match))
 
 
@@ -115,9 +113,9 @@ async def delete_list(list_id: FromPath[str], request: Request[Any, Any, Any], i
     responses=problems(*AUTHED, 404),
     tags=["lists"],
 )
-async def complete_all(list_id: FromPath[str], request: Request[Any, Any, Any]) -> BulkResult:
-    services = services_of(request)
-    principal = principal_of(request)
+async def complete_all(list_id: FromPath[str], request: ApiRequest) -> BulkResult:
+    services = request.services
+    principal = request.principal
     return BulkResult(await services.lists.complete_all(principal, parse_id(list_id, "list")))
 
 
@@ -128,9 +126,9 @@ async def complete_all(list_id: FromPath[str], request: Request[Any, Any, Any]) 
     responses=problems(*AUTHED, 404),
     tags=["lists"],
 )
-async def clear_completed(list_id: FromPath[str], request: Request[Any, Any, Any]) -> BulkResult:
-    services = services_of(request)
-    principal = principal_of(request)
+async def clear_completed(list_id: FromPath[str], request: ApiRequest) -> BulkResult:
+    services = request.services
+    principal = request.principal
     return BulkResult(await services.lists.clear_completed(principal, parse_id(list_id, "list")))
 
 
@@ -141,9 +139,9 @@ async def clear_completed(list_id: FromPath[str], request: Request[Any, Any, Any
     responses=problems(*AUTHED, *BODY, 404),
     tags=["lists"],
 )
-async def reorder(list_id: FromPath[str], data: JSONBody[ReorderIn], request: Request[Any, Any, Any]) -> ReorderResult:
-    services = services_of(request)
-    principal = principal_of(request)
+async def reorder(list_id: FromPath[str], data: JSONBody[ReorderIn], request: ApiRequest) -> ReorderResult:
+    services = request.services
+    principal = request.principal
     ids = [str(i) for i in data.todo_ids]
     todos = await services.todos.reorder(principal, parse_id(list_id, "list"), ids)
     return ReorderResult([TodoOut.of(t) for t in todos])

@@ -60,16 +60,16 @@ def capture_server_stop() -> None:
 
 @dataclass(frozen=True, slots=True)
 class ShutdownPolicy:
-    pre_stop_seconds: float = 1.0
-    grace_seconds: float = 20.0
+    pre_stop_seconds: float
+    grace_seconds: float
 
 
 class Lifecycle:
     """Counts and tracks the requests of this worker; knows whether it is draining."""
 
-    def __init__(self, *, max_inflight: int, policy: ShutdownPolicy | None = None) -> None:
+    def __init__(self, *, max_inflight: int, policy: ShutdownPolicy) -> None:
         self.max_inflight = max_inflight
-        self.policy = policy or ShutdownPolicy()
+        self.policy = policy
         self.draining = False
         self.active: set[RequestContext] = set()
         self._server_stop: Callable[[], object] | None = None

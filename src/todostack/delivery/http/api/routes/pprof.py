@@ -14,16 +14,17 @@ import socket
 import time
 from typing import Annotated, Any, Literal
 
-from litestar import MediaType, Request, Response, Router, get
+from litestar import MediaType, Response, Router, get
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import QueryParameter
 from msgspec import Struct
 
-from todostack.delivery.http.problems import problem_response
+from todostack.delivery.http.api.problems import problem_response
+from todostack.delivery.http.api.request import ApiRequest
 from todostack.profiling.flamegraph import render_flamegraph
-from todostack.profiling.ondemand import Kind, OnDemand, PeerError
+from todostack.profiling.ondemand import Kind, PeerError
 from todostack.profiling.pprof import encode
 from todostack.profiling.profile import StackProfile
 from todostack.profiling.tasks import render_tasks
@@ -64,9 +65,9 @@ def _filename(kind: str, pids: list[int]) -> str:
 
 
 async def _take(
-    request: Request[Any, Any, Any], kind: Kind, seconds: float, pid: str | None
+    request: ApiRequest, kind: Kind, seconds: float, pid: str | None
 ) -> tuple[StackProfile, list[int]] | Response[Any]:
-    on_demand: OnDemand = request.app.state.profiles
+    on_demand = request.handed.profiles
     try:
         chosen = _pid(pid)
     except ValueError as exc:
@@ -91,8 +92,8 @@ def _pprof(profile: StackProfile, pids: list[int], kind: str) -> Response[bytes]
 
 
 @get("/", summary="The profiles on offer and the workers they can cover")
-async def index(request: Request[Any, Any, Any]) -> Response[Index]:
-    on_demand: OnDemand = request.app.state.profiles
+async def index(request: ApiRequest) -> Response[Index]:
+    on_demand = request.handed.profiles
     workers = on_demand.workers()
     return Response(
         Index(
@@ -111,20 +112,20 @@ async def index(request: Request[Any, Any, Any]) -> Response[Index]:
 
 
 @get("/profile", summary="CPU profile (pprof)")
-async def cpu(request: Request[Any, Any, Any], seconds: CpuSeconds = 10.0, pid: Pid = None) -> Response[Any]:
+async def cpu(request: ApiRequest, seconds: CpuSeconds = 10.0, pid: Pid = None) -> Response[Any]:
     taken = await _take(request, "cpu", seconds, pid)
     return taken if isinstance(taken, Response) else _pprof(*taken, "samples.cpu")
 
 
 @get("/heap", summary="Heap profile: in-use memory by allocation site (pprof)")
-async def heap(request: Request[Any, Any, Any], seconds: HeapSeconds = 5.0, pid: Pid = None) -> Response[Any]:
+async def heap(request: ApiRequest, seconds: HeapSeconds = 5.0, pid: Pid = None) -> Response[Any]:
     taken = await _take(request, "heap", seconds, pid)
     return taken if isinstance(taken, Response) else _pprof(*taken, "inuse_objects.inuse_space.heap")
 
 
 @get("/tasks", summary="Task dump: every asyncio task and thread with its stack")
 async def tasks(
-    request: Request[Any, Any, Any],
+    request: ApiRequest,
     output: Annotated[Literal["text", "pprof"], QueryParameter(query="format")] = "text",
     pid: Pid = None,
 ) -> Response[Any]:
@@ -138,7 +139,7 @@ async def tasks(
 
 
 @get("/flamegraph", summary="CPU flame graph (SVG)")
-async def flamegraph(request: Request[Any, Any, Any], seconds: CpuSeconds = 10.0, pid: Pid = None) -> Response[Any]:
+async def flamegraph(request: ApiRequest, seconds: CpuSeconds = 10.0, pid: Pid = None) -> Response[Any]:
     taken = await _take(request, "cpu", seconds, pid)
     if isinstance(taken, Response):
         return taken

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from litestar import Request, Response, Router, delete, get, patch, post, route
+from litestar import Response, Router, delete, get, patch, post, route
 from litestar.enums import HttpMethod
 from litestar.params import FromPath, JSONBody
 from msgspec import UNSET, Struct, UnsetType
 
-from todostack.delivery.http.preconditions import parse_id
-from todostack.delivery.http.responses import BODY, problems
-from todostack.delivery.http.routes.deps import services_of
-from todostack.delivery.http.schemas import Order, Title
+from todostack.delivery.http.api.preconditions import parse_id
+from todostack.delivery.http.api.request import ApiRequest
+from todostack.delivery.http.api.responses import BODY, problems
+from todostack.delivery.http.api.schemas import Order, Title
 from todostack.domain import Todo
 from todostack.usecases import UNSET as KEEP
 from todostack.usecases import TodoChanges
@@ -51,7 +50,7 @@ class TBTodo(Struct):
     url: str
 
 
-def _base_url(request: Request[Any, Any, Any]) -> str:
+def _base_url(request: ApiRequest) -> str:
     """The URL the client used, as told by a proxy (X-Forwarded-*) when there is one."""
     proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
     if proto not in ("http", "https"):
@@ -64,54 +63,54 @@ def _base_url(request: Request[Any, Any, Any]) -> str:
     return f"{proto}://{host}{PREFIX}"
 
 
-def _out(request: Request[Any, Any, Any], todo: Todo) -> TBTodo:
+def _out(request: ApiRequest, todo: Todo) -> TBTodo:
     return TBTodo(todo.id, todo.title, todo.completed, todo.order, f"{_base_url(request)}/{todo.id}")
 
 
 @route("/", http_method=HttpMethod.OPTIONS, include_in_schema=False)
-async def preflight_collection(request: Request[Any, Any, Any]) -> Response[None]:
+async def preflight_collection(request: ApiRequest) -> Response[None]:
     return _preflight(request)
 
 
 @route("/{todo_id:str}", http_method=HttpMethod.OPTIONS, include_in_schema=False)
-async def preflight_item(request: Request[Any, Any, Any]) -> Response[None]:
+async def preflight_item(request: ApiRequest) -> Response[None]:
     return _preflight(request)
 
 
-def _preflight(request: Request[Any, Any, Any]) -> Response[None]:
+def _preflight(request: ApiRequest) -> Response[None]:
     asked = request.headers.get("access-control-request-headers", "Content-Type")
     # The other CORS headers are added to every /todobackend answer, errors included (see app.py).
     return Response(None, status_code=204, headers={"Access-Control-Allow-Headers": asked})
 
 
 @get("/", summary="All todos of the demo list")
-async def tb_all(request: Request[Any, Any, Any]) -> list[TBTodo]:
-    services = services_of(request)
+async def tb_all(request: ApiRequest) -> list[TBTodo]:
+    services = request.services
     return [_out(request, t) for t in await services.todobackend.all()]
 
 
 @post("/", status_code=201, summary="Add a todo to the demo list", responses=problems(*BODY, 409))
-async def tb_create(request: Request[Any, Any, Any], data: JSONBody[TBCreate]) -> Response[TBTodo]:
-    services = services_of(request)
+async def tb_create(request: ApiRequest, data: JSONBody[TBCreate]) -> Response[TBTodo]:
+    services = request.services
     created = await services.todobackend.create(data.title, data.completed, data.order)
     todo = _out(request, created.value)
     return Response(todo, status_code=201, headers={"Location": todo.url})
 
 
 @delete("/", status_code=204, summary="Delete every todo of the demo list")
-async def tb_delete_all(request: Request[Any, Any, Any]) -> None:
-    services = services_of(request)
+async def tb_delete_all(request: ApiRequest) -> None:
+    services = request.services
     await services.todobackend.delete_all()
 
 
 @get("/{todo_id:str}", summary="One demo todo", responses=problems(404))
-async def tb_get(request: Request[Any, Any, Any], todo_id: FromPath[str]) -> TBTodo:
-    services = services_of(request)
+async def tb_get(request: ApiRequest, todo_id: FromPath[str]) -> TBTodo:
+    services = request.services
     return _out(request, await services.todobackend.get(parse_id(todo_id, "todo")))
 
 
-async def _update(request: Request[Any, Any, Any], todo_id: FromPath[str], data: JSONBody[TBUpdate]) -> TBTodo:
-    services = services_of(request)
+async def _update(request: ApiRequest, todo_id: FromPath[str], data: JSONBody[TBUpdate]) -> TBTodo:
+    services = request.services
     changes = TodoChanges(
         title=KEEP if data.title is UNSET else data.title,
         completed=KEEP if data.completed is UNSET else data.completed,
@@ -121,7 +120,7 @@ async def _update(request: Request[Any, Any, Any], todo_id: FromPath[str], data:
 
 
 @patch("/{todo_id:str}", summary="Change a demo todo", responses=problems(*BODY, 404))
-async def tb_patch(request: Request[Any, Any, Any], todo_id: FromPath[str], data: JSONBody[TBUpdate]) -> TBTodo:
+async def tb_patch(request: ApiRequest, todo_id: FromPath[str], data: JSONBody[TBUpdate]) -> TBTodo:
     return await _update(request, todo_id, data)
 
 
@@ -131,13 +130,13 @@ async def tb_patch(request: Request[Any, Any, Any], todo_id: FromPath[str], data
     summary="Replace a demo todo (read-only fields in the body are ignored)",
     responses=problems(*BODY, 404),
 )
-async def tb_put(request: Request[Any, Any, Any], todo_id: FromPath[str], data: JSONBody[TBUpdate]) -> TBTodo:
+async def tb_put(request: ApiRequest, todo_id: FromPath[str], data: JSONBody[TBUpdate]) -> TBTodo:
     return await _update(request, todo_id, data)
 
 
 @delete("/{todo_id:str}", status_code=204, summary="Delete a demo todo", responses=problems(404))
-async def tb_delete(todo_id: FromPath[str], request: Request[Any, Any, Any]) -> None:
-    services = services_of(request)
+async def tb_delete(todo_id: FromPath[str], request: ApiRequest) -> None:
+    services = request.services
     await services.todobackend.delete(parse_id(todo_id, "todo"))
 
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Request, Response, delete, get, post
+from litestar import Response, delete, get, post
 from litestar.datastructures import Cookie
 from litestar.params import JSONBody
 
-from todostack.delivery.http.auth import SESSION_COOKIE
-from todostack.delivery.http.responses import AUTHED, BODY, problems
-from todostack.delivery.http.routes.deps import IdempotencyKey, principal_of, services_of
-from todostack.delivery.http.schemas import RegisterIn, TokenIn, TokenOut, UserOut
+from todostack.delivery.http.api.auth import SESSION_COOKIE
+from todostack.delivery.http.api.paths import API_PREFIX
+from todostack.delivery.http.api.request import ApiRequest
+from todostack.delivery.http.api.responses import AUTHED, BODY, problems
+from todostack.delivery.http.api.routes.deps import IdempotencyKey
+from todostack.delivery.http.api.schemas import RegisterIn, TokenIn, TokenOut, UserOut
 from todostack.domain import Principal
 
 __all__ = ["close_session", "me", "open_session", "register", "token"]
@@ -25,11 +25,11 @@ __all__ = ["close_session", "me", "open_session", "register", "token"]
     tags=["auth"],
 )
 async def register(
-    data: JSONBody[RegisterIn], request: Request[Any, Any, Any], idempotency_key: IdempotencyKey = None
+    data: JSONBody[RegisterIn], request: ApiRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[UserOut]:
-    services = services_of(request)
+    services = request.services
     created = await services.auth.register(data.email, data.password, idempotency_key)
-    headers = {"Location": "/api/v1/users/me"}
+    headers = {"Location": f"{API_PREFIX}/users/me"}
     if created.replayed:
         headers["Idempotent-Replayed"] = "true"
     return Response(UserOut.of(created.value), status_code=201, headers=headers)
@@ -42,8 +42,8 @@ async def register(
     responses=problems(*BODY, 401),
     tags=["auth"],
 )
-async def token(data: JSONBody[TokenIn], request: Request[Any, Any, Any]) -> TokenOut:
-    services = services_of(request)
+async def token(data: JSONBody[TokenIn], request: ApiRequest) -> TokenOut:
+    services = request.services
     issued = await services.auth.authenticate(data.email, data.password)
     expires_in = int((issued.expires_at - issued.issued_at).total_seconds())
     return TokenOut(issued.token, "Bearer", expires_in, issued.expires_at)
@@ -56,8 +56,8 @@ async def token(data: JSONBody[TokenIn], request: Request[Any, Any, Any]) -> Tok
     responses=problems(*BODY, 401),
     tags=["auth"],
 )
-async def open_session(request: Request[Any, Any, Any], data: JSONBody[TokenIn]) -> Response[UserOut]:
-    services = services_of(request)
+async def open_session(request: ApiRequest, data: JSONBody[TokenIn]) -> Response[UserOut]:
+    services = request.services
     issued = await services.auth.authenticate(data.email, data.password)
     user = await services.auth.current_user(Principal(issued.user_id))
     secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "").startswith("https")
@@ -86,7 +86,7 @@ async def close_session() -> None:
 
 
 @get("/users/me", summary="The signed-in user", responses=problems(*AUTHED), tags=["auth"])
-async def me(request: Request[Any, Any, Any]) -> UserOut:
-    services = services_of(request)
-    principal = principal_of(request)
+async def me(request: ApiRequest) -> UserOut:
+    services = request.services
+    principal = request.principal
     return UserOut.of(await services.auth.current_user(principal))

@@ -19,17 +19,18 @@ import asyncio
 import math
 import random
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeAlias
+from typing import NamedTuple
 
 import msgspec
 
 from todostack import context
 from todostack.context import Cause, RequestContext
-from todostack.delivery.http.disconnect import DisconnectWatch
-from todostack.delivery.http.lifecycle import Lifecycle
-from todostack.delivery.http.problems import CAUSE_STATUS, PROBLEM_JSON, problem_body
+from todostack.delivery.http.asgi.disconnect import DisconnectWatch
+from todostack.delivery.http.asgi.lifecycle import Lifecycle
+from todostack.delivery.http.asgi.problem import CAUSE_STATUS, PROBLEM_JSON, problem_body
+from todostack.delivery.http.asgi.types import ASGIApp, HeaderDecorator, Message, RawHeaders, Receive, Scope, Send
 from todostack.ebpf import probes
 from todostack.observability import tracing
 
@@ -40,23 +41,14 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Probes and scrapes: never shed, never counted as in flight (a drain must not hide them).
 UNTIMED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _encode = msgspec.json.Encoder().encode
-# Plain ASGI, without Litestar's TypedDicts: this layer wraps the whole application.
-Scope: TypeAlias = MutableMapping[str, Any]
-Message: TypeAlias = MutableMapping[str, Any]
-Receive: TypeAlias = Callable[[], Awaitable[Any]]
-Send: TypeAlias = Callable[[Any], Awaitable[None]]
-ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
-RawHeaders: TypeAlias = list[tuple[bytes, bytes]]
-# (request path, the response's headers) -> the headers to send: one call per response, no await.
-HeaderDecorator: TypeAlias = Callable[[str, RawHeaders], RawHeaders]
 
 
 @dataclass(frozen=True, slots=True)
 class Budgets:
     """Server-side time budget per request, in seconds."""
 
-    read_seconds: float = 5.0
-    write_seconds: float = 10.0
+    read_seconds: float
+    write_seconds: float
     # Start watching for a client disconnect once a request has run this long: a watcher is a
     # task per request, which a busy worker (every request slower than this) cannot afford.
     watch_disconnect_after_seconds: float = 0.5

@@ -4,22 +4,9 @@ from __future__ import annotations
 
 from litestar.openapi.datastructures import ResponseSpec
 
-from todostack.delivery.http.problems import PROBLEM_JSON
-from todostack.delivery.http.schemas import Problem
+from todostack.delivery.http.asgi.problem import PROBLEM_JSON, STATUSES, Problem
 
 __all__ = ["AUTHED", "BODY", "CONDITIONAL", "NOT_MODIFIED", "problems"]
-
-_DESCRIPTIONS = {
-    400: "Malformed request (for example a body that is not JSON)",
-    401: "Missing, invalid or expired bearer token",
-    404: "No such resource, or it belongs to someone else",
-    409: "Conflicts with the current state",
-    412: "If-Match did not match the current ETag",
-    413: "Request body over 1 MiB",
-    415: "Body is not application/json",
-    422: "Validation failed; `errors` lists every bad field",
-    503: "Not ready to serve",
-}
 
 AUTHED = (400, 401, 422)
 BODY = (400, 413, 415, 422)
@@ -38,7 +25,7 @@ def problems(*codes: int) -> dict[int, ResponseSpec]:
         spec[code] = ResponseSpec(
             data_container=Problem,
             media_type=PROBLEM_JSON,
-            description=_DESCRIPTIONS[code],
+            description=STATUSES[code].description,
             generate_examples=False,
         )
     return spec

@@ -9,6 +9,7 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from todostack.delivery.http.asgi.problem import FieldProblem, Problem
 from todostack.domain import Priority, Todo, TodoList, User
 from todostack.domain.lists import NAME_MAX
 from todostack.domain.todos import NOTES_MAX, ORDER_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX
@@ -49,27 +50,6 @@ ListName = Annotated[str, Meta(min_length=1, max_length=NAME_MAX, pattern=SOME_T
 EMAIL = rf"^[^@\x00{WHITE_SPACE}]{{1,64}}@[^@\x00{WHITE_SPACE}]{{1,255}}$"
 Email = Annotated[str, Meta(min_length=3, max_length=320, pattern=EMAIL, examples=["ada@example.com"])]
 Password = Annotated[str, Meta(min_length=8, max_length=1024, pattern=ANY_TEXT)]
-
-
-class Problem(Struct, omit_defaults=True):
-    """RFC 9457 problem details."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
-    errors: list[FieldProblem] | None = None
-    cause: str | None = None
-    request_id: str | None = None
-    # "unknown": a write cut off (deadline, shutdown, database lost) may or may not have been
-    # committed; retrying it with the same Idempotency-Key is safe either way.
-    outcome: str | None = None
-
-
-class FieldProblem(Struct):
-    field: str
-    message: str
 
 
 class RegisterIn(Struct, forbid_unknown_fields=True):

@@ -1,4 +1,4 @@
-"""One mapping from errors to RFC 9457 problem+json responses."""
+"""One mapping from errors to RFC 9457 problem+json responses (statuses: ``asgi.problem.STATUSES``)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from litestar.types import ExceptionHandlersMap
 
 from todostack import context
 from todostack.context import Cancelled, Cause, DeadlineExceeded, Overloaded, StorageFull, Unavailable
-from todostack.delivery.http.schemas import FieldProblem, Problem
+from todostack.delivery.http.asgi.problem import CAUSE_STATUS, PROBLEM_JSON, FieldProblem, Problem, problem_body
 from todostack.domain import (
     AuthenticationFailed,
     Conflict,
@@ -28,94 +28,23 @@ from todostack.domain import (
 )
 from todostack.observability import tracing
 
-__all__ = ["CAUSE_STATUS", "PROBLEM_JSON", "exception_handlers", "problem_body", "problem_response"]
+__all__ = ["exception_handlers", "problem_response"]
 
-PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("todostack.http")
 
 # Most specific first: the first matching class decides.
-_DOMAIN_STATUS: list[tuple[type[TodoError], int, str]] = [
-    (PreconditionFailed, 412, "precondition-failed"),
-    (NotFound, 404, "not-found"),
-    (Conflict, 409, "conflict"),
-    (Invalid, 422, "validation-error"),
-    (Forbidden, 403, "forbidden"),
-    (AuthenticationFailed, 401, "unauthenticated"),
+_DOMAIN_STATUS: list[tuple[type[TodoError], int]] = [
+    (PreconditionFailed, 412),
+    (NotFound, 404),
+    (Conflict, 409),
+    (Invalid, 422),
+    (Forbidden, 403),
+    (AuthenticationFailed, 401),
 ]
-_TITLES = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    409: "Conflict",
-    412: "Precondition Failed",
-    413: "Content Too Large",
-    415: "Unsupported Media Type",
-    422: "Unprocessable Content",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-    507: "Insufficient Storage",
-}
-_SLUGS = {
-    400: "bad-request",
-    401: "unauthenticated",
-    403: "forbidden",
-    404: "not-found",
-    405: "method-not-allowed",
-    409: "conflict",
-    412: "precondition-failed",
-    413: "content-too-large",
-    415: "unsupported-media-type",
-    422: "validation-error",
-    500: "internal-error",
-    503: "unavailable",
-    504: "deadline-exceeded",
-    507: "insufficient-storage",
-}
-# The status a request gets when it was cancelled for this cause.
-CAUSE_STATUS = {
-    Cause.DEADLINE_EXCEEDED: 504,
-    Cause.OVERLOADED: 503,
-    Cause.SHUTDOWN: 503,
-    Cause.SIBLING_ERROR: 500,
-    Cause.CLIENT_DISCONNECTED: 499,
-    Cause.DATABASE_UNAVAILABLE: 503,
-    Cause.STORAGE_FULL: 507,
-}
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # A write that ended this way may have been committed or not: the answer says so ("outcome").
 _UNKNOWN_OUTCOME = (DeadlineExceeded, Unavailable)
 WWW_AUTHENTICATE = 'Bearer realm="todostack"'
-
-
-def problem_body(
-    status: int,
-    detail: str,
-    instance: str | None,
-    *,
-    slug: str | None = None,
-    errors: list[FieldProblem] | None = None,
-    cause: Cause | None = None,
-    request_id: str | None = None,
-    outcome: str | None = None,
-) -> Problem:
-    if request_id is None:
-        ctx = context.current()
-        request_id = ctx.request_id if ctx is not None else None
-    return Problem(
-        type=f"urn:todostack:problem:{slug or _SLUGS.get(status, 'error')}",
-        title=_TITLES.get(status, "Error"),
-        status=status,
-        detail=detail,
-        instance=instance,
-        errors=errors,
-        cause=cause.value if cause is not None else None,
-        request_id=request_id,
-        outcome=outcome,
-    )
 
 
 def problem_response(
@@ -123,13 +52,12 @@ def problem_response(
     status: int,
     detail: str,
     *,
-    slug: str | None = None,
     errors: list[FieldProblem] | None = None,
     headers: dict[str, str] | None = None,
     cause: Cause | None = None,
     outcome: str | None = None,
 ) -> Response[Problem]:
-    body = problem_body(status, detail, request.url.path, slug=slug, errors=errors, cause=cause, outcome=outcome)
+    body = problem_body(status, detail, request.url.path, errors=errors, cause=cause, outcome=outcome)
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -148,16 +76,16 @@ def _cancelled(request: Request[Any, Any, Any], exc: Cancelled) -> Response[Prob
 
 
 def _domain_error(request: Request[Any, Any, Any], exc: TodoError) -> Response[Problem]:
-    status, slug = 500, "internal-error"
-    for cls, code, name in _DOMAIN_STATUS:
+    status = 500
+    for cls, code in _DOMAIN_STATUS:
         if isinstance(exc, cls):
-            status, slug = code, name
+            status = code
             break
     errors = [FieldProblem(e.field, e.message) for e in exc.errors] if isinstance(exc, Invalid) else None
     headers = {"WWW-Authenticate": WWW_AUTHENTICATE} if status == 401 else None
     if isinstance(exc, PreconditionFailed) and exc.current_version is not None:
         headers = {"ETag": f'"{exc.current_version}"'}
-    return problem_response(request, status, exc.detail, slug=slug, errors=errors, headers=headers)
+    return problem_response(request, status, exc.detail, errors=errors, headers=headers)
 
 
 def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:

@@ -1,0 +1,21 @@
+"""What a storage backend hands the rest of the system once it is open."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from todostack.observability.process import PoolState
+from todostack.usecases.ports import UnitOfWorkFactory
+
+__all__ = ["Storage"]
+
+
+@dataclass(frozen=True, slots=True)
+class Storage:
+    uow: UnitOfWorkFactory
+    ping: Callable[[], Awaitable[None]]
+    close: Callable[[], Awaitable[None]]
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    pool_state: Callable[[], PoolState] | None = None

@@ -1,0 +1,1 @@
+"""The API wing: routes, their schemas, how errors become problems, preconditions, OpenAPI."""

@@ -1,0 +1,208 @@
+"""One worker's lifetime: what starts in its event loop after the fork, and stops in reverse.
+
+``run`` is one ``AsyncExitStack`` of small context managers, so the order things stop in *is* the
+order they started in, reversed: the services go first, telemetry last. ``bootstrap`` builds every
+object; this module only starts and stops them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import platform
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from importlib.metadata import version as package_version
+from typing import Any
+
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from todostack.adapters.storage import Storage
+from todostack.delivery.http import Services
+from todostack.delivery.http.asgi.lifecycle import Lifecycle
+from todostack.observability.alerts import Alert, AlertQueue
+from todostack.observability.logs import flush_logs, flush_logs_forever
+from todostack.observability.metrics import Metrics
+from todostack.observability.process import GcWatch, ProcessSampler
+from todostack.observability.tracing import set_tracer, setup_tracing
+from todostack.profiling.autoprof import Autoprof
+from todostack.runtime import Settings
+from todostack.runtime.memory import GuardStep, MemoryGuard, scavenge_forever
+from todostack.runtime.parent import watch_server
+from todostack.runtime.plan import WorkerPlan
+from todostack.runtime.readings import read_runtime
+
+__all__ = ["Worker", "guard_alert"]
+
+
+@dataclass(frozen=True, slots=True)
+class Worker:
+    """Everything one worker starts, built by ``bootstrap`` before the event loop runs."""
+
+    settings: Settings
+    plan: WorkerPlan
+    metrics: Metrics
+    alerts: AlertQueue
+    lifecycle: Lifecycle
+    autoprof: Autoprof
+    # Opens the storage (sized for this worker) and closes it when the worker stops.
+    storage: Callable[[], AbstractAsyncContextManager[Storage]]
+    services: Callable[[Storage], AbstractAsyncContextManager[Services]]
+    span_exporter: SpanExporter | None = None  # tests: tracing on, spans going there
+
+    @asynccontextmanager
+    async def run(self) -> AsyncIterator[Services]:
+        """In the worker's event loop (the app's lifespan): start, yield the services, stop."""
+        async with AsyncExitStack() as stack:
+            await stack.enter_async_context(_tracing(self.span_exporter))
+            await stack.enter_async_context(_otel_metrics(self.metrics))
+            gc_watch = stack.enter_context(_gc_watch(self.metrics))
+            self._tune_process()
+            if (guard := self._memory_guard()) is not None:
+                stack.enter_context(_task(guard.run(), "todostack-memory-guard"))
+            if self.settings.runtime.malloc_trim_seconds > 0:
+                trim = scavenge_forever(self.settings.runtime.malloc_trim_seconds)
+                stack.enter_context(_task(trim, "todostack-heap-scavenger"))
+            if (watch := self._server_watch()) is not None:
+                stack.enter_context(_task(watch, "todostack-server-watch"))
+            stack.enter_context(_autoprof(self.autoprof))
+            store = await stack.enter_async_context(self.storage())
+            sampler = ProcessSampler(
+                self.metrics,
+                pool=store.pool_state,
+                inflight=lambda: self.lifecycle.inflight,
+                runtime=read_runtime,
+                gc_watch=gc_watch,
+            )
+            stack.enter_context(_task(sampler.run(), "todostack-process-sampler"))
+            stack.enter_context(_log_flusher())
+            yield await stack.enter_async_context(self.services(store))
+
+    def _tune_process(self) -> None:
+        """The build-info gauge, the default executor sized from effective CPUs, GC thresholds."""
+        loop = asyncio.get_running_loop()
+        # "uvloop" or "asyncio": what the server really started, whatever was asked for.
+        event_loop = type(loop).__module__.partition(".")[0]
+        self.metrics.build_info.labels(package_version("todostack"), platform.python_version(), event_loop).set(1)
+        threads = self.plan.sizing.threads
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=threads, thread_name_prefix="todostack"))
+        if self.settings.runtime.gc_threshold is not None:
+            gc.set_threshold(self.settings.runtime.gc_threshold)
+
+    def _memory_guard(self) -> MemoryGuard | None:
+        share = self.plan.sizing.soft_limit_bytes_per_worker
+        if share is None:
+            return None
+        metrics, alerts = self.metrics, self.alerts
+
+        def on_step(step: GuardStep) -> None:
+            metrics.guard_steps.labels("recycled" if step.still_over else "collected").inc()
+            if not alerts.publish(guard_alert(step, share)):
+                metrics.alerts_dropped.inc()
+
+        return MemoryGuard(
+            share,
+            self.settings.runtime.memory_check_seconds,
+            # A graceful drain, but without the wait for load balancers: the memory will not wait.
+            # The server starts a fresh worker when this one exits.
+            recycle=lambda: self.lifecycle.begin_drain("memory guard", pre_stop_seconds=0),
+            on_step=on_step,
+        )
+
+    def _server_watch(self) -> Coroutine[Any, Any, None] | None:
+        server = self.plan.server_pid
+        if server is None or server == os.getpid():  # one uvicorn process is its own server
+            return None
+        # Orphaned (the server's main process was killed outright): drain as the memory guard
+        # does, and exit once a graceful stop has had its time.
+        return watch_server(
+            server,
+            drain=lambda: self.lifecycle.begin_drain("server process gone", pre_stop_seconds=0),
+            exit_after=self.settings.requests.shutdown_grace_seconds + 5,
+            hard_exit=_exit_now,
+        )
+
+
+def guard_alert(step: GuardStep, share: int | None) -> Alert:
+    """Each step of the memory guard, as an operational alert."""
+    action = "draining this worker for a fresh one" if step.still_over else "collected; back under its share"
+    return Alert(
+        "memory_guard",
+        f"worker memory over its share: {action}",
+        {
+            "before_mib": str(step.before >> 20),
+            "after_mib": str(step.after >> 20),
+            "share_mib": str((share or 0) >> 20),
+        },
+    )
+
+
+def _exit_now(code: int) -> None:
+    flush_logs()
+    os._exit(code)
+
+
+@asynccontextmanager
+async def _tracing(exporter: SpanExporter | None) -> AsyncIterator[None]:
+    # After the fork, in the worker: exporters started before a fork do not survive it.
+    # Off the event loop: the SDK reads entry points and resource detectors (~0.1 s).
+    provider = await asyncio.to_thread(setup_tracing, os.environ, exporter=exporter)
+    try:
+        yield
+    finally:
+        if provider is not None:
+            provider.shutdown()  # sends what is still batched
+            set_tracer(None)
+
+
+@asynccontextmanager
+async def _otel_metrics(metrics: Metrics) -> AsyncIterator[None]:
+    otel = metrics.otel
+    if otel is None:
+        yield
+        return
+    otel.start()
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(otel.shutdown)
+
+
+@contextmanager
+def _gc_watch(metrics: Metrics) -> Iterator[GcWatch]:
+    watch = GcWatch(metrics)
+    watch.start()
+    try:
+        yield watch
+    finally:
+        watch.stop()
+
+
+@contextmanager
+def _task(coroutine: Coroutine[Any, Any, None], name: str) -> Iterator[None]:
+    task = asyncio.create_task(coroutine, name=name)
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
+@contextmanager
+def _autoprof(autoprof: Autoprof) -> Iterator[None]:
+    autoprof.start(asyncio.get_running_loop())
+    try:
+        yield
+    finally:
+        autoprof.stop()  # wakes its threads at once; a capture in progress ends within a tick
+
+
+@contextmanager
+def _log_flusher() -> Iterator[None]:
+    with _task(flush_logs_forever(), "todostack-log-flusher"):
+        try:
+            yield
+        finally:
+            flush_logs()
