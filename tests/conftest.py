@@ -74,7 +74,7 @@ class BlockedLoopWatch:
                     if held > watch.limit:
                         watch.seen.append(f"{handle!r} held the loop {held:.3f} s ({wall:.3f} s wall)")
 
-        asyncio.events.Handle._run = timed_run  # type: ignore[method-assign]
+        asyncio.events.Handle._run = timed_run  # type: ignore[method-assign,assignment]
         try:
             yield
         finally:

@@ -72,7 +72,8 @@ class FaultProxy:
 
     def reset_all(self) -> int:
         """Send a TCP RST on every open connection, both sides; returns how many links were cut."""
-        return self._call(self._reset_all())
+        cut: int = self._call(self._reset_all())
+        return cut
 
     @property
     def open_links(self) -> int:

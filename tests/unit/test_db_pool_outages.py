@@ -4,6 +4,7 @@ settle (a hung or black-holed link) never holds a request past its deadline or i
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 import pytest
 
@@ -72,7 +73,7 @@ async def test_a_request_waits_for_an_unsettled_return_no_longer_than_its_deadli
             await pool.release(conn, interrupted=True)
     finally:
         context.reset(token)
-    assert conn is hung
+    assert conn is cast(object, hung)
     assert pool.in_use == 1  # the settling task still holds it, and its place
     await pool.close(grace_seconds=0)
     assert hung.closed
@@ -105,7 +106,7 @@ async def test_a_pool_below_its_minimum_refills_in_the_background_when_asked(mon
     pool = ConnectionPool(server.connect, min_size=1, max_size=2, max_idle_seconds=0)
     await pool.open()
     conn = await pool.acquire()
-    conn.closed = True  # the server went away under it
+    cast(FakeConnection, conn).closed = True  # the server went away under it
     await pool.release(conn)
     assert pool.idle == 0
     pool.ensure_min_size()

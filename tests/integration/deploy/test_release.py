@@ -40,7 +40,9 @@ class Registry:
     def ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.ca))
 
-    def get(self, path: str, *, auth: bool = True, accept: str = "", method: str = "GET") -> tuple[int, Any, dict]:
+    def get(
+        self, path: str, *, auth: bool = True, accept: str = "", method: str = "GET"
+    ) -> tuple[int, Any, dict[str, str]]:
         request = urllib.request.Request(f"https://{self.host}{path}", method=method)
         if auth:
             token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()

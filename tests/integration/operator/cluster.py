@@ -52,7 +52,7 @@ RESOURCES = {
 VERBS = {"list", "watch", "get", "create", "patch", "update", "delete"}
 
 
-class ApiServer(kmock.KubernetesEmulator):  # type: ignore[misc]
+class ApiServer(kmock.KubernetesEmulator):
     """kmock's emulator plus the metadata bookkeeping of a real API server."""
 
     _versions = itertools.count(1)

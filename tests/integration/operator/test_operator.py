@@ -51,7 +51,9 @@ def finish_job(cluster: Cluster, image: str, *, ok: bool = True, name: str = "to
     job = job_name(cluster, image, name)
     wait_for(f"Job {job}", lambda: cluster.get(JOBS, NS, job))
     kind = "Complete" if ok else "Failed"
-    status = {"conditions": [{"type": kind, "status": "True", "reason": "Done" if ok else "BackoffLimitExceeded"}]}
+    status: dict[str, Any] = {
+        "conditions": [{"type": kind, "status": "True", "reason": "Done" if ok else "BackoffLimitExceeded"}]
+    }
     status.update({"succeeded": 1} if ok else {"failed": 3})
     cluster.patch(JOBS, NS, job, {"status": status}, sub="status")
 

@@ -33,7 +33,7 @@ def _strip_kubernetes_keys(node: Any) -> Any:
 @functools.cache
 def _validator(crd_file: str) -> jsonschema.protocols.Validator:
     schema = _schema(crd_file)
-    return jsonschema.validators.validator_for(schema)(schema)  # type: ignore[no-any-return]
+    return jsonschema.validators.validator_for(schema)(schema)
 
 
 def _schema(crd_file: str) -> dict[str, Any]:
