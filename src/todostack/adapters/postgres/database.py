@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from todostack.adapters.migrations import Migration, check_applied, load_migrations
-from todostack.adapters.postgres.deadlines import StatementObserver, TimedConnection, statement_timeout
+from todostack.adapters.postgres.deadlines import TimedConnection, statement_timeout
 from todostack.adapters.postgres.pool import Connection, ConnectionPool
 from todostack.adapters.postgres.repositories import (
     PgIdempotency,
@@ -17,6 +17,7 @@ from todostack.adapters.postgres.repositories import (
     PgTodos,
     PgUsers,
 )
+from todostack.adapters.storage import StatementObserver
 from todostack.adapters.waiting import bounded_wait
 from todostack.context import DeadlineExceeded
 from todostack.domain import TodoError
