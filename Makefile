@@ -44,8 +44,12 @@ browser: ## Debian's Chromium for the browser tests (Playwright drives it; it do
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
 	  else echo "The browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; }
 
+# The coverage floor: what the whole suite covered in-process when it was set (79.6 %, rounded down;
+# the e2e servers run in processes of their own and are not counted). Raise it, never lower it.
+COVERAGE_FLOOR := 79
+
 pytest: $(VENV_STAMP) browser wrk pprof chaos-tools ebpf deploy-tools
-	.venv/bin/pytest
+	.venv/bin/pytest --cov=todostack --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
 test-browser: $(VENV_STAMP) browser ## the web page in Debian's Chromium through Playwright
 	.venv/bin/pytest -m browser

@@ -24,9 +24,8 @@ from todostack.adapters.postgres import (
     migrate_postgres,
     pending_postgres_migrations,
 )
-from todostack.adapters.postgres.deadlines import StatementObserver
 from todostack.adapters.sqlite import SqliteDatabase, migrate_sqlite
-from todostack.adapters.storage import Storage
+from todostack.adapters.storage import StatementObserver, Storage
 from todostack.adapters.tokens import HmacTokenCodec
 from todostack.delivery.http import HttpConfig, Services, create_http_app
 from todostack.delivery.http.asgi.lifecycle import Lifecycle, ShutdownPolicy

@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from todostack.observability.process import PoolState
 from todostack.usecases.ports import UnitOfWorkFactory
 
-__all__ = ["Storage"]
+__all__ = ["StatementObserver", "Storage"]
+
+# Told of every statement either SQL backend runs: (db system, operation, seconds).
+StatementObserver: TypeAlias = Callable[[str, str, float], None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -110,7 +111,12 @@ class _Lines:
 
 _FLUSH_AT = 64 * 1024
 _LINES = _Lines()
-os.register_at_fork(before=_LINES.flush, after_in_child=_LINES.forget)
+
+
+@functools.cache
+def _flush_around_forks() -> None:
+    """Once, when logging is configured (not at import): a fork neither loses nor doubles lines."""
+    os.register_at_fork(before=_LINES.flush, after_in_child=_LINES.forget)
 
 
 class _AfterPendingLines(logging.StreamHandler):  # type: ignore[type-arg]
@@ -138,6 +144,7 @@ def logging_configured() -> bool:
 
 def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
     """JSON lines unless stdout is a terminal (``json=None``); ``level`` from TODOSTACK_LOG_LEVEL."""
+    _flush_around_forks()
     as_json = not sys.stdout.isatty() if json is None else json
     threshold = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     shared: list[Any] = [

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import functools
 import gc
 import logging
 import os
@@ -50,7 +51,9 @@ def _libc_function(name: str) -> Any:
         return None
 
 
+@functools.cache
 def _malloc_trim() -> Callable[[], None]:
+    """glibc's ``malloc_trim``, loaded on first use (nothing is loaded at import)."""
     trim = _libc_function("malloc_trim")
     if trim is None:  # not glibc: nothing to give back this way
         return lambda: None
@@ -63,16 +66,13 @@ def _malloc_trim() -> Callable[[], None]:
     return call
 
 
-_trim = _malloc_trim()
-
-
 def trim_heap() -> None:
     """Hand the heap's free pages back to the kernel (glibc's ``malloc_trim``; a no-op elsewhere).
 
     ``free()`` gives memory back only from the top of the heap; pages freed in the middle stay
     resident until something is allocated there again.
     """
-    _trim()
+    _malloc_trim()()
 
 
 async def scavenge_forever(interval: float, trim: Callable[[], None] = trim_heap) -> None:
@@ -106,7 +106,7 @@ def limit_malloc_arenas(arenas: int) -> bool:
 def release_memory() -> None:
     """Collect every generation, then return free heap pages to the kernel."""
     gc.collect()
-    _trim()
+    _malloc_trim()()
 
 
 @dataclass(frozen=True, slots=True)

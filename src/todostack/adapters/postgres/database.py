@@ -11,7 +11,7 @@ import asyncpg
 
 from todostack import context
 from todostack.adapters.migrations import Migration, check_applied, load_migrations
-from todostack.adapters.postgres.deadlines import StatementObserver, TimedConnection, statement_timeout
+from todostack.adapters.postgres.deadlines import TimedConnection, statement_timeout
 from todostack.adapters.postgres.pool import Connection, ConnectionPool
 from todostack.adapters.postgres.repositories import (
     PgIdempotency,
@@ -20,6 +20,7 @@ from todostack.adapters.postgres.repositories import (
     PgUsers,
 )
 from todostack.adapters.postgres.unavailable import is_unavailable, keep_alive, unavailable
+from todostack.adapters.storage import StatementObserver
 from todostack.adapters.waiting import bounded_wait
 from todostack.context import DeadlineExceeded
 from todostack.domain import TodoError

@@ -15,12 +15,13 @@ from typing import Any, TypeAlias
 import asyncpg
 
 from todostack import context
+from todostack.adapters.storage import StatementObserver
 from todostack.context import DeadlineExceeded
 from todostack.ebpf import probes
 from todostack.observability import tracing
 from todostack.observability.tracing import Database
 
-__all__ = ["Conn", "StatementObserver", "TimedConnection", "statement_timeout"]
+__all__ = ["Conn", "TimedConnection", "statement_timeout"]
 
 Conn: TypeAlias = "asyncpg.Connection[Any]"
 
@@ -31,9 +32,6 @@ def statement_timeout() -> float | None:
     if left is not None and left <= 0.0:
         raise DeadlineExceeded("the request ran out of time before the database answered")
     return left
-
-
-StatementObserver: TypeAlias = Callable[[str, str, float], None]  # (db system, operation, seconds)
 
 
 class TimedConnection:

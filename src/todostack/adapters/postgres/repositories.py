@@ -9,6 +9,7 @@ import asyncpg
 
 from todostack.adapters.postgres.deadlines import TimedConnection
 from todostack.adapters.snapshots import decode_snapshot, encode_snapshot
+from todostack.adapters.sql import LIST_COLUMNS, TODO_COLUMNS, sort_expressions
 from todostack.domain import Conflict, NotFound, Priority, Todo, TodoList, User
 from todostack.usecases.idempotency import IDEMPOTENCY_TTL
 from todostack.usecases.ports import Snapshot, StoredClaim
@@ -16,17 +17,7 @@ from todostack.usecases.queries import SortField, TodoQuery
 
 __all__ = ["PgIdempotency", "PgLists", "PgTodos", "PgUsers"]
 
-_TODO_COLUMNS = (
-    "id, owner_id, list_id, title, notes, completed, completed_at, due, priority, tags, position,"
-    " created_at, updated_at, version"
-)
-_LIST_COLUMNS = "id, owner_id, name, created_at, updated_at, version"
-_SORT_EXPR = {
-    SortField.ORDER: "position",
-    SortField.CREATED: "created_at",
-    SortField.PRIORITY: "priority",
-    SortField.DUE: "COALESCE(due, 'infinity'::timestamptz)",
-}
+_SORT_EXPR = sort_expressions("COALESCE(due, 'infinity'::timestamptz)")
 _KEY_CAST = {
     SortField.ORDER: "{}::bigint",
     SortField.CREATED: "{}::timestamptz",
@@ -99,7 +90,7 @@ class PgLists:
     async def add(self, todo_list: TodoList) -> None:
         try:
             await self._c.execute(
-                f"INSERT INTO todo_lists ({_LIST_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)",
+                f"INSERT INTO todo_lists ({LIST_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)",
                 todo_list.id,
                 todo_list.owner_id,
                 todo_list.name,
@@ -113,19 +104,19 @@ class PgLists:
     async def get(self, owner_id: str, list_id: str, *, for_update: bool = False) -> TodoList | None:
         lock = " FOR UPDATE" if for_update else ""
         r = await self._c.fetchrow(
-            f"SELECT {_LIST_COLUMNS} FROM todo_lists WHERE id = $1 AND owner_id = $2{lock}", list_id, owner_id
+            f"SELECT {LIST_COLUMNS} FROM todo_lists WHERE id = $1 AND owner_id = $2{lock}", list_id, owner_id
         )
         return None if r is None else _list(r)
 
     async def oldest(self, owner_id: str) -> TodoList | None:
         r = await self._c.fetchrow(
-            f"SELECT {_LIST_COLUMNS} FROM todo_lists WHERE owner_id = $1 ORDER BY created_at, id LIMIT 1", owner_id
+            f"SELECT {LIST_COLUMNS} FROM todo_lists WHERE owner_id = $1 ORDER BY created_at, id LIMIT 1", owner_id
         )
         return None if r is None else _list(r)
 
     async def list_for_owner(self, owner_id: str) -> list[TodoList]:
         rows = await self._c.fetch(
-            f"SELECT {_LIST_COLUMNS} FROM todo_lists WHERE owner_id = $1 ORDER BY created_at, id", owner_id
+            f"SELECT {LIST_COLUMNS} FROM todo_lists WHERE owner_id = $1 ORDER BY created_at, id", owner_id
         )
         return [_list(r) for r in rows]
 
@@ -150,7 +141,7 @@ class PgTodos:
     async def add(self, todo: Todo) -> None:
         try:
             await self._c.execute(
-                f"INSERT INTO todos ({_TODO_COLUMNS})"
+                f"INSERT INTO todos ({TODO_COLUMNS})"
                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                 *_todo_values(todo),
             )
@@ -183,7 +174,7 @@ class PgTodos:
     async def get(self, owner_id: str, todo_id: str, *, for_update: bool = False) -> Todo | None:
         lock = " FOR UPDATE" if for_update else ""
         r = await self._c.fetchrow(
-            f"SELECT {_TODO_COLUMNS} FROM todos WHERE id = $1 AND owner_id = $2{lock}", todo_id, owner_id
+            f"SELECT {TODO_COLUMNS} FROM todos WHERE id = $1 AND owner_id = $2{lock}", todo_id, owner_id
         )
         return None if r is None else _todo(r)
 
@@ -242,7 +233,7 @@ class PgTodos:
             key = _KEY_CAST[query.sort].format(arg(query.after.key))
             where.append(f"({expr}, id) {op} ({key}, {arg(query.after.id)}::uuid)")
         sql = (
-            f"SELECT {_TODO_COLUMNS} FROM todos WHERE {' AND '.join(where)}"
+            f"SELECT {TODO_COLUMNS} FROM todos WHERE {' AND '.join(where)}"
             f" ORDER BY {expr} {direction}, id {direction} LIMIT {arg(query.limit + 1)}"
         )
         return [_todo(r) for r in await self._c.fetch(sql, *args)]
@@ -285,7 +276,7 @@ def _placing(list_param: str, source: str) -> str:
     n = 3 if list_param else 2
     p = [f"${i}" for i in range(n + 1, n + 12)]
     return (
-        f"INSERT INTO todos ({_TODO_COLUMNS}) SELECT $1, $2, l.id, {', '.join(p[:7])},"
+        f"INSERT INTO todos ({TODO_COLUMNS}) SELECT $1, $2, l.id, {', '.join(p[:7])},"
         f" COALESCE({p[7]}::bigint, (SELECT t.position + 1 FROM todos t WHERE t.owner_id = $2"
         " AND t.list_id = l.id ORDER BY t.position DESC LIMIT 1), 0),"
         f" {', '.join(p[8:])} FROM ({source}) l RETURNING list_id, position"

@@ -21,7 +21,8 @@ from todostack.adapters.sqlite.repositories import (
     SqliteTodos,
     SqliteUsers,
 )
-from todostack.adapters.sqlite.statements import ObservedConnection, StatementObserver
+from todostack.adapters.sqlite.statements import ObservedConnection
+from todostack.adapters.storage import StatementObserver
 from todostack.adapters.waiting import bounded_wait
 from todostack.context import StorageFull
 from todostack.observability.tracing import Database

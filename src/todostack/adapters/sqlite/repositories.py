@@ -8,6 +8,7 @@ from datetime import datetime
 import aiosqlite
 
 from todostack.adapters.snapshots import decode_snapshot, encode_snapshot
+from todostack.adapters.sql import LIST_COLUMNS, TODO_COLUMNS, sort_expressions
 from todostack.adapters.sqlite.codec import (
     dt_in,
     dt_out,
@@ -23,17 +24,7 @@ from todostack.usecases.queries import SortField, TodoQuery
 
 __all__ = ["SqliteIdempotency", "SqliteLists", "SqliteTodos", "SqliteUsers"]
 
-_TODO_COLUMNS = (
-    "id, owner_id, list_id, title, notes, completed, completed_at, due, priority, tags, position,"
-    " created_at, updated_at, version"
-)
-_LIST_COLUMNS = "id, owner_id, name, created_at, updated_at, version"
-_SORT_EXPR = {
-    SortField.ORDER: "position",
-    SortField.CREATED: "created_at",
-    SortField.PRIORITY: "priority",
-    SortField.DUE: "COALESCE(due, 'z')",
-}
+_SORT_EXPR = sort_expressions("COALESCE(due, 'z')")
 
 
 class SqliteUsers:
@@ -69,7 +60,7 @@ class SqliteLists:
     async def add(self, todo_list: TodoList) -> None:
         try:
             await self._c.execute(
-                f"INSERT INTO todo_lists ({_LIST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO todo_lists ({LIST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     todo_list.id,
                     todo_list.owner_id,
@@ -85,7 +76,7 @@ class SqliteLists:
     async def get(self, owner_id: str, list_id: str, *, for_update: bool = False) -> TodoList | None:
         # Writes hold SQLite's single write lock already (BEGIN IMMEDIATE): no row locks needed.
         r = await self._c.fetchone(
-            f"SELECT {_LIST_COLUMNS} FROM todo_lists WHERE id = ? AND owner_id = ?", (list_id, owner_id)
+            f"SELECT {LIST_COLUMNS} FROM todo_lists WHERE id = ? AND owner_id = ?", (list_id, owner_id)
         )
         return None if r is None else list_from_row(r)
 
@@ -95,7 +86,7 @@ class SqliteLists:
 
     async def list_for_owner(self, owner_id: str, limit: int = -1) -> list[TodoList]:
         rows = await self._c.fetchall(
-            f"SELECT {_LIST_COLUMNS} FROM todo_lists WHERE owner_id = ? ORDER BY created_at, id LIMIT ?",
+            f"SELECT {LIST_COLUMNS} FROM todo_lists WHERE owner_id = ? ORDER BY created_at, id LIMIT ?",
             (owner_id, limit),
         )
         return [list_from_row(r) for r in rows]
@@ -117,7 +108,7 @@ class SqliteTodos:
     async def add(self, todo: Todo) -> None:
         try:
             await self._c.execute(
-                f"INSERT INTO todos ({_TODO_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO todos ({TODO_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 todo_values(todo),
             )
         except aiosqlite.IntegrityError as exc:
@@ -136,7 +127,7 @@ class SqliteTodos:
 
     async def get(self, owner_id: str, todo_id: str, *, for_update: bool = False) -> Todo | None:
         r = await self._c.fetchone(
-            f"SELECT {_TODO_COLUMNS} FROM todos WHERE id = ? AND owner_id = ?", (todo_id, owner_id)
+            f"SELECT {TODO_COLUMNS} FROM todos WHERE id = ? AND owner_id = ?", (todo_id, owner_id)
         )
         return None if r is None else todo_from_row(r)
 
@@ -201,7 +192,7 @@ class SqliteTodos:
             args.extend((dt_in(key) if isinstance(key, datetime) else key, query.after.id))
         args.append(query.limit + 1)
         sql = (
-            f"SELECT {_TODO_COLUMNS} FROM todos WHERE {' AND '.join(where)}"
+            f"SELECT {TODO_COLUMNS} FROM todos WHERE {' AND '.join(where)}"
             f" ORDER BY {expr} {direction}, id {direction} LIMIT ?"
         )
         return [todo_from_row(r) for r in await self._c.fetchall(sql, args)]
@@ -240,7 +231,7 @@ def _placing(source: str) -> str:
     # Parameters: id, owner, list (NULL for the oldest), title … tags, order (NULL: one past the
     # highest), created_at, updated_at, version. ?2 and ?3 are named by number: each is used twice.
     return (
-        f"INSERT INTO todos ({_TODO_COLUMNS}) SELECT ?1, ?2, l.id, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+        f"INSERT INTO todos ({TODO_COLUMNS}) SELECT ?1, ?2, l.id, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
         " COALESCE(?11, (SELECT max(t.position) + 1 FROM todos t WHERE t.owner_id = ?2 AND t.list_id = l.id), 0),"
         f" ?12, ?13, ?14 FROM ({source}) l RETURNING list_id, position"
     )

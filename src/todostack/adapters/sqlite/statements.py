@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Generator, Iterable
 from types import TracebackType
-from typing import Any, TypeAlias
+from typing import Any
 
 import aiosqlite
 
+from todostack.adapters.storage import StatementObserver
 from todostack.ebpf import probes
 from todostack.observability import tracing
 from todostack.observability.tracing import Database
 
-__all__ = ["ObservedConnection", "StatementObserver"]
-
-StatementObserver: TypeAlias = Callable[[str, str, float], None]  # (db system, operation, seconds)
+__all__ = ["ObservedConnection"]
 
 
 class ObservedConnection:

@@ -23,14 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import msgspec
-
 from todostack import context
 from todostack.context import Cause, RequestContext
 from todostack.delivery.http.asgi.disconnect import DisconnectWatch
+from todostack.delivery.http.asgi.exchange import CAUSE_DETAIL, Exchange, Timer
 from todostack.delivery.http.asgi.lifecycle import Lifecycle
-from todostack.delivery.http.asgi.problem import CAUSE_STATUS, PROBLEM_JSON, problem_body
-from todostack.delivery.http.asgi.types import ASGIApp, HeaderDecorator, Message, RawHeaders, Receive, Scope, Send
+from todostack.delivery.http.asgi.problem import CAUSE_STATUS
+from todostack.delivery.http.asgi.types import ASGIApp, HeaderDecorator, RawHeaders, Receive, Scope, Send
 from todostack.ebpf import probes
 from todostack.observability import tracing
 
@@ -40,7 +39,6 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Probes and scrapes: never shed, never counted as in flight (a drain must not hide them).
 UNTIMED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-_encode = msgspec.json.Encoder().encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,93 +89,6 @@ def parse_request_timeout(raw: str) -> float:
     return value
 
 
-class _Exchange:
-    """The ``send`` the app sees: adds the request id (and any headers ``decorate`` gives for
-    this path and content), remembers the status."""
-
-    __slots__ = ("_decorate", "_path", "_send", "request_id", "started", "status")
-
-    def __init__(self, send: Send, request_id: str, path: str = "", decorate: HeaderDecorator | None = None) -> None:
-        self._send = send
-        self.request_id = request_id
-        self._path = path
-        self._decorate = decorate
-        self.started = False
-        self.status = 500
-
-    async def send(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            self.started = True
-            self.status = message["status"]
-            headers = [*message.get("headers", ()), (b"x-request-id", self.request_id.encode())]
-            if self._decorate is not None:
-                headers = self._decorate(self._path, headers)
-            message["headers"] = headers
-        await self._send(message)
-
-    async def problem(
-        self,
-        scope: Scope,
-        status: int,
-        detail: str,
-        *,
-        cause: Cause | None = None,
-        retry_after: int | None = None,
-        outcome: str | None = None,
-    ) -> None:
-        body = _encode(
-            problem_body(status, detail, scope["path"], cause=cause, request_id=self.request_id, outcome=outcome)
-        )
-        headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
-        if retry_after is not None:
-            headers.append((b"retry-after", str(retry_after).encode()))
-        await self.send({"type": "http.response.start", "status": status, "headers": headers})
-        await self.send({"type": "http.response.body", "body": body})
-
-
-_CAUSE_DETAIL = {
-    Cause.DEADLINE_EXCEEDED: "the request did not finish within its time budget",
-    Cause.SHUTDOWN: "the server is shutting down and could not finish this request; retry it",
-    Cause.OVERLOADED: "the server is at capacity; retry shortly",
-    Cause.SIBLING_ERROR: "part of the work failed, so the rest was stopped",
-}
-
-
-class _Timer:
-    """One timer per request: whichever comes first of starting the disconnect watch and the
-    deadline; starting the watch arms it again for the deadline. (Two timers per request cost a
-    heap entry each, and most requests end before either.)"""
-
-    __slots__ = ("_ctx", "_handle", "_loop", "_watch", "_watch_at")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, ctx: RequestContext, watch: DisconnectWatch, watch_at: float):
-        self._loop = loop
-        self._ctx = ctx
-        self._watch: DisconnectWatch | None = watch
-        self._watch_at = watch_at
-        self._handle: asyncio.TimerHandle | None = None
-        self._arm()
-
-    def _arm(self) -> None:
-        deadline = self._ctx.deadline
-        if self._watch is not None and (deadline is None or self._watch_at < deadline):
-            self._handle = self._loop.call_at(self._watch_at, self._start_watch)
-        elif deadline is not None:
-            self._handle = self._loop.call_at(deadline, self._ctx.cancel, Cause.DEADLINE_EXCEEDED)
-        else:
-            self._handle = None
-
-    def _start_watch(self) -> None:
-        watch, self._watch = self._watch, None
-        assert watch is not None
-        watch.start()
-        self._arm()
-
-    def cancel(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-
-
 class RequestScopeMiddleware:
     def __init__(
         self,
@@ -212,7 +123,7 @@ class RequestScopeMiddleware:
             request_id = f"{random.getrandbits(64):016x}"
         probes.request_start(method, scope["path"], request_id)
         ctx = RequestContext(request_id, started + self.budgets.for_request(method, scope["path"]))
-        exchange = _Exchange(send, request_id, scope["path"], self.decorate)
+        exchange = Exchange(send, request_id, scope["path"], self.decorate)
         span = None
         if scope["path"] not in UNTIMED_PATHS:  # probes and scrapes are not traced
             span = tracing.start_server_span(
@@ -243,7 +154,7 @@ class RequestScopeMiddleware:
                 )
 
     async def _serve(
-        self, scope: Scope, receive: Receive, ctx: RequestContext, exchange: _Exchange, timeout_header: str | None
+        self, scope: Scope, receive: Receive, ctx: RequestContext, exchange: Exchange, timeout_header: str | None
     ) -> None:
         if timeout_header is not None:
             try:
@@ -270,7 +181,7 @@ class RequestScopeMiddleware:
         ctx.bind(task)
         token = context.use(ctx)
         watch = DisconnectWatch(receive, ctx)
-        timer = _Timer(loop, ctx, watch, loop.time() + self.budgets.watch_disconnect_after_seconds)
+        timer = Timer(loop, ctx, watch, loop.time() + self.budgets.watch_disconnect_after_seconds)
         if not untimed:
             lifecycle.enter(ctx)
         try:
@@ -285,7 +196,7 @@ class RequestScopeMiddleware:
                 await exchange.problem(
                     scope,
                     status,
-                    _CAUSE_DETAIL[cause],
+                    CAUSE_DETAIL[cause],
                     cause=cause,
                     retry_after=1 if status == 503 else None,
                     # Cut off mid-way, a write may or may not have been committed.
