@@ -51,6 +51,45 @@ class HungConnection(FakeConnection):
         return statement
 
 
+class SlowToStopConnection(FakeConnection):
+    """A sound link: stopping the cancelled statement takes the server a moment."""
+
+    async def execute(self, statement: str, *, timeout: float | None = None) -> str:
+        await asyncio.sleep(0.05)
+        return statement
+
+
+async def test_a_cancelled_request_answers_after_the_server_stopped_its_statement(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A 504'd write must not land after its answer: the rollback comes first when the server answers.
+    monkeypatch.setattr(pool_module, "SETTLE_GRACE_S", 30.0)
+    slow = SlowToStopConnection()
+
+    async def connect() -> SlowToStopConnection:
+        return slow
+
+    pool = ConnectionPool(connect, min_size=1, max_size=1, max_idle_seconds=0)  # type: ignore[arg-type]
+    await pool.open()
+    conn = await pool.acquire()
+
+    async def request() -> None:
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            await pool.release(conn, interrupted=True)
+            assert pool.in_use == 0  # settled before the request could answer
+
+    task = asyncio.create_task(request())
+    await asyncio.sleep(0)
+    task.cancel()
+    async with asyncio.timeout(5):
+        await asyncio.gather(task, return_exceptions=True)
+    assert task.cancelled()
+    assert pool.in_use == 0
+    await pool.close(grace_seconds=0)
+
+
 async def _hung_pool() -> tuple[ConnectionPool, HungConnection]:
     hung = HungConnection()
 
@@ -79,7 +118,7 @@ async def test_a_request_waits_for_an_unsettled_return_no_longer_than_its_deadli
     assert hung.closed
 
 
-async def test_a_cancelled_request_does_not_wait_for_the_settling_at_all() -> None:
+async def test_a_cancelled_request_waits_for_a_hung_settling_no_longer_than_the_grace() -> None:
     pool, _ = await _hung_pool()
     conn = await pool.acquire()
     released = asyncio.Event()

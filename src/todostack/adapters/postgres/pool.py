@@ -19,9 +19,9 @@ inactivity timer cancelled and armed again, a reset under a timeout, and a task
 * waiting has no bound here: callers bound it (``bounded_wait``), and only when they must wait;
 * connections idle longer than ``max_idle_seconds`` are closed (down to ``min_size``), so a
   quiet worker gives its connections back to the server;
-* a request never waits for a return to settle past its own deadline, nor once it is being
-  cancelled: the settling goes on in its own task, holding the connection's place (a black-holed
-  link must not hold the answer);
+* a request never waits for a return to settle past its own deadline, nor, once cut off, past a
+  short grace (``SETTLE_GRACE_S``): the settling goes on in its own task, holding the connection's
+  place (a black-holed link must not hold the answer);
 * a pool that cannot open its first connections (the database is down while a worker starts)
   may start empty: a background task keeps trying, with backoff, and requests connect on demand.
 """
@@ -48,6 +48,10 @@ Connect: TypeAlias = Callable[[], Awaitable["asyncpg.Connection[Any]"]]
 log = logging.getLogger("todostack.db.pool")
 REFILL_FIRST_DELAY_S = 0.1
 REFILL_MAX_DELAY_S = 2.0
+# A request cut off mid-statement waits this long for the server to stop the statement before it
+# answers: on a sound link the rollback comes first (a 504'd write does not land afterwards); on a
+# black-holed one the answer still leaves within its budget plus this.
+SETTLE_GRACE_S = 0.5
 
 
 class ConnectionPool:
@@ -219,8 +223,10 @@ class ConnectionPool:
         settle.add_done_callback(self._settled)
         task = asyncio.current_task()
         left = context.remaining()
-        if task is not None and task.cancelling():
-            return  # being cancelled (its deadline, a client gone, a probe's timeout): answer now
+        if (task is not None and task.cancelling()) or (left is not None and left <= 0):
+            # Cut off (its deadline, a client gone, a probe's timeout): a short grace, then answer.
+            await asyncio.wait({settle}, timeout=SETTLE_GRACE_S)
+            return
         if left is None:
             await asyncio.shield(settle)  # outside a request: wait for it, as callers expect
         elif left > 0:
