@@ -10,8 +10,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from playwright.sync_api import Browser
 
+from tests.e2e.browser import chromium
 from tests.server import RunningServer, run_postgres_server, run_server
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium through Playwright, one per browser test module."""
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.browser import chromium
 from tests.server import RunningServer, run_server
 
 pytestmark = pytest.mark.browser
@@ -32,12 +31,6 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     tmp = tmp_path_factory.mktemp("todomvc")
     with run_server(f"sqlite:///{tmp}/todomvc.db", tmp) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture

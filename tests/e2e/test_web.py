@@ -11,7 +11,6 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, Route, expect
 
-from tests.e2e.browser import chromium
 from tests.server import RunningServer, run_server
 
 pytestmark = pytest.mark.browser
@@ -24,12 +23,6 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     tmp = tmp_path_factory.mktemp("web")
     with run_server(f"sqlite:///{tmp}/web.db", tmp) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture
