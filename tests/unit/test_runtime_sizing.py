@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from todostack.runtime import Settings, SettingsError
-from todostack.runtime.cgroups import CgroupLimits, read_cgroup_limits, read_pressure, read_throttling
+from todostack.runtime.cgroups import (
+    CgroupLimits,
+    read_cgroup_limits,
+    read_cpu_usage_seconds,
+    read_pressure,
+    read_throttling,
+)
 from todostack.runtime.memory import MemoryGuard, scavenge_forever
 from todostack.runtime.sizing import decide_cpus, parse_bytes, plan
 
@@ -96,6 +102,31 @@ def test_hybrid_layout_uses_v1_controllers(tmp_path: Path) -> None:
     files["proc/self/mountinfo"] += "40 20 0:40 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n"
     limits = read_cgroup_limits(tree(tmp_path, files))
     assert (limits.version, limits.cpu_quota) == (1, 1.0)
+
+
+def test_a_cpuacct_group_other_than_the_cpu_group_is_not_read_as_the_containers_usage(tmp_path: Path) -> None:
+    # cpu and cpuacct mounted apart, the process in a child cpu group (with the quota) but in the
+    # root cpuacct group: cpuacct.usage there counts the whole machine, not the container.
+    files = {
+        "proc/self/mountinfo": (
+            "30 20 0:26 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n"
+            "32 20 0:28 / /sys/fs/cgroup/cpuacct rw - cgroup cgroup rw,cpuacct\n"
+        ),
+        "proc/self/cgroup": "3:cpuacct:/\n2:cpu:/pod/app\n0::/\n",
+        "sys/fs/cgroup/cpu/pod/app/cpu.cfs_quota_us": "50000",
+        "sys/fs/cgroup/cpu/pod/app/cpu.cfs_period_us": "100000",
+        "sys/fs/cgroup/cpuacct/cpuacct.usage": "9000000000000",
+        "sys/fs/cgroup/cpuacct/pod/app/cpuacct.usage": "1000000000",
+    }
+    limits = read_cgroup_limits(tree(tmp_path, files))
+    assert limits.cpu_quota == 0.5
+    assert limits.cpuacct_dir is None
+    assert read_cpu_usage_seconds(limits) is None
+    # In the same group (as a container runtime places it), the group's own usage is read.
+    files["proc/self/cgroup"] = "3:cpuacct:/pod/app\n2:cpu:/pod/app\n0::/\n"
+    limits = read_cgroup_limits(tree(tmp_path, files))
+    assert limits.cpuacct_dir == tmp_path / "sys/fs/cgroup/cpuacct/pod/app"
+    assert read_cpu_usage_seconds(limits) == 1.0
 
 
 def test_group_below_a_nested_mount_root(tmp_path: Path) -> None:

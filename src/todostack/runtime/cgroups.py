@@ -154,7 +154,11 @@ def read_cgroup_limits(root: Path = Path("/")) -> CgroupLimits:
     """The limits in force for this process; a missing or unreadable file means "no limit there"."""
     cpu = _locate("cpu", root)
     memory = _locate("memory", root)
-    cpuacct = _locate("cpuacct", root)
+    # v1 with cpu and cpuacct mounted apart: the accounting group is only this container's usage
+    # when it is the same group as the one the quota applies to. A process whose cpuacct group is
+    # another (often the root: the whole machine) has no group usage to set against the quota.
+    groups_v1, _ = _groups(root)
+    cpuacct = _locate("cpuacct", root) if groups_v1.get("cpuacct") == groups_v1.get("cpu") else None
     versions = {v for v, _ in (x for x in (cpu, memory) if x is not None)}
     return CgroupLimits(
         version=min(versions) if versions else None,
