@@ -91,8 +91,9 @@ def test_sigterm_under_load_fails_nothing_that_was_accepted_and_exits_0(draining
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
             long_ones = [asyncio.create_task(_one(http, path)) for path in slow]
             await asyncio.sleep(0.2)
-            server.process.send_signal(signal.SIGTERM)
+            # Stamped before the signal: the listener closes no earlier than this + the pre-stop delay.
             signalled.append(time.monotonic())
+            server.process.send_signal(signal.SIGTERM)
             async with httpx.AsyncClient(base_url=server.url, timeout=2) as probe:
                 r = await probe.get("/readyz")
                 readiness.append((time.monotonic(), r.status_code))
@@ -102,24 +103,32 @@ def test_sigterm_under_load_fails_nothing_that_was_accepted_and_exits_0(draining
     exit_code = server.process.wait(timeout=20)
     sent_at = signalled[0]
 
+    closed_at = sent_at + 1.0  # the listener closes no earlier than this: the pre-stop delay
+
+    def refused_after_close(o: Outcome) -> bool:
+        # A connection refused once the listener had closed is what should happen to it. A
+        # client on a busy machine can stamp a request well before its connect() runs (the
+        # address lookup alone hops through a thread), so the stamp says nothing about when it
+        # reached the server; the moment the refusal came back does: it cannot precede the close.
+        return o.status is None and o.cause == "ConnectError" and o.finished >= closed_at
+
     accepted = [o for o in outcomes if o.started < sent_at]
     # At least two requests per client before the signal (a busy machine manages a few hundred).
     assert len(accepted) >= 24, "the load did not get going"
-    failed = [o for o in accepted if o.status not in (200, 401)]
+    failed = [o for o in accepted if o.status not in (200, 401) and not refused_after_close(o)]
     assert not failed, f"{len(failed)} of {len(accepted)} requests sent before SIGTERM failed: {failed[:5]}"
     long_ones = outcomes[:4]  # the slow requests come first (see scenario)
-    assert all(o.status == 200 and o.finished > sent_at + 1.0 for o in long_ones), (
+    assert all(o.status == 200 and o.finished > closed_at for o in long_ones), (
         f"the requests in flight when the listener closed did not all finish: {long_ones}"
     )
     # Readiness flipped at once, while the listener was still open (the pre-stop delay).
     assert readiness[0][1] == 503
     assert readiness[0][0] - sent_at < 1.0
-    # Sent in the first half of the 1 s pre-stop delay: the other half is margin for a client on
-    # a busy machine, whose request can reach connect() a few hundred ms after it was stamped
-    # (a connection it opens after the listener closed is refused, as it should be).
-    during_pre_stop = [o for o in outcomes if sent_at < o.started < sent_at + 0.5]
-    assert during_pre_stop
-    refused = [o for o in during_pre_stop if o.status not in (200, 401)]
+    # The listener stays open through the pre-stop delay: requests sent in it are served, and none
+    # is refused before the delay is over (a refusal seen earlier means the listener closed early).
+    during_pre_stop = [o for o in outcomes if sent_at < o.started < closed_at]
+    assert [o for o in during_pre_stop if o.status in (200, 401)], "nothing was served during the pre-stop delay"
+    refused = [o for o in during_pre_stop if o.status not in (200, 401) and not refused_after_close(o)]
     assert not refused, f"{len(refused)} of {len(during_pre_stop)} sent during the pre-stop delay failed: {refused[:5]}"
     assert exit_code == 0
     log = server.log.read_text()
