@@ -85,7 +85,7 @@ def test_without_a_compiler_the_service_runs_with_probes_off(tmp_path: Path) -> 
 
 def test_the_trace_scripts_each_answer_a_question() -> None:
     names = trace.scripts()
-    assert set(names) == {"requests", "db", "fdatasync", "runqueue", "gc", "pgchurn", "syscalls"}
+    assert set(names) == {"requests", "db", "fdatasync", "runqueue", "gc", "pgchurn", "syscalls", "guards"}
     for name, path in names.items():
         text = path.read_text()
         assert text.startswith("// "), name
