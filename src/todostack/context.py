@@ -30,9 +30,8 @@ import enum
 import inspect
 import itertools
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
-from types import TracebackType
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 from todostack.ebpf import probes
 
@@ -44,7 +43,6 @@ __all__ = [
     "RequestContext",
     "StorageFull",
     "Unavailable",
-    "WorkGroup",
     "current",
     "remaining",
     "reset",
@@ -52,7 +50,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("todostack.context")
-T = TypeVar("T")
 Hook = Callable[[], object]
 
 
@@ -61,7 +58,6 @@ class Cause(enum.StrEnum):
     CLIENT_DISCONNECTED = "client_disconnected"
     SHUTDOWN = "shutdown"
     OVERLOADED = "overloaded"
-    SIBLING_ERROR = "sibling_error"  # the first error of a task fanned out beside this one
     DATABASE_UNAVAILABLE = "database_unavailable"
     STORAGE_FULL = "storage_full"
 
@@ -111,7 +107,7 @@ class StorageFull(Cancelled):
 class RequestContext:
     """Deadline, cancellation cause, request-scoped values and cleanup hooks of one request."""
 
-    __slots__ = ("_error", "_hooks", "_own_cause", "_task", "deadline", "done", "parent", "principal", "request_id")
+    __slots__ = ("_hooks", "_own_cause", "_task", "deadline", "done", "principal", "request_id")
 
     def __init__(
         self,
@@ -119,15 +115,12 @@ class RequestContext:
         deadline: float | None = None,
         *,
         principal: object | None = None,
-        parent: RequestContext | None = None,
     ) -> None:
         self.request_id = request_id
         self.deadline = deadline
         self.principal = principal
-        self.parent = parent
         self.done = False
         self._own_cause: Cause | None = None
-        self._error: BaseException | None = None
         self._task: asyncio.Task[Any] | None = None
         self._hooks: dict[int, Hook] | None = None
 
@@ -154,31 +147,22 @@ class RequestContext:
     # -- cancellation ----------------------------------------------------------------------------
     @property
     def cause(self) -> Cause | None:
-        """Why this context (or the one it derives from) was cancelled; ``None`` while it is not."""
-        if self._own_cause is not None:
-            return self._own_cause
-        return self.parent.cause if self.parent is not None else None
-
-    @property
-    def error(self) -> BaseException | None:
-        """The sibling's error when the cause is ``SIBLING_ERROR``."""
-        if self._own_cause is not None:
-            return self._error
-        return self.parent.error if self.parent is not None else None
+        """Why this context was cancelled; ``None`` while it is not."""
+        return self._own_cause
 
     def bind(self, task: asyncio.Task[Any]) -> None:
         """The task that ``cancel`` interrupts (the one serving the request)."""
         self._task = task
 
-    def cancel(self, cause: Cause, error: BaseException | None = None) -> bool:
+    def cancel(self, cause: Cause) -> bool:
         """Record ``cause`` and interrupt the bound task. Only the first call has an effect."""
-        if not self.record(cause, error):
+        if not self.record(cause):
             return False
         if self._task is not None and not self._task.done() and self._task is not _running_task():
             self._task.cancel(msg=cause.value)
         return True
 
-    def record(self, cause: Cause, error: BaseException | None = None) -> bool:
+    def record(self, cause: Cause) -> bool:
         """Record ``cause`` without interrupting anyone: for the task that is itself stopping.
 
         The cleanups run (the context is done with); only the first cause is kept.
@@ -186,7 +170,6 @@ class RequestContext:
         if self._own_cause is not None or self.done:
             return False
         self._own_cause = cause
-        self._error = error
         probes.cancel(cause.value)
         self._fire_hooks()
         return True
@@ -227,10 +210,6 @@ class RequestContext:
         self._hooks = None
         for fn in hooks:
             _spawn_hook(fn, self.request_id)
-
-    def child(self) -> RequestContext:
-        """A context with the same values and deadline that can be cancelled on its own."""
-        return RequestContext(self.request_id, self.deadline, principal=self.principal, parent=self)
 
 
 _hook_keys = itertools.count()
@@ -286,49 +265,3 @@ def use(ctx: RequestContext | None) -> contextvars.Token[RequestContext | None]:
 
 def reset(token: contextvars.Token[RequestContext | None]) -> None:
     _current.reset(token)
-
-
-class WorkGroup:
-    """An ``asyncio.TaskGroup`` whose tasks share a child context (Go's errgroup.WithContext).
-
-    The first task to fail records its error as the cancellation cause of the others, so a
-    sibling that is cancelled can say why (``current().cause is Cause.SIBLING_ERROR`` and
-    ``current().error`` is that error). Leaving the block raises that first error itself, as
-    errgroup's ``Wait`` returns it, rather than an ``ExceptionGroup``.
-    """
-
-    def __init__(self) -> None:
-        parent = _current.get()
-        self.context = parent.child() if parent is not None else RequestContext("background")
-        self._group = asyncio.TaskGroup()
-
-    async def __aenter__(self) -> WorkGroup:
-        await self._group.__aenter__()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool | None:
-        try:
-            await self._group.__aexit__(exc_type, exc, tb)
-        except BaseExceptionGroup as group:
-            # errgroup's answer: the first error, not a bundle of it and the cancellations it caused.
-            first = self.context.error
-            if isinstance(first, Exception) and group.subgroup(lambda e: e is first) is not None:
-                raise first from group
-            raise
-        finally:
-            self.context.finish()
-        return None
-
-    def spawn(self, work: Coroutine[Any, Any, T], *, name: str | None = None) -> asyncio.Task[T]:
-        ctx = contextvars.copy_context()
-        ctx.run(_current.set, self.context)
-        return self._group.create_task(self._first_error_is_cause(work), name=name, context=ctx)
-
-    async def _first_error_is_cause(self, work: Awaitable[T]) -> T:
-        try:
-            return await work
-        except Exception as exc:
-            self.context.cancel(Cause.SIBLING_ERROR, exc)
-            raise

@@ -7,8 +7,7 @@ import logging
 
 import pytest
 
-from todostack import context
-from todostack.context import Cancelled, Cause, DeadlineExceeded, RequestContext, WorkGroup
+from todostack.context import Cancelled, Cause, DeadlineExceeded, RequestContext
 from todostack.delivery.http.asgi.scope import Budgets, parse_request_timeout
 
 
@@ -87,18 +86,6 @@ async def test_a_finished_context_cannot_be_cancelled_any_more() -> None:
     ctx.finish()
     assert ctx.cancel(Cause.SHUTDOWN) is False
     assert ctx.cause is None
-
-
-async def test_a_child_sees_its_parents_cause_but_not_the_other_way() -> None:
-    parent = RequestContext("r", 123.0)
-    child = parent.child()
-    assert (child.request_id, child.deadline) == ("r", 123.0)
-    child.record(Cause.SIBLING_ERROR, ValueError("boom"))
-    assert parent.cause is None
-    other = parent.child()
-    parent.record(Cause.SHUTDOWN)
-    assert other.cause is Cause.SHUTDOWN
-    assert child.cause is Cause.SIBLING_ERROR  # its own cause came first
 
 
 # -- cleanup hooks (Go's context.AfterFunc) ---------------------------------------------------------
@@ -191,52 +178,6 @@ async def test_a_failing_hook_is_logged_and_the_others_still_run(caplog: pytest.
 
 
 # -- fanned-out work ------------------------------------------------------------------------------
-
-
-async def test_the_first_error_of_a_sibling_is_the_cause_the_others_see() -> None:
-    seen: list[tuple[Cause | None, BaseException | None]] = []
-    first = LookupError("no such list")
-
-    async def fails() -> None:
-        await asyncio.sleep(0.01)
-        raise first
-
-    async def slow() -> None:
-        try:
-            await asyncio.sleep(10)
-        except asyncio.CancelledError:
-            ctx = context.current()
-            assert ctx is not None
-            seen.append((ctx.cause, ctx.error))
-            raise
-
-    async def fan_out() -> None:
-        async with WorkGroup() as group:
-            group.spawn(slow())
-            group.spawn(fails())
-            group.spawn(slow())
-
-    request = RequestContext("r")
-    token = context.use(request)
-    try:
-        with pytest.raises(LookupError) as caught:
-            await fan_out()
-    finally:
-        context.reset(token)
-    assert caught.value is first  # the error itself, as errgroup returns it, not an ExceptionGroup
-    assert seen == [(Cause.SIBLING_ERROR, first)] * 2
-    assert request.cause is None  # the request itself was not cancelled
-
-
-async def test_a_work_group_without_errors_returns_every_result() -> None:
-    async def double(n: int) -> int:
-        await asyncio.sleep(0)
-        return n * 2
-
-    async with WorkGroup() as group:
-        tasks = [group.spawn(double(n)) for n in range(4)]
-    assert [t.result() for t in tasks] == [0, 2, 4, 6]
-    assert group.context.cause is None
 
 
 # -- the HTTP layer's parsing of budgets -------------------------------------------------------------

@@ -64,7 +64,6 @@ CAUSE_DETAIL = {
     Cause.DEADLINE_EXCEEDED: "the request did not finish within its time budget",
     Cause.SHUTDOWN: "the server is shutting down and could not finish this request; retry it",
     Cause.OVERLOADED: "the server is at capacity; retry shortly",
-    Cause.SIBLING_ERROR: "part of the work failed, so the rest was stopped",
 }
 
 
