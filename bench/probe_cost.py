@@ -69,7 +69,7 @@ def traced_ns(n: int) -> tuple[float, str] | None:
 
 
 def main() -> int:
-    print(probes.status(), file=sys.stderr)
+    print(probes.load(), file=sys.stderr)
     floor = per_call_ns(_noop, 1_000_000)
     untraced = per_call_ns(probes.request_done, 1_000_000)
     traced = traced_ns(100_000)

@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from todostack.adapters.storage import Storage
 from todostack.delivery.http import Services
 from todostack.delivery.http.asgi.lifecycle import Lifecycle
+from todostack.ebpf import probes
 from todostack.observability.alerts import Alert, AlertQueue
 from todostack.observability.logs import flush_logs, flush_logs_forever
 from todostack.observability.metrics import Metrics
@@ -82,7 +83,7 @@ class Worker:
             yield await stack.enter_async_context(self.services(store))
 
     def _tune_process(self) -> None:
-        """The build-info gauge, the default executor sized from effective CPUs, GC thresholds."""
+        """The build-info gauge, the default executor sized from effective CPUs, GC thresholds, probes."""
         loop = asyncio.get_running_loop()
         # "uvloop" or "asyncio": what the server really started, whatever was asked for.
         event_loop = type(loop).__module__.partition(".")[0]
@@ -91,6 +92,8 @@ class Worker:
         loop.set_default_executor(ThreadPoolExecutor(max_workers=threads, thread_name_prefix="todostack"))
         if self.settings.runtime.gc_threshold is not None:
             gc.set_threshold(self.settings.runtime.gc_threshold)
+        # A no-op in a worker forked from ``todostack serve`` (loaded there); other servers load here.
+        probes.load(self.settings.runtime.probes, self.settings.runtime.probes_library)
 
     def _memory_guard(self) -> MemoryGuard | None:
         share = self.plan.sizing.soft_limit_bytes_per_worker

@@ -5,9 +5,11 @@ kernel raises while a tracer is attached to that probe in this process: untraced
 Python call and one memory read, and no argument is encoded. Traced, the arguments are encoded and
 the C function runs the probe (a ``nop`` the kernel turned into a breakpoint).
 
-Where the library is missing and cannot be built (no compiler, no ``sys/sdt.h``), or
-``TODOSTACK_PROBES=off``, every semaphore is a constant 0: the service runs the same, probes off,
-and says so in one log line.
+Nothing happens at import: until ``load`` runs, every semaphore is a constant 0. The service calls
+``load`` once per process with its settings (``TODOSTACK_PROBES``, ``TODOSTACK_PROBES_LIB``, read
+by ``runtime``; this room imports nothing of the project). Where the library is missing and cannot
+be built (no compiler, no ``sys/sdt.h``), or the setting is off, the semaphores stay 0: the
+service runs the same, probes off, and says so in one log line.
 
 Probe                 arguments
 --------------------  ----------------------------------------------------------------------
@@ -24,7 +26,6 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ __all__ = [
     "db_start",
     "enabled",
     "library_path",
+    "load",
     "memory_guard",
     "request_done",
     "request_start",
@@ -79,14 +81,12 @@ class _Off:
     value = 0
 
 
-def _find() -> tuple[Path | None, str]:
+def _find(enabled: bool, library: str | None) -> tuple[Path | None, str]:
     """The library to load, or None and why not."""
-    setting = os.environ.get("TODOSTACK_PROBES", "on").strip().lower()
-    if setting in ("off", "0", "false", "no"):
+    if not enabled:
         return None, "USDT probes off (TODOSTACK_PROBES=off)"
-    explicit = os.environ.get("TODOSTACK_PROBES_LIB")
-    if explicit:
-        return Path(explicit), ""
+    if library:
+        return Path(library), ""
     name = build.library_name()
     for directory in (build.package_dir(), build.cache_dir()):
         if (directory / name).exists():
@@ -99,45 +99,61 @@ def _find() -> tuple[Path | None, str]:
         return None, f"USDT probes off: building them failed ({exc!r})"
 
 
-def _load() -> tuple[Any, Path | None, str]:
-    path, why = _find()
-    if path is None:
-        return None, None, why
+def _open(path: Path) -> tuple[Any, str]:
     try:
         lib = ctypes.CDLL(str(path))
         if lib.todostack_probes_abi() != _ABI:
-            return None, None, f"USDT probes off: {path} was built from another probes.c"
+            return None, f"USDT probes off: {path} was built from another probes.c"
         for function, argtypes in _SIGNATURES.items():
             call = getattr(lib, function)
             call.argtypes = argtypes
             call.restype = None
     except (OSError, AttributeError) as exc:
-        return None, None, f"USDT probes off: cannot load {path} ({exc})"
-    return lib, path, ""
+        return None, f"USDT probes off: cannot load {path} ({exc})"
+    return lib, ""
 
 
-_lib, library_path, _why = _load()
+_lib: Any = None
+library_path: Path | None = None
+_why = "USDT probes not loaded"
+_S_REQUEST_START: Any = _Off()
+_S_REQUEST_DONE: Any = _Off()
+_S_DB_START: Any = _Off()
+_S_DB_DONE: Any = _Off()
+_S_AUTOPROF: Any = _Off()
+_S_MEMORY: Any = _Off()
+_S_CANCEL: Any = _Off()
+_SEMAPHORES: dict[str, Any] = dict.fromkeys(PROBES, _Off())
 
 
-def _semaphore(probe: str) -> Any:
-    if _lib is None:
-        return _Off()
-    return ctypes.c_ushort.in_dll(_lib, f"todostack_{probe}_semaphore")
+def load(enabled: bool = True, library: str | None = None) -> str:
+    """Find (or build) and load the library, once per process; the status line (``status()``).
 
+    Later calls change nothing and answer the same line: the semaphores the probes read are the
+    ones a tracer may already be holding up.
+    """
+    global _lib, library_path, _why, _SEMAPHORES
+    global _S_REQUEST_START, _S_REQUEST_DONE, _S_DB_START, _S_DB_DONE, _S_AUTOPROF, _S_MEMORY, _S_CANCEL
+    if _lib is not None or _why != "USDT probes not loaded":
+        return status()
+    path, why = _find(enabled, library)
+    lib, why = _open(path) if path is not None else (None, why)
+    if lib is None:
+        _why = why
+        log.warning("%s", why)
+        return why
 
-_S_REQUEST_START = _semaphore("request__start")
-_S_REQUEST_DONE = _semaphore("request__done")
-_S_DB_START = _semaphore("db__query__start")
-_S_DB_DONE = _semaphore("db__query__done")
-_S_AUTOPROF = _semaphore("autoprof__report")
-_S_MEMORY = _semaphore("memory__guard")
-_S_CANCEL = _semaphore("cancel")
-_SEMAPHORES = {probe: _semaphore(probe) for probe in PROBES}
+    def semaphore(probe: str) -> Any:
+        return ctypes.c_ushort.in_dll(lib, f"todostack_{probe}_semaphore")
 
-if _lib is None:
-    log.warning("%s", _why)
-else:
-    log.debug("USDT probes in %s (provider todostack)", library_path)
+    _SEMAPHORES = {probe: semaphore(probe) for probe in PROBES}
+    _S_REQUEST_START, _S_REQUEST_DONE = _SEMAPHORES["request__start"], _SEMAPHORES["request__done"]
+    _S_DB_START, _S_DB_DONE = _SEMAPHORES["db__query__start"], _SEMAPHORES["db__query__done"]
+    _S_AUTOPROF, _S_MEMORY = _SEMAPHORES["autoprof__report"], _SEMAPHORES["memory__guard"]
+    _S_CANCEL = _SEMAPHORES["cancel"]
+    _lib, library_path, _why = lib, path, ""
+    log.debug("USDT probes in %s (provider todostack)", path)
+    return status()
 
 
 def status() -> str:

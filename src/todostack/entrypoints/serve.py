@@ -23,6 +23,7 @@ import tempfile
 from functools import partial
 
 from todostack.bootstrap import MigrationError, migrate, pending_migrations
+from todostack.ebpf import probes
 from todostack.entrypoints.asgi import APP, worker_app
 from todostack.observability import MULTIPROC_ENV
 from todostack.runtime import Settings, size_service
@@ -106,6 +107,8 @@ def _serve(settings: Settings, peers_dir: str) -> int:
         net = max(sizing.soft_limit_bytes - resident_bytes(), 32 * 1024 * 1024)
         plan = plan.with_memory_for_workers(net)
         log.info("memory guard: %d MiB per worker", net // workers >> 20)
+    # Built (if need be) and loaded once here: the forked workers inherit the library.
+    probes.load(settings.runtime.probes, settings.runtime.probes_library)
     if settings.runtime.gc_threshold is not None:
         gc.set_threshold(settings.runtime.gc_threshold)
     limit_malloc_arenas(settings.runtime.malloc_arena_max)  # forked workers inherit the cap

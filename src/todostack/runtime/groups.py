@@ -132,6 +132,20 @@ class RuntimeSettings:
         number(0, 3600),
         show=repr,
     )
+    probes: bool = setting(
+        "TODOSTACK_PROBES",
+        True,
+        "the service's USDT probes for bpftrace (`docs/ebpf.md`); off: the library is never loaded",
+        switch,
+        show=on_off,
+    )
+    probes_library: str | None = setting(
+        "TODOSTACK_PROBES_LIB",
+        None,
+        "the USDT probe library to load",
+        text,
+        default_doc="the one beside the package, else built once into the user's cache",
+    )
 
 
 def _seconds(env: str, default: float, doc: str, low: float, high: float) -> float:

@@ -29,6 +29,7 @@ def _missing() -> str | None:
         return "not root (bpftrace loads BPF programs)"
     if shutil.which("bpftrace") is None:
         return "bpftrace is not installed (make bpftrace)"
+    probes.load()  # as `todostack serve` does before forking its workers
     if probes.library_path is None:
         return f"the probe library is not there ({probes.status()}; make ebpf-probes)"
     try:

@@ -57,14 +57,43 @@ def test_the_library_builds_with_one_probe_note_per_probe(tmp_path: Path) -> Non
     assert build.build(tmp_path) == library  # built once
 
 
-def test_the_off_switch_loads_nothing_and_says_so_once() -> None:
-    done = _python(
-        "from todostack.ebpf import probes; probes.request_start('GET', '/', 'x'); print(probes.status())",
-        TODOSTACK_PROBES="off",
+def test_importing_the_probes_loads_and_builds_nothing(tmp_path: Path) -> None:
+    # No library anywhere, a compiler that would fail: an import alone must not try either.
+    code = (
+        "from todostack.ebpf import build\n"
+        "build.package_dir = lambda: build.Path('/nonexistent')\n"
+        "from todostack.ebpf import probes\n"
+        "probes.request_start('GET', '/', 'x'); print(probes.status())"
     )
+    done = _python(code, XDG_CACHE_HOME=str(tmp_path), CC="/bin/false")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "USDT probes not loaded"
+    assert done.stderr == ""
+    assert not any(tmp_path.rglob("*.so"))
+
+
+_LOAD_FROM_SETTINGS = (
+    "import os\n"
+    "from todostack.runtime import Settings\n"
+    "settings = Settings.from_env(os.environ)\n"
+    "from todostack.ebpf import probes\n"
+    "probes.load(settings.runtime.probes, settings.runtime.probes_library)\n"
+)
+
+
+def test_the_off_switch_loads_nothing_and_says_so_once() -> None:
+    code = _LOAD_FROM_SETTINGS + "probes.request_start('GET', '/', 'x'); print(probes.status())"
+    done = _python(code, TODOSTACK_PROBES="off")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "USDT probes off (TODOSTACK_PROBES=off)"
     assert done.stderr.count("USDT probes off") == 1
+
+
+def test_a_library_named_in_the_settings_is_the_one_loaded(tmp_path: Path) -> None:
+    code = _LOAD_FROM_SETTINGS + "print(probes.status())"
+    done = _python(code, TODOSTACK_PROBES_LIB=str(tmp_path / "missing.so"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().startswith(f"USDT probes off: cannot load {tmp_path / 'missing.so'}")
 
 
 def test_without_a_compiler_the_service_runs_with_probes_off(tmp_path: Path) -> None:
@@ -72,8 +101,8 @@ def test_without_a_compiler_the_service_runs_with_probes_off(tmp_path: Path) -> 
     code = (
         "from todostack.ebpf import build\n"
         "build.package_dir = lambda: build.Path('/nonexistent')\n"
-        "from todostack.ebpf import probes\n"
-        "probes.db_done('sqlite', 'SELECT 1', 0.1); print(probes.status()); print(probes.enabled('cancel'))"
+        + _LOAD_FROM_SETTINGS
+        + "probes.db_done('sqlite', 'SELECT 1', 0.1); print(probes.status()); print(probes.enabled('cancel'))"
     )
     done = _python(code, XDG_CACHE_HOME=str(tmp_path), CC="/bin/false")
     assert done.returncode == 0, done.stderr
