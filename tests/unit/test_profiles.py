@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import sys
 import threading
 import time
+import traceback
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -117,6 +119,19 @@ def test_function_at_finds_the_innermost_function() -> None:
     assert function_at("/no/such/file.py", 3) == ("<module>", 1)
 
 
+def _wait_until_asleep(thread: threading.Thread, timeout: float = 30) -> None:
+    """Until the kernel has ``thread`` sleeping (state S) with ``Event.wait`` on its stack."""
+    stat = Path(f"/proc/self/task/{thread.native_id}/stat")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        frame = sys._current_frames().get(thread.ident or -1)
+        waiting = frame is not None and any(f.f_code.co_name == "wait" for f, _ in traceback.walk_stack(frame))
+        if waiting and stat.read_text().rpartition(")")[2].split()[0] == "S":
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"{thread.name} did not go to sleep within {timeout:g} s")
+
+
 def test_cpu_sampler_sees_the_busy_thread_and_not_the_idle_one() -> None:
     stop = threading.Event()
 
@@ -129,6 +144,9 @@ def test_cpu_sampler_sees_the_busy_thread_and_not_the_idle_one() -> None:
     busy.start()
     idle.start()
     try:
+        # The idle thread's own start-up is CPU it used: sample only once it sleeps in its wait
+        # (on a busy machine the start-up can still be running when the sampler starts).
+        _wait_until_asleep(idle)
         profile = sample_cpu(0.5, hz=200)
     finally:
         stop.set()
