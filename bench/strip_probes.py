@@ -17,9 +17,8 @@ import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-_CALL = re.compile(
-    r"^(?P<indent>\s*)probes\.(?:request_start|request_done|db_start|db_done|cancel|memory_guard|autoprof_report)\(.*\)\s*$"
-)
+_PROBES = r"probes\.(?:request_start|request_done|db_start|db_done|cancel|memory_guard|autoprof_report)\("
+_CALL = re.compile(rf"^(?P<indent>\s*){_PROBES}.*\)\s*$")
 
 
 def strip(text: str) -> tuple[str, int]:
@@ -50,7 +49,7 @@ def main(argv: list[str]) -> int:
             path.write_text(text)
             total += removed
     # A call written over several lines would not match the one-line pattern: refuse it.
-    firing = re.compile(r"probes\.(?:request_start|request_done|db_start|db_done|cancel|memory_guard|autoprof_report)\(")
+    firing = re.compile(_PROBES)
     left = [p for p in dest.rglob("*.py") if "ebpf" not in p.parts and firing.search(p.read_text())]
     if left:
         print(f"probe calls left in {left}", file=sys.stderr)
