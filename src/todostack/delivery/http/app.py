@@ -72,7 +72,7 @@ def _decorator(todobackend: bool) -> HeaderDecorator:
             headers = _with(headers, _CORS)
         elif path.startswith(API_PREFIX):
             # Who is asking (token or session cookie) and, for cookie writes, from where.
-            headers = add_vary(headers, b"Authorization", b"Cookie", b"Origin")
+            headers = add_vary(headers, b"Authorization, Cookie, Origin")
         for name, value in headers:
             if name.lower() == b"content-type":
                 if value.startswith(b"text/html"):

@@ -28,58 +28,60 @@ _COMPRESSIBLE = (b"application/json", b"application/problem+json", b"text/", b"a
 
 
 def finish_headers(headers: RawHeaders, https: bool) -> RawHeaders:
-    """``headers`` with the headers every answer carries (a route's own values are kept)."""
-    has_nosniff = has_cache = has_etag = False
-    for raw_name, _ in headers:
-        name = raw_name.lower()
-        if name == b"x-content-type-options":
-            has_nosniff = True
-        elif name == b"cache-control":
-            has_cache = True
-        elif name == b"etag":
-            has_etag = True
-    if not has_nosniff:
+    """``headers`` with the headers every answer carries (a route's own values are kept).
+
+    Names are compared as sent: ASGI asks for lower-case header names, and Litestar, the
+    ``JsonResponse`` fast path and the decorator all send them so.
+    """
+    names = {name for name, _ in headers}
+    if b"x-content-type-options" not in names:
         headers.append(_NOSNIFF)
-    if not has_cache:
-        headers.append(_REVALIDATE if has_etag else _NO_STORE)
+    if b"cache-control" not in names:
+        headers.append(_REVALIDATE if b"etag" in names else _NO_STORE)
     if https:
         headers.append(HSTS)
     return headers
 
 
-def add_vary(headers: RawHeaders, *names: bytes) -> RawHeaders:
-    """``headers`` whose ``Vary`` also names ``names`` (one ``Vary`` header, no repeats)."""
+def add_vary(headers: RawHeaders, names: bytes) -> RawHeaders:
+    """``headers`` whose ``Vary`` also names ``names`` (comma-separated): one header, no repeats."""
     for i, (name, value) in enumerate(headers):
-        if name.lower() == b"vary":
+        if name == b"vary":
             present = {v.strip().lower() for v in value.split(b",")}
-            extra = [n for n in names if n.lower() not in present]
+            extra = [n.strip() for n in names.split(b",") if n.strip().lower() not in present]
             if extra:
                 headers[i] = (name, b", ".join([value, *extra]))
             return headers
-    headers.append((b"vary", b", ".join(names)))
+    headers.append((b"vary", names))
     return headers
 
 
-def accepts_gzip(accept_encoding: str) -> bool:
+def accepts_gzip(accept_encoding: bytes) -> bool:
     """Whether an ``Accept-Encoding`` value allows gzip (``gzip;q=0`` refuses it; ``*`` allows)."""
+    value = accept_encoding.lower()
+    if b"gzip" not in value and b"*" not in value:
+        return False
+    if b";" not in value:  # no weights: what browsers send
+        codings = value.replace(b" ", b"").split(b",")
+        return b"gzip" in codings or b"x-gzip" in codings or b"*" in codings
     allowed = False
-    for part in accept_encoding.split(","):
-        coding, _, params = part.partition(";")
-        coding = coding.strip().lower()
-        if coding not in ("gzip", "x-gzip", "*"):
+    for part in value.split(b","):
+        coding, _, params = part.partition(b";")
+        coding = coding.strip()
+        if coding not in (b"gzip", b"x-gzip", b"*"):
             continue
         refused = _weight(params) == 0
-        if coding in ("gzip", "x-gzip"):
+        if coding != b"*":
             return not refused
         allowed = not refused
     return allowed
 
 
-def _weight(params: str) -> float:
+def _weight(params: bytes) -> float:
     """The ``q`` of one coding (RFC 9110 §12.4.2); 1 when absent, 0 when unreadable."""
-    for param in params.split(";"):
-        key, _, value = param.partition("=")
-        if key.strip().lower() == "q":
+    for param in params.split(b";"):
+        key, _, value = param.partition(b"=")
+        if key.strip() == b"q":
             try:
                 return float(value.strip())
             except ValueError:
@@ -98,18 +100,18 @@ class Compression:
         """Could this answer be compressed (its type, size and encoding allow it)?"""
         if self.min_bytes <= 0 or status < 200 or status in (204, 206, 304):
             return False
-        compressible = False
-        for raw_name, value in headers:
-            name = raw_name.lower()
-            if name == b"content-encoding":
-                return False
-            if name == b"content-length" and int(value or b"0") < self.min_bytes:
-                return False
+        media = b""
+        for name, value in headers:
             if name == b"content-type":
-                media = value.partition(b";")[0].strip().lower()
-                compressible = media.startswith(_COMPRESSIBLE) or media.endswith(b"+json")
-                compressible = compressible and media != b"text/event-stream"
-        return compressible
+                media = value
+            elif name == b"content-length":
+                if int(value or b"0") < self.min_bytes:
+                    return False
+            elif name == b"content-encoding":
+                return False
+        if media.startswith(_COMPRESSIBLE):
+            return not media.startswith(b"text/event-stream")
+        return media.partition(b";")[0].rstrip().endswith(b"+json")
 
     def compress(self, body: bytes) -> bytes:
         # A gzip member (RFC 1952) from zlib directly: gzip.compress adds a BytesIO and a header writer.
@@ -119,7 +121,7 @@ class Compression:
 
 def encoded(headers: RawHeaders, length: int) -> RawHeaders:
     """``headers`` for a gzip body of ``length`` bytes."""
-    out = [(n, v) for n, v in headers if n.lower() != b"content-length"]
+    out = [(n, v) for n, v in headers if n != b"content-length"]
     out.append((b"content-encoding", b"gzip"))
     out.append((b"content-length", str(length).encode()))
     return out

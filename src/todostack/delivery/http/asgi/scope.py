@@ -125,7 +125,7 @@ class RequestScopeMiddleware:
             elif name == b"request-timeout":
                 timeout_header = value.decode("latin-1")
             elif name == b"accept-encoding":
-                gzip = gzip or accepts_gzip(value.decode("latin-1"))
+                gzip = gzip or accepts_gzip(value)
         if request_id is None or not _REQUEST_ID.fullmatch(request_id):
             # Unique, not secret: a syscall per request (secrets, os.urandom) buys nothing here.
             request_id = f"{random.getrandbits(64):016x}"
