@@ -28,6 +28,7 @@ from todostack.adapters.sqlite import SqliteDatabase, migrate_sqlite
 from todostack.adapters.storage import StatementObserver, Storage
 from todostack.adapters.tokens import HmacTokenCodec
 from todostack.delivery.http import HttpConfig, Services, create_http_app
+from todostack.delivery.http.asgi.answers import Compression
 from todostack.delivery.http.asgi.lifecycle import Lifecycle, ShutdownPolicy
 from todostack.delivery.http.asgi.scope import Budgets
 from todostack.observability.alerts import AlertQueue
@@ -39,6 +40,7 @@ from todostack.runtime import Settings, size_service
 from todostack.runtime.plan import WorkerPlan
 from todostack.usecases import AuthService, ListService, TodoBackendService, TodoService
 from todostack.usecases.ports import Clock, IdGenerator
+from todostack.usecases.queries import CursorCodec
 from todostack.worker import Worker
 
 __all__ = ["MigrationError", "Storage", "create_app", "migrate", "open_services", "open_storage", "pending_migrations"]
@@ -97,7 +99,7 @@ async def open_services(
         sec = settings.security
         hasher = Argon2Hasher(Argon2Params(time_cost=sec.argon2_time_cost, memory_kib=sec.argon2_memory_kib))
         tokens = HmacTokenCodec(sec.secret_key)
-        todos = TodoService(store.uow, clock, ids)
+        todos = TodoService(store.uow, clock, ids, cursors=CursorCodec.from_secret(sec.secret_key))
         # With tracing on, each use case call is a span (a no-op wrapper otherwise).
         yield Services(
             auth=traced(
@@ -139,6 +141,7 @@ def create_app(
         shutdown=ShutdownPolicy(rq.shutdown_delay_seconds, rq.shutdown_grace_seconds),
         handle_signals=handle_signals,
         admin_token=settings.profiling.admin_token,
+        compression=Compression(min_bytes=rq.compress_min_bytes),
     )
     alerts = AlertQueue(rq.alert_webhook_url)
     lifecycle = Lifecycle(max_inflight=config.max_inflight, policy=config.shutdown)

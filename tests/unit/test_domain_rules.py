@@ -42,7 +42,23 @@ def test_nul_is_refused_everywhere(check: object, value: object, field: str) -> 
     ids=["none", "naive-is-utc", "offset-converted"],
 )
 def test_due_dates_are_stored_in_utc(due: datetime | None, expected: datetime | None) -> None:
-    assert normalize_due(due) == expected
+    errors: list[FieldError] = []
+    assert normalize_due(due, errors) == expected
+    assert errors == []
+
+
+@pytest.mark.parametrize(
+    "due",
+    [
+        datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))),
+        datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-14))),
+    ],
+    ids=["year-0-in-utc", "year-10000-in-utc"],
+)
+def test_due_dates_without_a_utc_instant_are_a_field_error(due: datetime) -> None:
+    errors: list[FieldError] = []
+    assert normalize_due(due, errors, "due_before") is None
+    assert [e.field for e in errors] == ["due_before"]
 
 
 @pytest.mark.parametrize(

@@ -78,7 +78,8 @@ def test_response_headers_are_set_by_path_and_content_type() -> None:
 
     decorate = _decorator(todobackend=True)
     json_answer = [(b"content-type", b"application/json"), (b"x-request-id", b"r")]
-    assert decorate("/api/v1/todos", list(json_answer)) == json_answer  # the hot path: untouched
+    # API answers depend on who asks (token or cookie) and, for cookie writes, from where.
+    assert decorate("/api/v1/todos", list(json_answer)) == [*json_answer, (b"vary", b"Authorization, Cookie, Origin")]
     html = decorate("/", [(b"Content-Type", b"text/html; charset=utf-8"), (b"content-security-policy", b"old")])
     names = [name for name, _ in html]
     assert names.count(b"content-security-policy") == 1  # replaced, not sent twice

@@ -98,3 +98,29 @@ def test_the_access_line_is_the_one_structlog_would_write() -> None:
     assert fast["timestamp"].endswith("Z")
     del fast["timestamp"], through_structlog["timestamp"]
     assert fast == through_structlog
+
+
+def _down(n: int) -> int:
+    # Two functions in turn, as the body walk that logged 190 KiB was (Python folds a frame that
+    # repeats itself, not a pair that alternates).
+    return _up(n + 1) + 1
+
+
+def _up(n: int) -> int:
+    return _down(n + 1) + 1
+
+
+def test_a_deep_traceback_is_cut_to_its_ends() -> None:
+    try:
+        _down(0)
+    except RecursionError:
+        event = structlog.processors.format_exc_info(None, "error", {"event": "boom", "exc_info": True})
+    full = event["exception"]
+    assert len(full) > 50_000  # what one request logged before
+    bounded = logs.bound_traceback(None, "error", dict(event))["exception"]
+    assert len(bounded) < logs.TRACEBACK_HEAD + logs.TRACEBACK_TAIL + 100
+    assert bounded.startswith(full[:200])
+    assert bounded.endswith("RecursionError: maximum recursion depth exceeded")
+    assert "characters cut" in bounded
+    short = {"exception": "Traceback (most recent call last):\n  ValueError: x"}
+    assert logs.bound_traceback(None, "error", dict(short)) == short

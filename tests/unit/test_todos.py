@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -12,6 +12,10 @@ from todostack.adapters.memory.store import _Todos
 from todostack.domain import Conflict, Invalid, NotFound, PreconditionFailed, Principal, Priority, Todo
 from todostack.domain.errors import IdempotencyKeyReused
 from todostack.usecases import NewList, NewTodo, TodoChanges, TodoFilter
+
+# Valid RFC 3339 date-times whose UTC instant falls outside years 1-9999.
+EARLIEST_PLUS_14 = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14)))
+LATEST_MINUS_14 = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-14)))
 
 
 @pytest.mark.parametrize(
@@ -24,8 +28,20 @@ from todostack.usecases import NewList, NewTodo, TodoChanges, TodoFilter
         (NewTodo(title="ok", tags=("x" * 41,)), {"tags"}),
         (NewTodo(title="ok", order=2**53), {"order"}),
         (NewTodo(title="", notes="n" * 10_001, tags=(" ",)), {"title", "notes", "tags"}),
+        (NewTodo(title="ok", due=EARLIEST_PLUS_14), {"due"}),
+        (NewTodo(title="ok", due=LATEST_MINUS_14), {"due"}),
     ],
-    ids=["blank-title", "long-title", "long-notes", "too-many-tags", "long-tag", "huge-order", "every-field-listed"],
+    ids=[
+        "blank-title",
+        "long-title",
+        "long-notes",
+        "too-many-tags",
+        "long-tag",
+        "huge-order",
+        "every-field-listed",
+        "due-before-year-1-in-utc",
+        "due-after-year-9999-in-utc",
+    ],
 )
 async def test_create_rejects_bad_input_naming_every_field(
     world: World, alice: Principal, cmd: NewTodo, bad_fields: set[str]
@@ -264,3 +280,16 @@ async def test_replace_resets_fields_not_sent(world: World, alice: Principal) ->
     replaced = await world.todos.replace(alice, todo.id, NewTodo(title="new"))
     assert (replaced.title, replaced.notes, replaced.tags, replaced.priority) == ("new", "", (), Priority.NONE)
     assert (replaced.order, replaced.list_id) == (todo.order, todo.list_id)
+
+
+async def test_due_dates_outside_the_utc_calendar_are_refused_on_update(world: World, alice: Principal) -> None:
+    todo = (await world.todos.create(alice, NewTodo(title="x"))).value
+    with pytest.raises(Invalid) as caught:
+        await world.todos.update(alice, todo.id, TodoChanges(due=LATEST_MINUS_14))
+    assert [e.field for e in caught.value.errors] == ["due"]
+
+
+async def test_search_refuses_bounds_outside_the_utc_calendar(world: World, alice: Principal) -> None:
+    with pytest.raises(Invalid) as caught:
+        await world.todos.search(alice, TodoFilter(due_before=EARLIEST_PLUS_14, due_after=LATEST_MINUS_14))
+    assert {e.field for e in caught.value.errors} == {"due_before", "due_after"}

@@ -147,10 +147,18 @@ def validate_order(order: int, errors: list[FieldError]) -> None:
         errors.append(FieldError("order", f"must be between {-ORDER_MAX} and {ORDER_MAX}"))
 
 
-def normalize_due(due: datetime | None) -> datetime | None:
-    """Store every due date in UTC; a date-time without an offset is taken as UTC."""
+def normalize_due(due: datetime | None, errors: list[FieldError], field: str = "due") -> datetime | None:
+    """Every due date in UTC; a date-time without an offset is taken as UTC.
+
+    A valid RFC 3339 date-time at the calendar's edge (``0001-01-01T00:00:00+14:00``) has no UTC
+    instant in years 1-9999: that is the client's mistake, said under ``field``.
+    """
     if due is None:
         return None
     if due.tzinfo is None:
         return due.replace(tzinfo=UTC)
-    return due.astimezone(UTC)
+    try:
+        return due.astimezone(UTC)
+    except OverflowError:
+        errors.append(FieldError(field, "must fall within the years 0001-9999 once converted to UTC"))
+        return None

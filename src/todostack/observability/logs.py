@@ -49,6 +49,20 @@ def _trace_ids(_: Any, __: str, event: EventDict) -> EventDict:
     return event
 
 
+# A traceback keeps its first and last frames: a deep recursion repeats the same frames hundreds
+# of times (190 KiB for one 1 KiB request), and one request must not flood the log.
+TRACEBACK_HEAD = 6 * 1024
+TRACEBACK_TAIL = 4 * 1024
+
+
+def bound_traceback(_: Any, __: str, event: EventDict) -> EventDict:
+    text = event.get("exception")
+    if isinstance(text, str) and len(text) > TRACEBACK_HEAD + TRACEBACK_TAIL:
+        cut = len(text) - TRACEBACK_HEAD - TRACEBACK_TAIL
+        event["exception"] = f"{text[:TRACEBACK_HEAD]}\n  ... {cut} characters cut ...\n{text[-TRACEBACK_TAIL:]}"
+    return event
+
+
 def _mask_secrets(_: Any, __: str, event: EventDict) -> EventDict:
     for key in event.keys() & _SECRET_KEYS:
         event[key] = "[masked]"
@@ -154,6 +168,7 @@ def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
         _trace_ids,
         _mask_secrets,
         structlog.processors.format_exc_info,
+        bound_traceback,
     ]
     if as_json:
         renderer: Any = _json

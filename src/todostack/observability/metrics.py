@@ -16,9 +16,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from todostack.observability import MULTIPROC_ENV
+from todostack.observability.labels import method_label, status_label
 from todostack.observability.otel_metrics import OtelInstruments
 
 __all__ = ["MULTIPROC_ENV", "Metrics"]
+
 
 # Seconds: from a cache hit to the deadlines (5 s reads, 10 s writes).
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -197,7 +199,9 @@ class Metrics:
         return series
 
     def observe_request(self, method: str, route: str, status: int, seconds: float, cause: str | None) -> None:
-        series = self._series(method, route, status)
+        """Labels are bounded: ``route`` is a template (or "unmatched"), ``method`` and ``status``
+        are folded into known values here."""
+        series = self._series(method_label(method), route, status_label(status))
         series.count.inc()
         series.duration.observe(seconds)
         if cause is not None:

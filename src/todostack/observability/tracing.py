@@ -32,6 +32,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, Status, StatusCode, TraceFlags, Tracer
 
 from todostack import __version__
+from todostack.observability.labels import method_label
 
 __all__ = [
     "Database",
@@ -187,7 +188,7 @@ class ServerSpan:
         if not span.is_recording():  # not sampled: nothing to describe (and nothing attached)
             return
         if route is not None:
-            span.update_name(f"{method} {route}")
+            span.update_name(f"{_span_method(method)} {route}")
             span.set_attribute("http.route", route)
         span.set_attribute("http.response.status_code", status)
         if cause is not None:
@@ -198,6 +199,12 @@ class ServerSpan:
             span.set_status(Status(StatusCode.ERROR, cause))
         span.end()
         otel_context.detach(self._token)  # type: ignore[arg-type]
+
+
+def _span_method(method: str) -> str:
+    """A span's name starts with the method, or "HTTP" for one that is not known."""
+    known = method_label(method)
+    return "HTTP" if known == "_OTHER" else known
 
 
 def start_server_span(
@@ -216,10 +223,13 @@ def start_server_span(
             # Not sampled: ids for the access log, and nothing attached (so children skip too).
             context = SpanContext(trace_id, random.getrandbits(64), is_remote=False, trace_flags=TraceFlags(0))
             return ServerSpan(NonRecordingSpan(context), None)
-    attributes: dict[str, str | int] = {"http.request.method": method, "url.path": path, "url.scheme": scheme}
+    known = method_label(method)
+    attributes: dict[str, str | int] = {"http.request.method": known, "url.path": path, "url.scheme": scheme}
+    if known != method:  # OpenTelemetry's rule: the made-up method only as an attribute
+        attributes["http.request.method_original"] = method[:64]
     if server is not None:
         attributes["server.address"], attributes["server.port"] = server[0], server[1]
-    span = _tracer.start_span(method, context=parent, kind=SpanKind.SERVER, attributes=attributes)
+    span = _tracer.start_span(_span_method(method), context=parent, kind=SpanKind.SERVER, attributes=attributes)
     if not span.is_recording():  # a caller's unsampled trace: nothing of ours to record
         return ServerSpan(span, None)
     token = otel_context.attach(trace.set_span_in_context(span, parent))

@@ -195,3 +195,9 @@ class RequestSettings:
         "Slack-compatible webhook for operational alerts (logged only without it)",
         text,
     )
+    compress_min_bytes: int = setting(
+        "TODOSTACK_COMPRESS_MIN_BYTES",
+        1024,
+        "gzip JSON, HTML, JS and CSS answers of at least this many bytes when the client accepts it (0: never)",
+        whole(0, 1 << 30),
+    )

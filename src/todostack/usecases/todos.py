@@ -30,12 +30,11 @@ from todostack.usecases.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkF
 from todostack.usecases.queries import (
     LIMIT_MAX,
     Cursor,
+    CursorCodec,
     Page,
     SortField,
     TodoFilter,
     TodoQuery,
-    decode_cursor,
-    encode_cursor,
     sort_key,
 )
 
@@ -46,10 +45,14 @@ _OPTIMISTIC_TRIES = 3
 
 
 class TodoService:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdGenerator) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, ids: IdGenerator, *, cursors: CursorCodec | None = None
+    ) -> None:
         self._uow = uow
         self._clock = clock
         self._ids = ids
+        # Every worker and pod must share the key (bootstrap derives it from the secret).
+        self._cursors = cursors if cursors is not None else CursorCodec.ephemeral()
 
     async def _target_list(self, uow: UnitOfWork, principal: Principal, list_id: str | None) -> TodoList:
         if list_id is not None:
@@ -80,6 +83,7 @@ class TodoService:
         tags = normalize_tags(cmd.tags, errors)
         if cmd.order is not None:
             validate_order(cmd.order, errors)
+        due = normalize_due(cmd.due, errors)
         if errors:
             raise Invalid(errors)
         now = self._clock()
@@ -91,7 +95,7 @@ class TodoService:
             notes=cmd.notes,
             completed=cmd.completed,
             completed_at=completion_time(cmd.completed, None, now),
-            due=normalize_due(cmd.due),
+            due=due,
             priority=cmd.priority,
             tags=tags,
             order=0,  # chosen as it is stored
@@ -167,9 +171,10 @@ class TodoService:
         tags = UNSET if changes.tags is UNSET else normalize_tags(changes.tags, errors)
         if changes.order is not UNSET:
             validate_order(changes.order, errors)
+        due = changes.due if changes.due is UNSET else normalize_due(changes.due, errors)
         if errors:
             raise Invalid(errors)
-        normalized = replace(changes, title=title, tags=tags)
+        normalized = replace(changes, title=title, tags=tags, due=due)
         for _ in range(_OPTIMISTIC_TRIES):
             async with self._uow() as uow:
                 current = await self._checked(uow, principal, todo_id, normalized, expected)
@@ -220,7 +225,7 @@ class TodoService:
         }
         fields = {name: value for name, value in given.items() if value is not UNSET}
         if changes.due is not UNSET:
-            fields["due"] = normalize_due(changes.due)
+            fields["due"] = changes.due  # normalized by update()
         return current.revised(self._clock(), **fields)
 
     async def replace(self, principal: Principal, todo_id: str, cmd: NewTodo, expected: VersionCheck = None) -> Todo:
@@ -288,9 +293,14 @@ class TodoService:
             errors.append(FieldError("limit", f"must be between 1 and {LIMIT_MAX}"))
         check_text("q", todo_filter.text or "", errors)
         check_text("tag", todo_filter.tag or "", errors)
+        todo_filter = replace(
+            todo_filter,
+            due_before=normalize_due(todo_filter.due_before, errors, "due_before"),
+            due_after=normalize_due(todo_filter.due_after, errors, "due_after"),
+        )
         if errors:
             raise Invalid(errors)
-        after = decode_cursor(cursor, sort, descending) if cursor else None
+        after = self._cursors.decode(cursor, sort, descending) if cursor else None
         query = TodoQuery(principal.user_id, todo_filter, sort, descending, limit, after)
         async with self._uow() as uow:
             rows = await uow.todos.search(query)
@@ -302,5 +312,5 @@ class TodoService:
         next_cursor = None
         if len(rows) > limit:
             last = items[-1]
-            next_cursor = encode_cursor(Cursor(sort, descending, sort_key(last, sort), last.id))
+            next_cursor = self._cursors.encode(Cursor(sort, descending, sort_key(last, sort), last.id))
         return Page(items, next_cursor)

@@ -31,6 +31,7 @@ from todostack.delivery.http.api.routes.todobackend import (
     todobackend_router,
 )
 from todostack.delivery.http.api.services import HttpConfig, Services
+from todostack.delivery.http.asgi.answers import add_vary
 from todostack.delivery.http.asgi.bodies import validate_body
 from todostack.delivery.http.asgi.lifecycle import Lifecycle
 from todostack.delivery.http.asgi.reporting import RequestReporter
@@ -69,6 +70,9 @@ def _decorator(todobackend: bool) -> HeaderDecorator:
     def decorate(path: str, headers: RawHeaders) -> RawHeaders:
         if todobackend and path.startswith(PREFIX):
             headers = _with(headers, _CORS)
+        elif path.startswith(API_PREFIX):
+            # Who is asking (token or session cookie) and, for cookie writes, from where.
+            headers = add_vary(headers, b"Authorization, Cookie, Origin")
         for name, value in headers:
             if name.lower() == b"content-type":
                 if value.startswith(b"text/html"):
@@ -179,5 +183,6 @@ def create_http_app(
         lifecycle=lifecycle,
         on_done=RequestReporter(metrics, alerts),
         decorate=_decorator(config.todobackend_enabled),
+        compression=config.compression,
     )
     return app

@@ -16,6 +16,7 @@ from litestar.types import ExceptionHandlersMap
 
 from todostack import context
 from todostack.context import Cancelled, Cause, DeadlineExceeded, Overloaded, StorageFull, Unavailable
+from todostack.delivery.http.asgi.disconnect import IncompleteBody
 from todostack.delivery.http.asgi.problem import CAUSE_STATUS, PROBLEM_JSON, FieldProblem, Problem, problem_body
 from todostack.domain import (
     AuthenticationFailed,
@@ -117,6 +118,10 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     return problem_response(request, status, detail, headers=headers or None)
 
 
+def _incomplete_body(request: Request[Any, Any, Any], exc: IncompleteBody) -> Response[Problem]:
+    return problem_response(request, 400, IncompleteBody.detail)
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     tracing.record_exception(exc)
@@ -127,5 +132,6 @@ exception_handlers: ExceptionHandlersMap = {
     TodoError: _domain_error,
     Cancelled: _cancelled,
     HTTPException: _http_error,
+    IncompleteBody: _incomplete_body,
     Exception: _unexpected,
 }

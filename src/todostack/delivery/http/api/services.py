@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from todostack.delivery.http.asgi.answers import Compression
 from todostack.delivery.http.asgi.lifecycle import ShutdownPolicy
 from todostack.delivery.http.asgi.scope import Budgets
 from todostack.usecases import AuthService, ListService, TodoBackendService, TodoService
@@ -38,3 +39,4 @@ class HttpConfig:
     # Take over SIGTERM/SIGINT for a graceful drain (in the server's workers, not in tests).
     handle_signals: bool = False
     debug: bool = False
+    compression: Compression = field(default_factory=Compression)

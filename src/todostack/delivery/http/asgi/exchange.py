@@ -7,6 +7,7 @@ import asyncio
 import msgspec
 
 from todostack.context import Cause, RequestContext
+from todostack.delivery.http.asgi.answers import Compression, add_vary, encoded, finish_headers
 from todostack.delivery.http.asgi.disconnect import DisconnectWatch
 from todostack.delivery.http.asgi.problem import PROBLEM_JSON, problem_body
 from todostack.delivery.http.asgi.types import HeaderDecorator, Message, Scope, Send
@@ -17,27 +18,81 @@ _encode = msgspec.json.Encoder().encode
 
 
 class Exchange:
-    """The ``send`` the app sees: adds the request id (and any headers ``decorate`` gives for
-    this path and content), remembers the status."""
+    """The ``send`` the app sees: adds the request id, any headers ``decorate`` gives for this
+    path and content, and those every answer carries (``answers``); compresses when it pays;
+    sends a ``HEAD`` answer's headers without its body; remembers the status."""
 
-    __slots__ = ("_decorate", "_path", "_send", "request_id", "started", "status")
+    __slots__ = (
+        "_compression",
+        "_decorate",
+        "_gzip",
+        "_head",
+        "_held",
+        "_https",
+        "_path",
+        "_send",
+        "request_id",
+        "started",
+        "status",
+    )
 
-    def __init__(self, send: Send, request_id: str, path: str = "", decorate: HeaderDecorator | None = None) -> None:
+    def __init__(
+        self,
+        send: Send,
+        request_id: str,
+        path: str = "",
+        decorate: HeaderDecorator | None = None,
+        *,
+        https: bool = False,
+        head: bool = False,
+        gzip: bool = False,
+        compression: Compression | None = None,
+    ) -> None:
         self._send = send
         self.request_id = request_id
         self._path = path
         self._decorate = decorate
+        self._https = https
+        self._head = head
+        self._gzip = gzip
+        self._compression = compression
+        self._held: Message | None = None  # a start held until the body shows whether to compress
         self.started = False
         self.status = 500
 
     async def send(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
+        kind = message["type"]
+        if kind == "http.response.start":
             self.started = True
             self.status = message["status"]
             headers = [*message.get("headers", ()), (b"x-request-id", self.request_id.encode())]
             if self._decorate is not None:
                 headers = self._decorate(self._path, headers)
-            message["headers"] = headers
+            message["headers"] = finish_headers(headers, self._https)
+            compression = self._compression
+            if compression is not None and compression.eligible(self.status, message["headers"]):
+                add_vary(message["headers"], b"Accept-Encoding")
+                if self._gzip:
+                    self._held = message
+                    return
+        elif kind == "http.response.body":
+            held = self._held
+            if held is not None:
+                self._held = None
+                body = message.get("body", b"")
+                compression = self._compression
+                if (
+                    not message.get("more_body", False)
+                    and compression is not None
+                    and len(body) >= compression.min_bytes
+                ):
+                    packed = compression.compress(body)
+                    if len(packed) < len(body):
+                        held["headers"] = encoded(held["headers"], len(packed))
+                        message = {"type": kind, "body": packed, "more_body": False}
+                await self._send(held)
+            if self._head:  # RFC 9110 §9.3.2: the GET answer's headers, no content
+                message = {"type": kind, "body": b"", "more_body": message.get("more_body", False)}
         await self._send(message)
 
     async def problem(

@@ -52,6 +52,7 @@ STATUSES: dict[int, Status] = {
     403: Status("Forbidden", "forbidden", "Not allowed (for example a cross-site write with a session cookie)"),
     404: Status("Not Found", "not-found", "No such resource, or it belongs to someone else"),
     405: Status("Method Not Allowed", "method-not-allowed", "The path does not take this method"),
+    408: Status("Request Timeout", "request-timeout", "The request body did not arrive within the time budget"),
     409: Status("Conflict", "conflict", "Conflicts with the current state"),
     412: Status("Precondition Failed", "precondition-failed", "If-Match did not match the current ETag"),
     413: Status("Content Too Large", "content-too-large", "Request body over 1 MiB"),

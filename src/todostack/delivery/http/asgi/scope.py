@@ -10,6 +10,8 @@ request it
   in flight (cause ``overloaded``), instead of queueing without bound;
 * cancels the handler when the deadline passes (504), the client disconnects, or shutdown's
   grace period ends (503), and records the cause;
+* answers ``HEAD`` on every ``GET`` route: the app serves a GET, the exchange sends its headers
+  without the body (RFC 9110 §9.3.2);
 * reports each finished request to ``on_done`` (access log and metrics).
 """
 
@@ -25,6 +27,7 @@ from typing import NamedTuple
 
 from todostack import context
 from todostack.context import Cause, RequestContext
+from todostack.delivery.http.asgi.answers import Compression, accepts_gzip
 from todostack.delivery.http.asgi.disconnect import DisconnectWatch
 from todostack.delivery.http.asgi.exchange import CAUSE_DETAIL, Exchange, Timer
 from todostack.delivery.http.asgi.lifecycle import Lifecycle
@@ -98,12 +101,14 @@ class RequestScopeMiddleware:
         lifecycle: Lifecycle,
         on_done: Callable[[Finished], None] | None = None,
         decorate: HeaderDecorator | None = None,
+        compression: Compression | None = None,
     ) -> None:
         self.app = app
         self.budgets = budgets
         self.lifecycle = lifecycle
         self.on_done = on_done
         self.decorate = decorate
+        self.compression = compression
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -113,17 +118,32 @@ class RequestScopeMiddleware:
         started = loop.time()
         method: str = scope["method"]
         request_id = timeout_header = None
+        gzip = False
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 request_id = value.decode("latin-1")
             elif name == b"request-timeout":
                 timeout_header = value.decode("latin-1")
+            elif name == b"accept-encoding":
+                gzip = gzip or accepts_gzip(value)
         if request_id is None or not _REQUEST_ID.fullmatch(request_id):
             # Unique, not secret: a syscall per request (secrets, os.urandom) buys nothing here.
             request_id = f"{random.getrandbits(64):016x}"
         probes.request_start(method, scope["path"], request_id)
         ctx = RequestContext(request_id, started + self.budgets.for_request(method, scope["path"]))
-        exchange = Exchange(send, request_id, scope["path"], self.decorate)
+        head = method == "HEAD"
+        if head:
+            scope["method"] = "GET"  # routed, authorized and answered as the GET it mirrors
+        exchange = Exchange(
+            send,
+            request_id,
+            scope["path"],
+            self.decorate,
+            https=scope.get("scheme") == "https",
+            head=head,
+            gzip=gzip,
+            compression=self.compression,
+        )
         span = None
         if scope["path"] not in UNTIMED_PATHS:  # probes and scrapes are not traced
             span = tracing.start_server_span(
@@ -191,7 +211,10 @@ class RequestScopeMiddleware:
             if cause is None:
                 raise  # not ours: the server is cancelling this task
             task.uncancel()
-            if not exchange.started and cause is not Cause.CLIENT_DISCONNECTED:
+            if not exchange.started and cause is Cause.DEADLINE_EXCEEDED and watch.awaiting_body:
+                # The time went waiting for the client's body: its slowness, not ours.
+                await exchange.problem(scope, 408, "the request body did not arrive within the time budget")
+            elif not exchange.started and cause is not Cause.CLIENT_DISCONNECTED:
                 status = CAUSE_STATUS[cause]
                 await exchange.problem(
                     scope,
