@@ -51,9 +51,11 @@ class TodoService:
         self._clock = clock
         self._ids = ids
 
-    async def _target_list(self, uow: UnitOfWork, principal: Principal, list_id: str | None) -> TodoList:
+    async def _target_list(
+        self, uow: UnitOfWork, principal: Principal, list_id: str | None, *, lock: bool = False
+    ) -> TodoList:
         if list_id is not None:
-            return await get_list(uow, principal, list_id)
+            return await get_list(uow, principal, list_id, for_update=lock)
         oldest = await uow.lists.oldest(principal.user_id)
         if oldest is not None:
             return oldest
@@ -115,7 +117,10 @@ class TodoService:
                     placed = await uow.todos.place(draft, list_id=cmd.list_id, order=cmd.order)
                     if placed is not None:
                         return placed
-                todo_list = await self._target_list(uow, principal, cmd.list_id)
+                # A capped list is locked first: concurrent creates then count one after the
+                # other, each seeing the rows the ones before it committed, so the cap is exact
+                # (without the lock, PostgreSQL's READ COMMITTED let 1,004 into a 1,000 cap).
+                todo_list = await self._target_list(uow, principal, cmd.list_id, lock=list_capacity is not None)
                 if (
                     list_capacity is not None
                     and await uow.todos.count_in_list(principal.user_id, todo_list.id) >= list_capacity
