@@ -10,14 +10,13 @@ from litestar import Litestar, Router
 from litestar.datastructures import CacheControlHeader, State
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from swagger_ui_bundle import swagger_ui_path
 
 from todostack import __version__
 from todostack.delivery.http.api.auth import BearerAuthMiddleware
-from todostack.delivery.http.api.openapi import StrictStructSchemaPlugin
+from todostack.delivery.http.api.openapi import CompletedJsonRenderPlugin, StrictStructSchemaPlugin
 from todostack.delivery.http.api.paths import API_PREFIX, OPENAPI_PATH, SWAGGER_ASSETS
 from todostack.delivery.http.api.problems import exception_handlers
 from todostack.delivery.http.api.request import Handed, request_class
@@ -26,6 +25,7 @@ from todostack.delivery.http.api.routes.options import with_options
 from todostack.delivery.http.api.routes.pprof import pprof_router
 from todostack.delivery.http.api.routes.testing import testing_router
 from todostack.delivery.http.api.routes.todobackend import (
+    CAPACITY_MAX,
     CORS_HEADERS,
     PREFIX,
     todobackend_router,
@@ -89,7 +89,7 @@ def _openapi() -> OpenAPIConfig:
         ),
         path=OPENAPI_PATH,
         # /api/docs is the web router's page: Litestar's Swagger page has an inline script.
-        render_plugins=[JsonRenderPlugin()],
+        render_plugins=[CompletedJsonRenderPlugin({("GET", PREFIX): CAPACITY_MAX})],
         components=Components(
             security_schemes={
                 "BearerAuth": SecurityScheme(type="http", scheme="bearer", description="from /auth/token")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Literal
 
 from litestar import MediaType, Response, get
 from msgspec import Struct
@@ -21,7 +22,7 @@ READY_TIMEOUT_S = 0.8
 
 
 class Status(Struct):
-    status: str
+    status: Literal["ok", "ready"]
 
 
 @get("/healthz", summary="Liveness: the process answers (no database)", tags=["health"], exclude_from_auth=True)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Response, delete, get, patch, post
 from litestar.params import FromPath, JSONBody
-from msgspec import Struct
+from msgspec import Meta, Struct
 
 from todostack.delivery.http.api.paths import API_PREFIX
 from todostack.delivery.http.api.preconditions import (
@@ -17,6 +19,7 @@ from todostack.delivery.http.api.request import ApiRequest
 from todostack.delivery.http.api.responses import AUTHED, BODY, CONDITIONAL, NOT_MODIFIED, problems
 from todostack.delivery.http.api.routes.deps import IdempotencyKey, IfMatch, IfNoneMatch
 from todostack.delivery.http.api.schemas import (
+    REORDER_MAX,
     ListCreate,
     ListOut,
     ListPage,
@@ -31,11 +34,11 @@ __all__ = ["handlers"]
 
 
 class BulkResult(Struct):
-    affected: int
+    affected: Annotated[int, Meta(ge=0, le=2**63 - 1)]
 
 
 class ReorderResult(Struct):
-    items: list[TodoOut]
+    items: Annotated[list[TodoOut], Meta(max_length=REORDER_MAX)]
 
 
 def _one(todo_list: TodoList, status: int = 200, extra: dict[str, str] | None = None) -> Response[ListOut]:

@@ -126,7 +126,7 @@ async def heap(request: ApiRequest, seconds: HeapSeconds = 5.0, pid: Pid = None)
 @get("/tasks", summary="Task dump: every asyncio task and thread with its stack")
 async def tasks(
     request: ApiRequest,
-    output: Annotated[Literal["text", "pprof"], QueryParameter(query="format")] = "text",
+    output: Annotated[Literal["text", "pprof"], QueryParameter(name="format")] = "text",
     pid: Pid = None,
 ) -> Response[Any]:
     taken = await _take(request, "tasks", 0, pid)
