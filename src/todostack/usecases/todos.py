@@ -38,6 +38,7 @@ from todostack.usecases.queries import (
     encode_cursor,
     sort_key,
 )
+from todostack.usecases.quotas import Quotas, check_todos
 
 __all__ = ["TodoService"]
 
@@ -46,10 +47,11 @@ _OPTIMISTIC_TRIES = 3
 
 
 class TodoService:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdGenerator) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdGenerator, quotas: Quotas | None = None) -> None:
         self._uow = uow
         self._clock = clock
         self._ids = ids
+        self._quotas = quotas or Quotas()
 
     async def _target_list(
         self, uow: UnitOfWork, principal: Principal, list_id: str | None, *, lock: bool = False
@@ -100,9 +102,13 @@ class TodoService:
             created_at=now,
             updated_at=now,
         )
+        # The demo list has a cap of its own (exact); accounts have a quota on all their todos.
+        quotas = self._quotas if list_capacity is None else Quotas()
         if idempotency_key is None and list_capacity is None:
-            # The common case is one statement: no transaction around it.
+            # The common case is one statement: no transaction around it (the quota's count is a
+            # read before it; see ``check_todos`` for what that means under concurrency).
             async with self._uow(write=True, autocommit=True) as uow:
+                await check_todos(uow, quotas, principal.user_id)
                 placed = await uow.todos.place(draft, list_id=cmd.list_id, order=cmd.order)
                 await uow.commit()
             if placed is not None:
@@ -113,6 +119,7 @@ class TodoService:
         async with self._uow(write=True) as uow:
 
             async def create() -> Todo:
+                await check_todos(uow, quotas, principal.user_id)
                 if list_capacity is None:
                     placed = await uow.todos.place(draft, list_id=cmd.list_id, order=cmd.order)
                     if placed is not None:

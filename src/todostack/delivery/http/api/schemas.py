@@ -117,7 +117,7 @@ class ListOut(Struct):
 
 class ListPage(Struct):
     items: Annotated[list[ListOut], Meta(max_length=LIST_LIMIT_MAX)]
-    next: Cursor | None = None
+    next: Cursor | None
 
 
 class TodoCreate(Struct, forbid_unknown_fields=True):

@@ -155,7 +155,13 @@ async def search_todos(
     return JsonResponse(TodoPage([TodoOut.of(t) for t in page.items], page.next_cursor), headers=headers)
 
 
-@post("/todos", status_code=201, summary="Create a todo", responses=problems(*AUTHED, *BODY, 404, 409), tags=["todos"])
+@post(
+    "/todos",
+    status_code=201,
+    summary="Create a todo",
+    responses=problems(*AUTHED, *BODY, 403, 404, 409),
+    tags=["todos"],
+)
 async def create_todo(
     data: JSONBody[TodoCreate], request: ApiRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[TodoOut]:
