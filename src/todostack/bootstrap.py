@@ -141,6 +141,7 @@ def create_app(
         shutdown=ShutdownPolicy(rq.shutdown_delay_seconds, rq.shutdown_grace_seconds),
         handle_signals=handle_signals,
         admin_token=settings.profiling.admin_token,
+        metrics_public=settings.limits.metrics_public,
     )
     alerts = AlertQueue(rq.alert_webhook_url)
     lifecycle = Lifecycle(max_inflight=config.max_inflight, policy=config.shutdown)

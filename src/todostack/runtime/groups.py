@@ -202,8 +202,9 @@ class LimitSettings:
     )
     metrics_port: int = setting(
         "TODOSTACK_METRICS_PORT",
-        9464,
-        "port of the separate `/metrics` listener (on `TODOSTACK_HOST`); `0`: none",
+        0,
+        "port of a separate listener (on `TODOSTACK_HOST`) that serves only `/metrics`, to anyone who "
+        "reaches it (the chart and compose use 9464); `0`: none",
         whole(0, 65535),
     )
     metrics_public: bool = setting(

@@ -99,6 +99,11 @@ def _openapi() -> OpenAPIConfig:
     )
 
 
+def _probes(config: HttpConfig) -> list[Any]:
+    scrape = health.metrics_handler(public=config.metrics_public, admin_token=config.admin_token)
+    return [*health.handlers, *([scrape] if scrape is not None else [])]
+
+
 def create_http_app(
     config: HttpConfig,
     open_services: Callable[[], AbstractAsyncContextManager[Services]],
@@ -141,7 +146,7 @@ def create_http_app(
     handlers: list[Any] = [
         public_api,
         private_api,
-        Router("/", route_handlers=health.handlers),
+        Router("/", route_handlers=_probes(config)),
         create_static_files_router(
             SWAGGER_ASSETS,
             directories=[str(swagger_ui_path)],
