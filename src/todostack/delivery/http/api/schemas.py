@@ -54,6 +54,9 @@ Password = Annotated[str, Meta(min_length=8, max_length=1024, pattern=ANY_TEXT)]
 UUID_TEXT = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 Id = Annotated[str, Meta(min_length=36, max_length=36, pattern=UUID_TEXT)]
 Version = Annotated[int, Meta(ge=1, le=2**63 - 1)]  # starts at 1, one more per change (a bigint)
+# A todo's order as stored: what clients may set (``Order``), or one past the list's highest, which
+# may climb past ORDER_MAX after a client set it there; a bigint either way.
+OrderOut = Annotated[int, Meta(ge=-ORDER_MAX, le=2**63 - 1)]
 TitleOut = Annotated[str, Meta(max_length=TITLE_MAX)]
 NotesOut = Annotated[str, Meta(max_length=NOTES_MAX)]
 TagsOut = Annotated[list[Annotated[str, Meta(max_length=TAG_MAX)]], Meta(max_length=TAGS_MAX)]
@@ -179,7 +182,7 @@ class TodoOut(Struct, gc=False):
     due: datetime | None
     priority: PriorityName
     tags: TagsOut
-    order: Order
+    order: OrderOut
     created_at: datetime
     updated_at: datetime
     version: Version

@@ -13,7 +13,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 from todostack.delivery.http.api.preconditions import parse_id
 from todostack.delivery.http.api.request import ApiRequest
 from todostack.delivery.http.api.responses import BODY, problems
-from todostack.delivery.http.api.schemas import Id, Order, Title, TitleOut
+from todostack.delivery.http.api.schemas import Id, Order, OrderOut, Title, TitleOut
 from todostack.domain import Todo
 from todostack.usecases import UNSET as KEEP
 from todostack.usecases import TodoChanges
@@ -49,7 +49,7 @@ class TBTodo(Struct):
     id: Id
     title: TitleOut
     completed: bool
-    order: Order
+    order: OrderOut
     url: Annotated[str, Meta(max_length=URL_MAX)]
 
 
