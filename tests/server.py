@@ -69,6 +69,8 @@ def run_server(
         "TODOSTACK_PORT": str(port),
         "TODOSTACK_WORKERS": str(workers),
         "TODOSTACK_AUTOPROF_DIR": str(tmp / "profiles"),
+        # The tests read /metrics on the port they talk to (production keeps it off that port).
+        "TODOSTACK_METRICS_PUBLIC": "on",
         **(env or {}),
     }
     with log.open("wb") as out:

@@ -10,7 +10,8 @@
                API in distribution 2.8); the chart pulled back by digest and rendered from the pulled archive
     6 sign     GPG simple signing of the pushed digest; verification accepts it and refuses it unsigned
     7 smoke    the image pulled by digest and run: read-only, no capabilities, no new privileges; /healthz,
-               /readyz, /metrics; not root; SIGTERM exits 0 within the grace period
+               /readyz, /metrics (its own port; 404 on the public one); not root; SIGTERM exits 0 within
+               the grace period
 
 Parameters (environment):
     REGISTRY            host[:port] of the registry (Harbor); empty: a local stand-in is started for the run
@@ -635,7 +636,7 @@ def smoke(reference: str, *, pull_args: list[str], grace: int = 30, timeout: flo
     if pull_args:
         run(["podman", "pull", "--quiet", *pull_args, reference], timeout=900)
     name = f"todostack-smoke-{os.getpid()}-{int(time.time())}"
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     secret = os.urandom(32).hex()
     facts: dict[str, Any] = {"ref": reference}
     run(
@@ -652,8 +653,12 @@ def smoke(reference: str, *, pull_args: list[str], grace: int = 30, timeout: flo
             "no-new-privileges",
             "--publish",
             f"127.0.0.1:{port}:8000",
+            "--publish",
+            f"127.0.0.1:{metrics_port}:9464",
             "--env",
             f"TODOSTACK_SECRET_KEY={secret}",
+            "--env",
+            "TODOSTACK_METRICS_PORT=9464",
             "--stop-timeout",
             str(grace),
             reference,
@@ -671,8 +676,13 @@ def smoke(reference: str, *, pull_args: list[str], grace: int = 30, timeout: flo
                 logs = run(["podman", "logs", name], check=False)
                 raise StepFailed(f"the container never became ready ({state}): {(logs.stdout + logs.stderr)[-1500:]}")
             time.sleep(0.5)
+        # /metrics is served on its own port only; the public port answers 404 there.
+        facts["public /metrics"], _ = http_get(base + "/metrics")
+        if facts["public /metrics"] != 404:
+            raise StepFailed(f"/metrics on the public port answered {facts['public /metrics']}, not 404")
         for path in ("/healthz", "/readyz", "/metrics"):
-            status, body = http_get(base + path)
+            where = f"http://127.0.0.1:{metrics_port}" if path == "/metrics" else base
+            status, body = http_get(where + path)
             facts[path] = status
             if status != 200:
                 raise StepFailed(f"{path} answered {status}")

@@ -41,6 +41,7 @@ from todostack.runtime.plan import WorkerPlan
 from todostack.usecases import AuthService, ListService, TodoBackendService, TodoService
 from todostack.usecases.ports import Clock, IdGenerator
 from todostack.usecases.queries import CursorCodec
+from todostack.usecases.quotas import Quotas
 from todostack.worker import Worker
 
 __all__ = ["MigrationError", "Storage", "create_app", "migrate", "open_services", "open_storage", "pending_migrations"]
@@ -99,13 +100,14 @@ async def open_services(
         sec = settings.security
         hasher = Argon2Hasher(Argon2Params(time_cost=sec.argon2_time_cost, memory_kib=sec.argon2_memory_kib))
         tokens = HmacTokenCodec(sec.secret_key)
-        todos = TodoService(store.uow, clock, ids, cursors=CursorCodec.from_secret(sec.secret_key))
+        quotas = Quotas(lists=settings.limits.quota_lists, todos=settings.limits.quota_todos)
+        todos = TodoService(store.uow, clock, ids, quotas, cursors=CursorCodec.from_secret(sec.secret_key))
         # With tracing on, each use case call is a span (a no-op wrapper otherwise).
         yield Services(
             auth=traced(
                 AuthService(store.uow, hasher, tokens, clock, ids, timedelta(seconds=sec.token_ttl_seconds)), "auth"
             ),
-            lists=traced(ListService(store.uow, clock, ids), "lists"),
+            lists=traced(ListService(store.uow, clock, ids, quotas), "lists"),
             todos=traced(todos, "todos"),
             todobackend=traced(
                 TodoBackendService(store.uow, todos, clock, settings.todobackend_capacity), "todobackend"
@@ -142,6 +144,7 @@ def create_app(
         handle_signals=handle_signals,
         admin_token=settings.profiling.admin_token,
         compression=Compression(min_bytes=rq.compress_min_bytes),
+        metrics_public=settings.limits.metrics_public,
     )
     alerts = AlertQueue(rq.alert_webhook_url)
     lifecycle = Lifecycle(max_inflight=config.max_inflight, policy=config.shutdown)

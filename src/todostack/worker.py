@@ -28,6 +28,7 @@ from todostack.observability.alerts import Alert, AlertQueue
 from todostack.observability.logs import flush_logs, flush_logs_forever
 from todostack.observability.metrics import Metrics
 from todostack.observability.process import GcWatch, ProcessSampler
+from todostack.observability.scrape import serve_metrics
 from todostack.observability.tracing import set_tracer, setup_tracing
 from todostack.profiling.autoprof import Autoprof
 from todostack.runtime import Settings
@@ -80,6 +81,10 @@ class Worker:
             )
             stack.enter_context(_task(sampler.run(), "todostack-process-sampler"))
             stack.enter_context(_log_flusher())
+            if self.settings.limits.metrics_port:  # /metrics on a port of its own (SO_REUSEPORT)
+                await stack.enter_async_context(
+                    serve_metrics(self.metrics, self.settings.server.host, self.settings.limits.metrics_port)
+                )
             yield await stack.enter_async_context(self.services(store))
 
     def _tune_process(self) -> None:

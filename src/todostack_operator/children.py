@@ -17,6 +17,7 @@ from todostack_operator.spec import TodoStackSpec
 HTTP_PORT = 8000
 MIDDLEWARE_SUFFIXES = ("ratelimit", "headers", "circuitbreaker", "retry")
 SERVICE_PORT = 80
+METRICS_PORT = 9464  # the service's /metrics listener (TODOSTACK_METRICS_PORT)
 Manifest = dict[str, Any]
 
 
@@ -88,6 +89,8 @@ def _env(spec: TodoStackSpec) -> list[Manifest]:
         {"name": "TODOSTACK_ENV", "value": "production"},
         {"name": "TODOSTACK_HOST", "value": "0.0.0.0"},  # noqa: S104 - inside a pod, behind a Service
         {"name": "TODOSTACK_PORT", "value": str(HTTP_PORT)},
+        # /metrics on a port of its own: the public port (the one routed to) has none.
+        {"name": "TODOSTACK_METRICS_PORT", "value": str(METRICS_PORT)},
         {
             "name": "TODOSTACK_DATABASE_URL",
             "valueFrom": {"secretKeyRef": {"name": spec.database.url_secret.name, "key": spec.database.url_secret.key}},
@@ -170,7 +173,10 @@ def deployment(owner: Owner, spec: TodoStackSpec, image: str) -> Manifest:
                         "name": "api",
                         "image": image,
                         "args": ["serve"],
-                        "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
+                        "ports": [
+                            {"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"},
+                            {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
+                        ],
                         "env": _env(spec),
                         "resources": _resources(spec),
                         "livenessProbe": probe,
@@ -201,7 +207,10 @@ def service(owner: Owner) -> Manifest:
         "spec": {
             "type": "ClusterIP",
             "selector": selector_labels(owner),
-            "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}],
+            "ports": [
+                {"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"},
+                {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"},
+            ],
         },
     }
 
@@ -330,7 +339,7 @@ def service_monitor(owner: Owner, spec: TodoStackSpec) -> Manifest | None:
         "spec": {
             "selector": {"matchLabels": selector_labels(owner)},
             "namespaceSelector": {"matchNames": [owner.namespace]},
-            "endpoints": [{"port": "http", "path": "/metrics", "interval": wanted.interval}],
+            "endpoints": [{"port": "metrics", "path": "/metrics", "interval": wanted.interval}],
         },
     }
 

@@ -124,6 +124,7 @@ def serve_inside(groups: Groups, tmp_path: Path, **settings: str) -> Iterator[Se
         "TODOSTACK_PORT": str(port),
         "TODOSTACK_DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite",
         "TODOSTACK_TEST_ENDPOINTS": "on",
+        "TODOSTACK_METRICS_PUBLIC": "on",
         **settings,
     }
     env.pop("TODOSTACK_WORKERS", None)

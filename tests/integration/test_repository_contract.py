@@ -404,3 +404,40 @@ async def test_concurrent_claims_of_one_key_create_once(storage: Storage, ids: S
     assert sorted(results) == [False, False, False, True]
     async with storage.uow() as uow:
         assert await uow.todos.count_in_list(user.id, todo_list.id) == 1
+
+
+async def test_lists_come_in_pages_oldest_first_with_ties_broken_by_id(storage: Storage, ids: SequentialIds) -> None:
+    user, inbox = await _user(storage, ids)
+    later = T0 + timedelta(minutes=1)
+    # Two lists made in the same microsecond: the id decides, on every backend.
+    made = [TodoList(ids(), user.id, f"l{n}", later if n < 2 else later + timedelta(minutes=n), T0) for n in range(4)]
+    async with storage.uow(write=True) as uow:
+        for todo_list in made:
+            await uow.lists.add(todo_list)
+        await uow.commit()
+    everything = [inbox, *sorted(made, key=lambda lst: (lst.created_at, lst.id))]
+    other, others = await _user(storage, ids)
+    async with storage.uow() as uow:
+        first = await uow.lists.page_for_owner(user.id, None, 2)
+        second = await uow.lists.page_for_owner(user.id, (first[-1].created_at, first[-1].id), 2)
+        third = await uow.lists.page_for_owner(user.id, (second[-1].created_at, second[-1].id), 2)
+        assert await uow.lists.page_for_owner(user.id, (third[-1].created_at, third[-1].id), 2) == []
+        assert await uow.lists.page_for_owner(other.id, None, 10) == [others]
+    assert [*first, *second, *third] == everything
+
+
+async def test_counts_for_an_owner_stop_at_the_bound(storage: Storage, ids: SequentialIds) -> None:
+    user, inbox = await _user(storage, ids)
+    other, others = await _user(storage, ids)
+    extra = TodoList(ids(), user.id, "more", T0, T0)
+    async with storage.uow(write=True) as uow:
+        await uow.lists.add(extra)
+        await uow.commit()
+    await _add(storage, *(_todo(ids, user, lst, order=n) for n, lst in enumerate([inbox, extra, extra])))
+    await _add(storage, _todo(ids, other, others))
+    async with storage.uow() as uow:
+        assert await uow.lists.count_for_owner(user.id, 100) == 2
+        assert await uow.lists.count_for_owner(user.id, 1) == 1
+        assert await uow.todos.count_for_owner(user.id, 100) == 3
+        assert await uow.todos.count_for_owner(user.id, 2) == 2
+        assert await uow.todos.count_for_owner(other.id, 100) == 1

@@ -29,7 +29,13 @@ def pg_url() -> Iterator[str]:
 async def traced_app(url: str) -> AsyncIterator[tuple[httpx.AsyncClient, InMemorySpanExporter]]:
     exporter = InMemorySpanExporter()
     settings = Settings.from_env(
-        {**FAST_HASHING, "TODOSTACK_DATABASE_URL": url, "TODOSTACK_TEST_ENDPOINTS": "on", "TODOSTACK_WORKERS": "1"}
+        {
+            **FAST_HASHING,
+            "TODOSTACK_DATABASE_URL": url,
+            "TODOSTACK_TEST_ENDPOINTS": "on",
+            "TODOSTACK_WORKERS": "1",
+            "TODOSTACK_METRICS_PUBLIC": "on",
+        }
     )
     async with serving(create_app(settings, span_exporter=exporter)) as http:
         r = await http.post("/api/v1/auth/register", json={"email": "t@example.com", "password": "password123"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from todostack.observability.alerts import Alert, AlertQueue, BurstDetector
+from todostack.observability.alerts import MAX_FIELD_CHARS, MAX_TEXT_CHARS, Alert, AlertQueue, BurstDetector
 
 
 async def test_publishing_to_a_full_queue_drops_and_counts_without_waiting() -> None:
@@ -28,6 +28,34 @@ def test_the_slack_payload_names_the_alert_and_its_details() -> None:
     assert "`memory_guard`" in text
     assert "over its share" in text
     assert "before_mib: 300" in text
+
+
+@pytest.mark.parametrize(
+    ("summary", "shown"),
+    [
+        ("<!channel> wake up", "&lt;!channel&gt; wake up"),
+        ("<https://evil.example|click here>", "&lt;https://evil.example|click here&gt;"),
+        ("fish & chips &amp;", "fish &amp; chips &amp;amp;"),
+        ("one\n• forged: line", "one • forged: line"),
+    ],
+    ids=["mention", "link", "ampersand", "forged-line"],
+)
+def test_client_text_is_escaped_for_slack(summary: str, shown: str) -> None:
+    text = str(Alert("errors_burst", summary, {"path<>": summary}).as_slack("todostack")["text"])
+    assert f": {shown}" in text
+    assert f"• path&lt;&gt;: {shown}" in text
+    assert "<" not in text
+    assert ">" not in text
+    assert len(text.splitlines()) == 2
+
+
+def test_a_long_value_and_a_long_alert_are_cut() -> None:
+    huge = "&" * 10_000
+    text = str(Alert("errors_burst", huge, {f"k{n}": huge for n in range(50)}).as_slack("todostack")["text"])
+    assert len(text) <= MAX_TEXT_CHARS
+    assert text.endswith("…")
+    assert "&amp;" * (MAX_FIELD_CHARS - 1) + "…" in text  # one value: cut, then escaped whole
+    assert not text.rstrip("…").endswith(("&", "&a", "&am", "&amp"))  # never half an escape
 
 
 @pytest.mark.parametrize(

@@ -17,13 +17,14 @@ from todostack.bootstrap import create_app
 from todostack.context import Cause
 from todostack.delivery.http.asgi.lifecycle import Lifecycle
 from todostack.runtime import Settings
-from todostack.runtime.settings import DatabaseSettings, RequestSettings, SecuritySettings
+from todostack.runtime.settings import DatabaseSettings, LimitSettings, RequestSettings, SecuritySettings
 
 SETTINGS = Settings(
     database=DatabaseSettings(url="memory://"),
     security=SecuritySettings(argon2_time_cost=1, argon2_memory_kib=1024),
     requests=RequestSettings(read_timeout_seconds=2.0, write_timeout_seconds=2.0, max_inflight=2),
     test_endpoints=True,
+    limits=LimitSettings(metrics_public=True),
 )
 
 

@@ -134,6 +134,12 @@ def _service_env(database_url: str, port: int, workers: int | None, extra: Mappi
         "TODOSTACK_PORT": str(port),
         "TODOSTACK_TODOBACKEND": "on",
         "TODOSTACK_SHUTDOWN_DELAY_SECONDS": "0",
+        # The load generator counts answers from /metrics on the port it loads; create
+        # scenarios add todos far past an account's default quota.
+        "TODOSTACK_METRICS_PUBLIC": "on",
+        "TODOSTACK_METRICS_PORT": "0",
+        "TODOSTACK_QUOTA_LISTS": "1000000",
+        "TODOSTACK_QUOTA_TODOS": "100000000",
         **extra,
     }
     if workers is not None:

@@ -9,6 +9,7 @@ from todostack.domain.errors import (
     Invalid,
     NotFound,
     PreconditionFailed,
+    QuotaExceeded,
     TodoError,
 )
 from todostack.domain.lists import TodoList
@@ -26,6 +27,7 @@ __all__ = [
     "PreconditionFailed",
     "Principal",
     "Priority",
+    "QuotaExceeded",
     "Todo",
     "TodoError",
     "TodoList",

@@ -9,6 +9,7 @@ The tree, from the most general::
     ├── Invalid              input breaks a rule; carries one message per field
     │   └── IdempotencyKeyReused  the same key came back with a different request
     ├── Forbidden            the caller is known but may not do this
+    │   └── QuotaExceeded        the account already holds the most it may
     └── AuthenticationFailed the caller could not be identified
 """
 
@@ -25,6 +26,7 @@ __all__ = [
     "Invalid",
     "NotFound",
     "PreconditionFailed",
+    "QuotaExceeded",
     "TodoError",
 ]
 
@@ -84,3 +86,12 @@ class Forbidden(TodoError):
 
 class AuthenticationFailed(TodoError):
     """Missing, malformed, expired or wrong credentials."""
+
+
+class QuotaExceeded(Forbidden):
+    """The account already holds as many of ``resource`` as it may (``limit``)."""
+
+    def __init__(self, resource: str, limit: int) -> None:
+        super().__init__(f"quota exceeded: an account may hold at most {limit} {resource}; delete some to make room")
+        self.resource = resource
+        self.limit = limit

@@ -22,9 +22,24 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["Alert", "AlertQueue", "AlertStats", "BurstDetector", "run_alert_queue"]
+__all__ = ["MAX_FIELD_CHARS", "MAX_TEXT_CHARS", "Alert", "AlertQueue", "AlertStats", "BurstDetector", "run_alert_queue"]
 
 log = logging.getLogger("todostack.alerts")
+
+# Alerts quote what clients sent (paths, methods, messages). Slack reads "<...>" as links and
+# mentions ("<!channel>", "<https://evil|click here>") and "&" as an entity: its own rule is to
+# escape exactly these three. Line breaks would let a value forge lines of its own.
+_SLACK_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\n": " ", "\r": " ", "\t": " "})
+MAX_FIELD_CHARS = 300  # one quoted value, before escaping
+MAX_TEXT_CHARS = 3000  # the whole message: Slack cuts a section's text there
+_CUT = "…"
+
+
+def _quoted(value: str, limit: int = MAX_FIELD_CHARS) -> str:
+    """``value`` shortened to ``limit`` characters and escaped for Slack's mrkdwn."""
+    if len(value) > limit:
+        value = value[: limit - 1] + _CUT
+    return value.translate(_SLACK_ESCAPES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +49,21 @@ class Alert:
     details: dict[str, str] = field(default_factory=dict)
 
     def as_slack(self, service: str) -> dict[str, object]:
+        """Slack's message payload: every quoted text escaped and bounded, the whole text too."""
         host, pid = socket.gethostname(), os.getpid()
-        lines = [f"*{service}* `{self.kind}` on {host} (pid {pid}): {self.summary}"]
-        lines += [f"• {key}: {value}" for key, value in self.details.items()]
-        return {"text": "\n".join(lines)}
+        kind = _quoted(self.kind).replace("`", "'")
+        lines = [f"*{_quoted(service)}* `{kind}` on {_quoted(host)} (pid {pid}): {_quoted(self.summary)}"]
+        lines += [f"• {_quoted(key)}: {_quoted(value)}" for key, value in self.details.items()]
+        text = "\n".join(lines)
+        if len(text) > MAX_TEXT_CHARS:
+            # Cut at a line end where one is near, never inside an escape ("&amp;").
+            cut = text.rfind("\n", 0, MAX_TEXT_CHARS - len(_CUT))
+            text = text[: cut if cut > 0 else MAX_TEXT_CHARS - len(_CUT)]
+            amp = text.rfind("&")
+            if amp != -1 and ";" not in text[amp:]:
+                text = text[:amp]
+            text += _CUT
+        return {"text": text}
 
 
 @dataclass(slots=True)

@@ -10,6 +10,7 @@ from todostack.runtime.declare import SettingsError, number, on_off, one_of, set
 __all__ = [
     "DEFAULT_SECRET",
     "DatabaseSettings",
+    "LimitSettings",
     "RequestSettings",
     "RuntimeSettings",
     "SecuritySettings",
@@ -200,4 +201,37 @@ class RequestSettings:
         1024,
         "gzip JSON, HTML, JS and CSS answers of at least this many bytes when the client accepts it (0: never)",
         whole(0, 1 << 30),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LimitSettings:
+    """Bounded resources (OWASP API4): per-account quotas and where ``/metrics`` is served."""
+
+    quota_lists: int = setting(
+        "TODOSTACK_QUOTA_LISTS",
+        500,
+        "most lists one account may hold; past it, 403 `quota-exceeded` (one page of lists holds them all)",
+        whole(1, 1_000_000),
+    )
+    quota_todos: int = setting(
+        "TODOSTACK_QUOTA_TODOS",
+        10_000,
+        "most todos one account may hold in all its lists; past it, 403 `quota-exceeded`",
+        whole(1, 100_000_000),
+    )
+    metrics_port: int = setting(
+        "TODOSTACK_METRICS_PORT",
+        0,
+        "port of a separate listener (on `TODOSTACK_HOST`) that serves only `/metrics`, to anyone who "
+        "reaches it (the chart and compose use 9464); `0`: none",
+        whole(0, 65535),
+    )
+    metrics_public: bool = setting(
+        "TODOSTACK_METRICS_PUBLIC",
+        False,
+        "also serve `/metrics` on the public listener to anyone (development); off, it answers only "
+        "`Authorization: Bearer <TODOSTACK_ADMIN_TOKEN>` there, and 404 without an admin token",
+        switch,
+        show=on_off,
     )

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
 from todostack.domain import (
     FieldError,
     Invalid,
@@ -12,9 +18,12 @@ from todostack.domain import (
 from todostack.domain.lists import normalize_list_name
 from todostack.usecases.commands import NewList, VersionCheck
 from todostack.usecases.idempotency import Created, fingerprint, present, run_idempotent
-from todostack.usecases.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
+from todostack.usecases.ports import Clock, IdGenerator, ListPosition, UnitOfWork, UnitOfWorkFactory
+from todostack.usecases.quotas import Quotas, check_lists
 
-__all__ = ["ListService", "get_list"]
+__all__ = ["ListPage", "ListService", "decode_list_cursor", "encode_list_cursor", "get_list"]
+
+_ID_MAX = 36
 
 
 async def get_list(uow: UnitOfWork, principal: Principal, list_id: str, *, for_update: bool = False) -> TodoList:
@@ -24,11 +33,36 @@ async def get_list(uow: UnitOfWork, principal: Principal, list_id: str, *, for_u
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    items: list[TodoList]
+    next_cursor: str | None
+
+
+def encode_list_cursor(position: ListPosition) -> str:
+    raw = json.dumps([position[0].isoformat(), position[1]], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_list_cursor(token: str) -> ListPosition:
+    """The position a cursor of ``encode_list_cursor`` holds; ``Invalid`` for anything else."""
+    bad = Invalid([FieldError("cursor", "is not a cursor returned by this API")])
+    try:
+        created, list_id = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        at = datetime.fromisoformat(created)
+    except (binascii.Error, ValueError, TypeError):
+        raise bad from None
+    if at.tzinfo is None or not isinstance(list_id, str) or len(list_id) > _ID_MAX:
+        raise bad
+    return at, list_id
+
+
 class ListService:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdGenerator) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdGenerator, quotas: Quotas | None = None) -> None:
         self._uow = uow
         self._clock = clock
         self._ids = ids
+        self._quotas = quotas or Quotas()
 
     async def create(self, principal: Principal, cmd: NewList, idempotency_key: str | None = None) -> Created[TodoList]:
         errors: list[FieldError] = []
@@ -39,6 +73,7 @@ class ListService:
         async with self._uow(write=True) as uow:
 
             async def create() -> TodoList:
+                await check_lists(uow, self._quotas, principal.user_id)
                 todo_list = TodoList(self._ids(), principal.user_id, name, now, now)
                 await uow.lists.add(todo_list)
                 return todo_list
@@ -61,6 +96,20 @@ class ListService:
     async def all(self, principal: Principal) -> list[TodoList]:
         async with self._uow() as uow:
             return await uow.lists.list_for_owner(principal.user_id)
+
+    async def page(self, principal: Principal, *, limit: int, cursor: str | None = None) -> ListPage:
+        """One page of the caller's lists, oldest first; ``next_cursor`` continues after it."""
+        if limit < 1:
+            raise Invalid([FieldError("limit", "must be at least 1")])
+        after = decode_list_cursor(cursor) if cursor else None
+        async with self._uow() as uow:
+            rows = await uow.lists.page_for_owner(principal.user_id, after, limit + 1)
+        items = rows[:limit]
+        next_cursor = None
+        if len(rows) > limit:
+            last = items[-1]
+            next_cursor = encode_list_cursor((last.created_at, last.id))
+        return ListPage(items, next_cursor)
 
     async def rename(self, principal: Principal, list_id: str, name: str, expected: VersionCheck = None) -> TodoList:
         errors: list[FieldError] = []

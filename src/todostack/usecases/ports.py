@@ -19,6 +19,7 @@ __all__ = [
     "Clock",
     "IdGenerator",
     "IdempotencyRepository",
+    "ListPosition",
     "ListRepository",
     "PasswordHasher",
     "Snapshot",
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 Clock = Callable[[], datetime]
+ListPosition = tuple[datetime, str]  # a list's place in its owner's lists: (created_at, id)
 IdGenerator = Callable[[], str]
 Snapshot = Todo | TodoList | User
 
@@ -52,6 +54,13 @@ class ListRepository(Protocol):
     async def oldest(self, owner_id: str) -> TodoList | None: ...
 
     async def list_for_owner(self, owner_id: str) -> list[TodoList]: ...
+
+    async def page_for_owner(self, owner_id: str, after: ListPosition | None, limit: int) -> list[TodoList]:
+        """At most ``limit`` of the owner's lists, oldest first (``created_at``, then ``id``),
+        starting after ``after`` (the position of the previous page's last list)."""
+
+    async def count_for_owner(self, owner_id: str, up_to: int) -> int:
+        """How many lists the owner holds, counted no further than ``up_to``."""
 
     async def update(self, todo_list: TodoList) -> None: ...
 
@@ -86,6 +95,9 @@ class TodoRepository(Protocol):
         """Return at most ``query.limit + 1`` todos in the query's order, after its cursor."""
 
     async def count_in_list(self, owner_id: str, list_id: str) -> int: ...
+
+    async def count_for_owner(self, owner_id: str, up_to: int) -> int:
+        """How many todos the owner holds in all lists, counted no further than ``up_to``."""
 
     async def max_order(self, owner_id: str, list_id: str) -> int | None: ...
 

@@ -37,6 +37,7 @@ from todostack.usecases.queries import (
     TodoQuery,
     sort_key,
 )
+from todostack.usecases.quotas import Quotas, check_todos
 
 __all__ = ["TodoService"]
 
@@ -46,17 +47,26 @@ _OPTIMISTIC_TRIES = 3
 
 class TodoService:
     def __init__(
-        self, uow: UnitOfWorkFactory, clock: Clock, ids: IdGenerator, *, cursors: CursorCodec | None = None
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        ids: IdGenerator,
+        quotas: Quotas | None = None,
+        *,
+        cursors: CursorCodec | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._ids = ids
+        self._quotas = quotas or Quotas()
         # Every worker and pod must share the key (bootstrap derives it from the secret).
         self._cursors = cursors if cursors is not None else CursorCodec.ephemeral()
 
-    async def _target_list(self, uow: UnitOfWork, principal: Principal, list_id: str | None) -> TodoList:
+    async def _target_list(
+        self, uow: UnitOfWork, principal: Principal, list_id: str | None, *, lock: bool = False
+    ) -> TodoList:
         if list_id is not None:
-            return await get_list(uow, principal, list_id)
+            return await get_list(uow, principal, list_id, for_update=lock)
         oldest = await uow.lists.oldest(principal.user_id)
         if oldest is not None:
             return oldest
@@ -102,9 +112,13 @@ class TodoService:
             created_at=now,
             updated_at=now,
         )
+        # The demo list has a cap of its own (exact); accounts have a quota on all their todos.
+        quotas = self._quotas if list_capacity is None else Quotas()
         if idempotency_key is None and list_capacity is None:
-            # The common case is one statement: no transaction around it.
+            # The common case is one statement: no transaction around it (the quota's count is a
+            # read before it; see ``check_todos`` for what that means under concurrency).
             async with self._uow(write=True, autocommit=True) as uow:
+                await check_todos(uow, quotas, principal.user_id)
                 placed = await uow.todos.place(draft, list_id=cmd.list_id, order=cmd.order)
                 await uow.commit()
             if placed is not None:
@@ -115,11 +129,15 @@ class TodoService:
         async with self._uow(write=True) as uow:
 
             async def create() -> Todo:
+                await check_todos(uow, quotas, principal.user_id)
                 if list_capacity is None:
                     placed = await uow.todos.place(draft, list_id=cmd.list_id, order=cmd.order)
                     if placed is not None:
                         return placed
-                todo_list = await self._target_list(uow, principal, cmd.list_id)
+                # A capped list is locked first: concurrent creates then count one after the
+                # other, each seeing the rows the ones before it committed, so the cap is exact
+                # (without the lock, PostgreSQL's READ COMMITTED let 1,004 into a 1,000 cap).
+                todo_list = await self._target_list(uow, principal, cmd.list_id, lock=list_capacity is not None)
                 if (
                     list_capacity is not None
                     and await uow.todos.count_in_list(principal.user_id, todo_list.id) >= list_capacity

@@ -95,6 +95,7 @@ class Stack:
     url: str
     project: str
     log: Path
+    metrics_url: str
 
 
 def _build_images() -> tuple[str, str]:
@@ -140,7 +141,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         stderr=subprocess.DEVNULL,
     )
     project = f"todostack-test-{os.getpid()}"
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     # Only for this machine: podman's Docker API ignores containers.conf's ulimits (the hard nofile limit here is
     # 20000, nproc is capped too), and podman 4.3 without systemd never runs health checks, so a container with
     # one stays "starting", which Traefik's docker provider skips. Traefik's own /readyz check still runs.
@@ -155,6 +156,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "TODOSTACK_IMAGE": app_image,
         "TRAEFIK_IMAGE": traefik_image,
         "TODOSTACK_HTTP_PORT": str(port),
+        "TODOSTACK_METRICS_HOST_PORT": str(metrics_port),
     }
     files = ["-f", str(COMPOSE_FILE), "-f", str(override), "-p", project]
     try:
@@ -190,7 +192,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 shown = (logs.stdout + logs.stderr)[-4000:]
                 raise AssertionError(f"the stack did not answer steadily through Traefik in 180 s:\n{shown}")
             time.sleep(1)
-        yield Stack(url, project, tmp)
+        yield Stack(url, project, tmp, f"http://127.0.0.1:{metrics_port}/metrics")
     finally:
         subprocess.run(
             [str(compose), *files, "down", "--volumes", "--timeout", "10"],
@@ -215,9 +217,13 @@ def test_the_app_answers_through_traefik_with_security_headers(stack: Stack) -> 
         assert answer.headers["X-Content-Type-Options"] == "nosniff"
         assert answer.headers["Strict-Transport-Security"].startswith("max-age=31536000")
         assert "default-src" in answer.headers["Content-Security-Policy"]
-        assert client.get("/metrics").status_code == 200
+        # /metrics is not on the public side: Traefik routes to the app's port, which has none.
+        assert client.get("/metrics").status_code == 404
         # Routed by host: another name reaches no router.
         assert httpx.get(f"{stack.url}/healthz", headers={"Host": "other.test"}, timeout=10).status_code == 404
+    scrape = httpx.get(stack.metrics_url, timeout=10)
+    assert scrape.status_code == 200
+    assert "todostack_http_requests_total" in scrape.text
 
 
 def test_the_sign_in_limit_from_the_labels_trips(stack: Stack) -> None:

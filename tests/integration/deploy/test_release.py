@@ -320,6 +320,7 @@ def test_the_smoke_run_was_hardened_and_stopped_cleanly(release: Release) -> Non
     smoke = release.facts["smoke"]
     assert smoke["ref"] == release.facts["image_ref"]
     assert smoke["/healthz"] == smoke["/readyz"] == smoke["/metrics"] == 200
+    assert smoke["public /metrics"] == 404
     assert smoke["uid"] != "0"
     assert smoke["image_user"].split(":")[0] == "10001"
     assert smoke["exit_code"] == 0

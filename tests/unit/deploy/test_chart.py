@@ -138,8 +138,28 @@ def test_service_monitor_only_when_enabled(rendered: dict[str, Objects]) -> None
     monitor = _kinds(rendered["metrics"])["ServiceMonitor"][0]
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     assert monitor["spec"]["endpoints"] == [
-        {"port": "http", "path": "/metrics", "interval": "15s", "scrapeTimeout": "5s"}
+        {"port": "metrics", "path": "/metrics", "interval": "15s", "scrapeTimeout": "5s"}
     ]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_metrics_are_served_on_their_own_port_only_to_prometheus(rendered: dict[str, Objects], scenario: str) -> None:
+    kinds = _kinds(rendered[scenario])
+    container = kinds["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["TODOSTACK_METRICS_PORT"] == str(ports["metrics"])
+    assert ports["metrics"] != ports["http"]
+    assert env.get("TODOSTACK_METRICS_PUBLIC", "off") == "off"  # never on the port the proxy routes to
+    service_ports = {p["name"]: p["targetPort"] for p in kinds["Service"][0]["spec"]["ports"]}
+    assert service_ports == {"http": "http", "metrics": "metrics"}
+    for policy in kinds.get("NetworkPolicy", []):
+        for rule in policy["spec"]["ingress"]:
+            names = {
+                p.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name") for p in rule["from"]
+            }
+            expected = "metrics" if "prometheus" in names else "http"
+            assert [p["port"] for p in rule["ports"]] == [expected]
 
 
 def test_network_policy_admits_only_the_proxy_prometheus_and_the_test_pod(rendered: dict[str, Objects]) -> None:

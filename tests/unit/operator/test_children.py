@@ -120,3 +120,14 @@ def test_a_service_monitor_in_another_namespace_is_not_owned() -> None:
     assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["todo"]}
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
     validate(monitor)
+
+
+def test_the_service_monitor_scrapes_the_metrics_port_not_the_public_one() -> None:
+    kinds = {o["kind"]: o for o in FULL}
+    container = kinds["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert int(env["TODOSTACK_METRICS_PORT"]) == ports["metrics"] != ports["http"]
+    service_ports = {p["name"]: p["targetPort"] for p in kinds["Service"]["spec"]["ports"]}
+    assert service_ports["metrics"] == "metrics"
+    assert [e["port"] for e in kinds["ServiceMonitor"]["spec"]["endpoints"]] == ["metrics"]

@@ -11,7 +11,7 @@ from typing import Self
 from todostack.adapters.ordering import ordered_page
 from todostack.domain import Conflict, NotFound, Todo, TodoList, User
 from todostack.usecases.idempotency import IDEMPOTENCY_TTL
-from todostack.usecases.ports import Snapshot, StoredClaim
+from todostack.usecases.ports import ListPosition, Snapshot, StoredClaim
 from todostack.usecases.queries import TodoQuery
 
 __all__ = ["IDEMPOTENCY_TTL", "InMemoryDatabase", "InMemoryUnitOfWork"]
@@ -82,6 +82,15 @@ class _Lists:
         mine = [lst for lst in self._t.lists.values() if lst.owner_id == owner_id]
         return sorted(mine, key=lambda lst: (lst.created_at, lst.id))
 
+    async def page_for_owner(self, owner_id: str, after: ListPosition | None, limit: int) -> list[TodoList]:
+        mine = await self.list_for_owner(owner_id)
+        if after is not None:
+            mine = [lst for lst in mine if (lst.created_at, lst.id) > after]
+        return mine[:limit]
+
+    async def count_for_owner(self, owner_id: str, up_to: int) -> int:
+        return min(up_to, sum(1 for lst in self._t.lists.values() if lst.owner_id == owner_id))
+
     async def update(self, todo_list: TodoList) -> None:
         self._t.lists[todo_list.id] = todo_list
 
@@ -142,6 +151,9 @@ class _Todos:
 
     async def count_in_list(self, owner_id: str, list_id: str) -> int:
         return len(self._in_list(owner_id, list_id))
+
+    async def count_for_owner(self, owner_id: str, up_to: int) -> int:
+        return min(up_to, sum(1 for t in self._t.todos.values() if t.owner_id == owner_id))
 
     async def max_order(self, owner_id: str, list_id: str) -> int | None:
         return max((t.order for t in self._in_list(owner_id, list_id)), default=None)

@@ -12,7 +12,7 @@ from todostack.adapters.snapshots import decode_snapshot, encode_snapshot
 from todostack.adapters.sql import LIST_COLUMNS, TODO_COLUMNS, sort_expressions
 from todostack.domain import Conflict, NotFound, Priority, Todo, TodoList, User
 from todostack.usecases.idempotency import IDEMPOTENCY_TTL
-from todostack.usecases.ports import Snapshot, StoredClaim
+from todostack.usecases.ports import ListPosition, Snapshot, StoredClaim
 from todostack.usecases.queries import SortField, TodoQuery
 
 __all__ = ["PgIdempotency", "PgLists", "PgTodos", "PgUsers"]
@@ -119,6 +119,31 @@ class PgLists:
             f"SELECT {LIST_COLUMNS} FROM todo_lists WHERE owner_id = $1 ORDER BY created_at, id", owner_id
         )
         return [_list(r) for r in rows]
+
+    async def page_for_owner(self, owner_id: str, after: ListPosition | None, limit: int) -> list[TodoList]:
+        if after is None:
+            rows = await self._c.fetch(
+                f"SELECT {LIST_COLUMNS} FROM todo_lists WHERE owner_id = $1 ORDER BY created_at, id LIMIT $2",
+                owner_id,
+                limit,
+            )
+        else:
+            rows = await self._c.fetch(
+                f"SELECT {LIST_COLUMNS} FROM todo_lists WHERE owner_id = $1 AND (created_at, id) > ($2, $3)"
+                " ORDER BY created_at, id LIMIT $4",
+                owner_id,
+                after[0],
+                after[1],
+                limit,
+            )
+        return [_list(r) for r in rows]
+
+    async def count_for_owner(self, owner_id: str, up_to: int) -> int:
+        # Counting stops at ``up_to``: a quota check never walks more index entries than the quota.
+        n: int = await self._c.fetchval(
+            "SELECT count(*) FROM (SELECT 1 FROM todo_lists WHERE owner_id = $1 LIMIT $2) AS held", owner_id, up_to
+        )
+        return n
 
     async def update(self, todo_list: TodoList) -> None:
         await self._c.execute(
@@ -237,6 +262,12 @@ class PgTodos:
             f" ORDER BY {expr} {direction}, id {direction} LIMIT {arg(query.limit + 1)}"
         )
         return [_todo(r) for r in await self._c.fetch(sql, *args)]
+
+    async def count_for_owner(self, owner_id: str, up_to: int) -> int:
+        n: int = await self._c.fetchval(
+            "SELECT count(*) FROM (SELECT 1 FROM todos WHERE owner_id = $1 LIMIT $2) AS held", owner_id, up_to
+        )
+        return n
 
     async def count_in_list(self, owner_id: str, list_id: str) -> int:
         n: int = await self._c.fetchval(

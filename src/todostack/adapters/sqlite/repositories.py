@@ -19,7 +19,7 @@ from todostack.adapters.sqlite.codec import (
 from todostack.adapters.sqlite.statements import ObservedConnection
 from todostack.domain import Conflict, NotFound, Todo, TodoList, User
 from todostack.usecases.idempotency import IDEMPOTENCY_TTL
-from todostack.usecases.ports import Snapshot, StoredClaim
+from todostack.usecases.ports import ListPosition, Snapshot, StoredClaim
 from todostack.usecases.queries import SortField, TodoQuery
 
 __all__ = ["SqliteIdempotency", "SqliteLists", "SqliteTodos", "SqliteUsers"]
@@ -90,6 +90,26 @@ class SqliteLists:
             (owner_id, limit),
         )
         return [list_from_row(r) for r in rows]
+
+    async def page_for_owner(self, owner_id: str, after: ListPosition | None, limit: int) -> list[TodoList]:
+        if after is None:
+            return await self.list_for_owner(owner_id, limit=limit)
+        created = dt_in(after[0])
+        rows = await self._c.fetchall(
+            f"SELECT {LIST_COLUMNS} FROM todo_lists WHERE owner_id = ?"
+            " AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?",
+            (owner_id, created, created, after[1], limit),
+        )
+        return [list_from_row(r) for r in rows]
+
+    async def count_for_owner(self, owner_id: str, up_to: int) -> int:
+        r = await self._c.fetchone(
+            "SELECT count(*) FROM (SELECT 1 FROM todo_lists WHERE owner_id = ? LIMIT ?)", (owner_id, up_to)
+        )
+        assert r is not None
+        n = r[0]
+        assert isinstance(n, int)
+        return n
 
     async def update(self, todo_list: TodoList) -> None:
         await self._c.execute(
@@ -200,6 +220,12 @@ class SqliteTodos:
     async def _scalar(self, sql: str, args: tuple[object, ...]) -> object:
         r = await self._c.fetchone(sql, args)
         return None if r is None else r[0]
+
+    async def count_for_owner(self, owner_id: str, up_to: int) -> int:
+        sql = "SELECT count(*) FROM (SELECT 1 FROM todos WHERE owner_id = ? LIMIT ?)"
+        n = await self._scalar(sql, (owner_id, up_to))
+        assert isinstance(n, int)
+        return n
 
     async def count_in_list(self, owner_id: str, list_id: str) -> int:
         n = await self._scalar("SELECT count(*) FROM todos WHERE owner_id = ? AND list_id = ?", (owner_id, list_id))

@@ -10,14 +10,13 @@ from litestar import Litestar, Router
 from litestar.datastructures import CacheControlHeader, State
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from swagger_ui_bundle import swagger_ui_path
 
 from todostack import __version__
 from todostack.delivery.http.api.auth import BearerAuthMiddleware
-from todostack.delivery.http.api.openapi import StrictStructSchemaPlugin
+from todostack.delivery.http.api.openapi import CompletedJsonRenderPlugin, StrictStructSchemaPlugin
 from todostack.delivery.http.api.paths import API_PREFIX, OPENAPI_PATH, SWAGGER_ASSETS
 from todostack.delivery.http.api.problems import exception_handlers
 from todostack.delivery.http.api.request import Handed, request_class
@@ -26,6 +25,7 @@ from todostack.delivery.http.api.routes.options import with_options
 from todostack.delivery.http.api.routes.pprof import pprof_router
 from todostack.delivery.http.api.routes.testing import testing_router
 from todostack.delivery.http.api.routes.todobackend import (
+    CAPACITY_MAX,
     CORS_HEADERS,
     PREFIX,
     todobackend_router,
@@ -93,7 +93,7 @@ def _openapi() -> OpenAPIConfig:
         ),
         path=OPENAPI_PATH,
         # /api/docs is the web router's page: Litestar's Swagger page has an inline script.
-        render_plugins=[JsonRenderPlugin()],
+        render_plugins=[CompletedJsonRenderPlugin({("GET", PREFIX): CAPACITY_MAX})],
         components=Components(
             security_schemes={
                 "BearerAuth": SecurityScheme(type="http", scheme="bearer", description="from /auth/token")
@@ -101,6 +101,11 @@ def _openapi() -> OpenAPIConfig:
         ),
         use_handler_docstrings=False,
     )
+
+
+def _probes(config: HttpConfig) -> list[Any]:
+    scrape = health.metrics_handler(public=config.metrics_public, admin_token=config.admin_token)
+    return [*health.handlers, *([scrape] if scrape is not None else [])]
 
 
 def create_http_app(
@@ -145,7 +150,7 @@ def create_http_app(
     handlers: list[Any] = [
         public_api,
         private_api,
-        Router("/", route_handlers=health.handlers),
+        Router("/", route_handlers=_probes(config)),
         create_static_files_router(
             SWAGGER_ASSETS,
             directories=[str(swagger_ui_path)],

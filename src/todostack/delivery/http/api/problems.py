@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
@@ -25,11 +26,12 @@ from todostack.domain import (
     Invalid,
     NotFound,
     PreconditionFailed,
+    QuotaExceeded,
     TodoError,
 )
 from todostack.observability import tracing
 
-__all__ = ["exception_handlers", "problem_response"]
+__all__ = ["QUOTA_PROBLEM", "exception_handlers", "problem_response"]
 
 log = logging.getLogger("todostack.http")
 
@@ -46,6 +48,7 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # A write that ended this way may have been committed or not: the answer says so ("outcome").
 _UNKNOWN_OUTCOME = (DeadlineExceeded, Unavailable)
 WWW_AUTHENTICATE = 'Bearer realm="todostack"'
+QUOTA_PROBLEM = "urn:todostack:problem:quota-exceeded"
 
 
 def problem_response(
@@ -86,7 +89,11 @@ def _domain_error(request: Request[Any, Any, Any], exc: TodoError) -> Response[P
     headers = {"WWW-Authenticate": WWW_AUTHENTICATE} if status == 401 else None
     if isinstance(exc, PreconditionFailed) and exc.current_version is not None:
         headers = {"ETag": f'"{exc.current_version}"'}
-    return problem_response(request, status, exc.detail, errors=errors, headers=headers)
+    response = problem_response(request, status, exc.detail, errors=errors, headers=headers)
+    if isinstance(exc, QuotaExceeded):
+        # Its own problem type, so that clients can tell "over quota" from other refusals.
+        response.content = msgspec.structs.replace(response.content, type=QUOTA_PROBLEM)
+    return response
 
 
 def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:

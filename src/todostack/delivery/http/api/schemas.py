@@ -50,6 +50,25 @@ ListName = Annotated[str, Meta(min_length=1, max_length=NAME_MAX, pattern=SOME_T
 EMAIL = rf"^[^@\x00{WHITE_SPACE}]{{1,64}}@[^@\x00{WHITE_SPACE}]{{1,255}}$"
 Email = Annotated[str, Meta(min_length=3, max_length=320, pattern=EMAIL, examples=["ada@example.com"])]
 Password = Annotated[str, Meta(min_length=8, max_length=1024, pattern=ANY_TEXT)]
+# What the API sends back: bounds are promises to clients (and what Spectral's OWASP rules ask).
+UUID_TEXT = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+Id = Annotated[str, Meta(min_length=36, max_length=36, pattern=UUID_TEXT)]
+Version = Annotated[int, Meta(ge=1, le=2**63 - 1)]  # starts at 1, one more per change (a bigint)
+# A todo's order as stored: what clients may set (``Order``), or one past the list's highest, which
+# may climb past ORDER_MAX after a client set it there; a bigint either way.
+OrderOut = Annotated[int, Meta(ge=-ORDER_MAX, le=2**63 - 1)]
+TitleOut = Annotated[str, Meta(max_length=TITLE_MAX)]
+NotesOut = Annotated[str, Meta(max_length=NOTES_MAX)]
+TagsOut = Annotated[list[Annotated[str, Meta(max_length=TAG_MAX)]], Meta(max_length=TAGS_MAX)]
+ListNameOut = Annotated[str, Meta(max_length=NAME_MAX)]
+Cursor = Annotated[str, Meta(max_length=1000)]  # what ``cursor`` accepts back
+TOKEN_MAX = 4096
+TOKEN_TTL_MAX = 365 * 24 * 3600  # the most TODOSTACK_TOKEN_TTL_SECONDS allows
+# Pages of lists: the default page holds every list an account may have under the default quota
+# (``TODOSTACK_QUOTA_LISTS``), so clients written before lists were paged see them all.
+LIST_LIMIT_DEFAULT = 500
+LIST_LIMIT_MAX = 500
+TODO_PAGE_MAX = 200
 
 
 class RegisterIn(Struct, forbid_unknown_fields=True):
@@ -63,15 +82,15 @@ class TokenIn(Struct, forbid_unknown_fields=True):
 
 
 class TokenOut(Struct):
-    access_token: str
-    token_type: str
-    expires_in: int
+    access_token: Annotated[str, Meta(max_length=TOKEN_MAX)]
+    token_type: Literal["Bearer"]
+    expires_in: Annotated[int, Meta(ge=0, le=TOKEN_TTL_MAX)]
     expires_at: datetime
 
 
 class UserOut(Struct):
-    id: str
-    email: str
+    id: Id
+    email: Annotated[str, Meta(max_length=320)]
     created_at: datetime
 
     @classmethod
@@ -88,11 +107,11 @@ class ListPatch(Struct, forbid_unknown_fields=True):
 
 
 class ListOut(Struct):
-    id: str
-    name: str
+    id: Id
+    name: ListNameOut
     created_at: datetime
     updated_at: datetime
-    version: int
+    version: Version
 
     @classmethod
     def of(cls, todo_list: TodoList) -> ListOut:
@@ -100,7 +119,8 @@ class ListOut(Struct):
 
 
 class ListPage(Struct):
-    items: list[ListOut]
+    items: Annotated[list[ListOut], Meta(max_length=LIST_LIMIT_MAX)]
+    next: Cursor | None
 
 
 class TodoCreate(Struct, forbid_unknown_fields=True):
@@ -125,11 +145,11 @@ class TodoReplace(Struct, forbid_unknown_fields=True):
     priority: PriorityName = "none"
     tags: Tags = msgspec.field(default_factory=list)
     order: Order | None = None
-    id: str | None = None
+    id: Annotated[str, Meta(max_length=36)] | None = None
     completed_at: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
-    version: int | None = None
+    version: Version | None = None
 
 
 class TodoPatch(Struct, forbid_unknown_fields=True):
@@ -143,26 +163,29 @@ class TodoPatch(Struct, forbid_unknown_fields=True):
     order: Order | UnsetType = UNSET
 
 
+REORDER_MAX = 1000
+
+
 class ReorderIn(Struct, forbid_unknown_fields=True):
-    todo_ids: Annotated[list[UUID], Meta(max_length=1000, extra_json_schema={"uniqueItems": True})]
+    todo_ids: Annotated[list[UUID], Meta(max_length=REORDER_MAX, extra_json_schema={"uniqueItems": True})]
 
 
 # gc=False: a page builds 50 of these, which never join a reference cycle (strings, datetimes,
 # a list of strings), so the garbage collector need not track them.
 class TodoOut(Struct, gc=False):
-    id: str
-    list_id: str
-    title: str
-    notes: str
+    id: Id
+    list_id: Id
+    title: TitleOut
+    notes: NotesOut
     completed: bool
     completed_at: datetime | None
     due: datetime | None
     priority: PriorityName
-    tags: list[str]
-    order: int
+    tags: TagsOut
+    order: OrderOut
     created_at: datetime
     updated_at: datetime
-    version: int
+    version: Version
 
     @classmethod
     def of(cls, t: Todo) -> TodoOut:
@@ -184,8 +207,8 @@ class TodoOut(Struct, gc=False):
 
 
 class TodoPage(Struct, gc=False):
-    items: list[TodoOut]
-    next: str | None
+    items: Annotated[list[TodoOut], Meta(max_length=TODO_PAGE_MAX)]
+    next: Cursor | None
 
 
 def priority_of(name: str) -> Priority:

@@ -36,6 +36,8 @@ class HttpConfig:
     max_inflight: int
     shutdown: ShutdownPolicy
     admin_token: str | None  # /debug/pprof is mounted only with an admin token, and answers only to it
+    # /metrics on the public listener to anyone (development); else only to the admin token.
+    metrics_public: bool = False
     # Take over SIGTERM/SIGINT for a graceful drain (in the server's workers, not in tests).
     handle_signals: bool = False
     debug: bool = False

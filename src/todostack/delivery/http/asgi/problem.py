@@ -7,9 +7,9 @@ table, so a status has one title, one slug and one description.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Annotated, NamedTuple
 
-from msgspec import Struct
+from msgspec import Meta, Struct
 
 from todostack import context
 from todostack.context import Cause
@@ -19,25 +19,30 @@ __all__ = ["CAUSE_STATUS", "PROBLEM_JSON", "STATUSES", "FieldProblem", "Problem"
 PROBLEM_JSON = "application/problem+json"
 
 
+# Bounds of what a problem carries (``problem_body`` cuts longer texts: a detail may quote a path).
+TEXT_MAX = 2000
+ERRORS_MAX = 100
+
+
 class FieldProblem(Struct):
-    field: str
-    message: str
+    field: Annotated[str, Meta(max_length=TEXT_MAX)]
+    message: Annotated[str, Meta(max_length=TEXT_MAX)]
 
 
 class Problem(Struct, omit_defaults=True):
     """RFC 9457 problem details."""
 
-    type: str
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
-    errors: list[FieldProblem] | None = None
-    cause: str | None = None
-    request_id: str | None = None
+    type: Annotated[str, Meta(max_length=200, pattern=r"^urn:todostack:problem:[a-z-]+$")]
+    title: Annotated[str, Meta(max_length=200)]
+    status: Annotated[int, Meta(ge=100, le=599)]
+    detail: Annotated[str, Meta(max_length=TEXT_MAX)]
+    instance: Annotated[str, Meta(max_length=TEXT_MAX)] | None = None
+    errors: Annotated[list[FieldProblem], Meta(max_length=ERRORS_MAX)] | None = None
+    cause: Annotated[str, Meta(max_length=64)] | None = None
+    request_id: Annotated[str, Meta(max_length=128)] | None = None
     # "unknown": a write cut off (deadline, shutdown, database lost) may or may not have been
     # committed; retrying it with the same Idempotency-Key is safe either way.
-    outcome: str | None = None
+    outcome: Annotated[str, Meta(max_length=16)] | None = None
 
 
 class Status(NamedTuple):
@@ -77,6 +82,10 @@ CAUSE_STATUS = {
 }
 
 
+def _cut(text: str) -> str:
+    return text if len(text) <= TEXT_MAX else text[: TEXT_MAX - 1] + "…"
+
+
 def problem_body(
     status: int,
     detail: str,
@@ -91,13 +100,15 @@ def problem_body(
         ctx = context.current()
         request_id = ctx.request_id if ctx is not None else None
     known = STATUSES.get(status, _OTHER)
+    if errors is not None and len(errors) > ERRORS_MAX:
+        errors = errors[:ERRORS_MAX]
     return Problem(
         type=f"urn:todostack:problem:{known.slug}",
         title=known.title,
         status=status,
-        detail=detail,
-        instance=instance,
-        errors=errors,
+        detail=_cut(detail),
+        instance=None if instance is None else _cut(instance),
+        errors=None if errors is None else [FieldProblem(_cut(e.field), _cut(e.message)) for e in errors],
         cause=cause.value if cause is not None else None,
         request_id=request_id,
         outcome=outcome,

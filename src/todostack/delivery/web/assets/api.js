@@ -82,7 +82,19 @@ export const api = {
   signIn: (email, password) => request("POST", "/api/v1/auth/session", { body: { email, password } }),
   signUp: (email, password) => request("POST", "/api/v1/auth/register", { body: { email, password } }),
   signOut: () => request("DELETE", "/api/v1/auth/session"),
-  lists: () => request("GET", "/api/v1/lists"),
+  async lists() {
+    // Pages of lists, like todos: follow `next` until the last page (one page under the default quota).
+    const items = [];
+    let cursor = null;
+    do {
+      const params = new URLSearchParams({ limit: "500" });
+      if (cursor) params.set("cursor", cursor);
+      const page = await request("GET", `/api/v1/lists?${params}`);
+      items.push(...page.items);
+      cursor = page.next;
+    } while (cursor);
+    return { items };
+  },
   createList: (name) => request("POST", "/api/v1/lists", { body: { name } }),
   renameList: (list, name) => request("PATCH", `/api/v1/lists/${list.id}`, { body: { name }, ifMatch: list.version }),
   deleteList: (list) => request("DELETE", `/api/v1/lists/${list.id}`, { ifMatch: list.version }),

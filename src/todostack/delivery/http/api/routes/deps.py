@@ -8,6 +8,9 @@ from litestar.params import HeaderParameter
 
 __all__ = ["IdempotencyKey", "IfMatch", "IfNoneMatch"]
 
+# A few dozen ETags (``"12"``, ``W/"12"``) in one If-Match: far more than any client sends.
+ETAGS_MAX = 1024
+
 IdempotencyKey = Annotated[
     str | None,
     HeaderParameter(
@@ -21,9 +24,19 @@ IdempotencyKey = Annotated[
 ]
 IfMatch = Annotated[
     str | None,
-    HeaderParameter(name="If-Match", description="Apply only if the ETag still matches (else 412).", required=False),
+    HeaderParameter(
+        name="If-Match",
+        description="Apply only if the ETag still matches (else 412).",
+        max_length=ETAGS_MAX,
+        required=False,
+    ),
 ]
 IfNoneMatch = Annotated[
     str | None,
-    HeaderParameter(name="If-None-Match", description="Answer 304 if the ETag still matches.", required=False),
+    HeaderParameter(
+        name="If-None-Match",
+        description="Answer 304 if the ETag still matches.",
+        max_length=ETAGS_MAX,
+        required=False,
+    ),
 ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Response, delete, get, patch, post
-from litestar.params import FromPath, JSONBody
-from msgspec import Struct
+from litestar.params import FromPath, JSONBody, QueryParameter
+from msgspec import Meta, Struct
 
 from todostack.delivery.http.api.paths import API_PREFIX
 from todostack.delivery.http.api.preconditions import (
@@ -16,7 +18,11 @@ from todostack.delivery.http.api.preconditions import (
 from todostack.delivery.http.api.request import ApiRequest
 from todostack.delivery.http.api.responses import AUTHED, BODY, CONDITIONAL, NOT_MODIFIED, problems
 from todostack.delivery.http.api.routes.deps import IdempotencyKey, IfMatch, IfNoneMatch
+from todostack.delivery.http.api.routes.todos import _next_link as next_link
 from todostack.delivery.http.api.schemas import (
+    LIST_LIMIT_DEFAULT,
+    LIST_LIMIT_MAX,
+    REORDER_MAX,
     ListCreate,
     ListOut,
     ListPage,
@@ -31,11 +37,11 @@ __all__ = ["handlers"]
 
 
 class BulkResult(Struct):
-    affected: int
+    affected: Annotated[int, Meta(ge=0, le=2**63 - 1)]
 
 
 class ReorderResult(Struct):
-    items: list[TodoOut]
+    items: Annotated[list[TodoOut], Meta(max_length=REORDER_MAX)]
 
 
 def _one(todo_list: TodoList, status: int = 200, extra: dict[str, str] | None = None) -> Response[ListOut]:
@@ -43,14 +49,36 @@ def _one(todo_list: TodoList, status: int = 200, extra: dict[str, str] | None = 
     return Response(ListOut.of(todo_list), status_code=status, headers=headers)
 
 
-@get("/lists", summary="All your lists, oldest first", responses=problems(*AUTHED), tags=["lists"])
-async def all_lists(request: ApiRequest) -> ListPage:
+@get(
+    "/lists",
+    summary="Your lists, oldest first, one page at a time",
+    description=(
+        "Pages are cut by a cursor, as for todos: pass the `next` value of one page as `cursor` to get "
+        "the following one (also given as a `Link: rel=next` header). The default page holds every list "
+        "an account may have under the default quota."
+    ),
+    responses=problems(*AUTHED),
+    tags=["lists"],
+)
+async def all_lists(
+    request: ApiRequest,
+    limit: Annotated[int, QueryParameter(ge=1, le=LIST_LIMIT_MAX)] = LIST_LIMIT_DEFAULT,
+    cursor: Annotated[str | None, QueryParameter(max_length=1000, pattern=r"^[A-Za-z0-9_-]*$")] = None,
+) -> Response[ListPage]:
     services = request.services
     principal = request.principal
-    return ListPage([ListOut.of(lst) for lst in await services.lists.all(principal)])
+    page = await services.lists.page(principal, limit=limit, cursor=cursor)
+    headers = {} if page.next_cursor is None else {"Link": next_link(request, page.next_cursor)}
+    return Response(ListPage([ListOut.of(lst) for lst in page.items], page.next_cursor), headers=headers)
 
 
-@post("/lists", status_code=201, summary="Create a list", responses=problems(*AUTHED, *BODY, 409), tags=["lists"])
+@post(
+    "/lists",
+    status_code=201,
+    summary="Create a list",
+    responses=problems(*AUTHED, *BODY, 403, 409),
+    tags=["lists"],
+)
 async def create_list(
     data: JSONBody[ListCreate], request: ApiRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[ListOut]:

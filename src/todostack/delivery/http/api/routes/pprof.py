@@ -126,7 +126,7 @@ async def heap(request: ApiRequest, seconds: HeapSeconds = 5.0, pid: Pid = None)
 @get("/tasks", summary="Task dump: every asyncio task and thread with its stack")
 async def tasks(
     request: ApiRequest,
-    output: Annotated[Literal["text", "pprof"], QueryParameter(query="format")] = "text",
+    output: Annotated[Literal["text", "pprof"], QueryParameter(name="format")] = "text",
     pid: Pid = None,
 ) -> Response[Any]:
     taken = await _take(request, "tasks", 0, pid)
@@ -152,13 +152,14 @@ async def flamegraph(request: ApiRequest, seconds: CpuSeconds = 10.0, pid: Pid =
     )
 
 
-def _admin_only(token: str) -> Any:
+def admin_only(token: str, what: str = "the debug endpoints need") -> Any:
+    """A guard: 401 unless ``Authorization: Bearer <token>`` (compared in constant time)."""
     expected = f"Bearer {token}".encode()
 
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         given = connection.headers.get("authorization", "").encode()
         if not hmac.compare_digest(given, expected):
-            raise NotAuthorizedException("the debug endpoints need Authorization: Bearer <TODOSTACK_ADMIN_TOKEN>")
+            raise NotAuthorizedException(f"{what} Authorization: Bearer <TODOSTACK_ADMIN_TOKEN>")
 
     return guard
 
@@ -167,7 +168,7 @@ def pprof_router(admin_token: str) -> Router:
     return Router(
         PREFIX,
         route_handlers=[index, cpu, heap, tasks, flamegraph],
-        guards=[_admin_only(admin_token)],
+        guards=[admin_only(admin_token)],
         include_in_schema=False,
         tags=["debug"],
     )

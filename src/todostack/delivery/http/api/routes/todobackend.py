@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
 from litestar import Response, Router, delete, get, patch, post, route
 from litestar.enums import HttpMethod
 from litestar.params import FromPath, JSONBody
-from msgspec import UNSET, Struct, UnsetType
+from msgspec import UNSET, Meta, Struct, UnsetType
 
 from todostack.delivery.http.api.preconditions import parse_id
 from todostack.delivery.http.api.request import ApiRequest
 from todostack.delivery.http.api.responses import BODY, problems
-from todostack.delivery.http.api.schemas import Order, Title
+from todostack.delivery.http.api.schemas import Id, Order, OrderOut, Title, TitleOut
 from todostack.domain import Todo
 from todostack.usecases import UNSET as KEEP
 from todostack.usecases import TodoChanges
@@ -25,7 +26,9 @@ CORS_HEADERS = {
     "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
     "Access-Control-Max-Age": "86400",
 }
-_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+# A DNS name is at most 253 characters: with that bound a todo's URL stays under URL_MAX.
+_HOST = re.compile(r"^[A-Za-z0-9.\-]{1,253}(:\d{1,5})?$|^\[[0-9A-Fa-f:.]{2,45}\](:\d{1,5})?$")
+URL_MAX = 2048
 
 
 class TBCreate(Struct):
@@ -43,11 +46,15 @@ class TBUpdate(Struct):
 
 
 class TBTodo(Struct):
-    id: str
-    title: str
+    id: Id
+    title: TitleOut
     completed: bool
-    order: int
-    url: str
+    order: OrderOut
+    url: Annotated[str, Meta(max_length=URL_MAX)]
+
+
+# The most todos the demo list can hold (TODOSTACK_TODOBACKEND_CAPACITY's upper bound).
+CAPACITY_MAX = 1_000_000
 
 
 def _base_url(request: ApiRequest) -> str:
@@ -84,7 +91,7 @@ def _preflight(request: ApiRequest) -> Response[None]:
 
 
 @get("/", summary="All todos of the demo list")
-async def tb_all(request: ApiRequest) -> list[TBTodo]:
+async def tb_all(request: ApiRequest) -> Annotated[list[TBTodo], Meta(max_length=CAPACITY_MAX)]:
     services = request.services
     return [_out(request, t) for t in await services.todobackend.all()]
 
@@ -97,13 +104,13 @@ async def tb_create(request: ApiRequest, data: JSONBody[TBCreate]) -> Response[T
     return Response(todo, status_code=201, headers={"Location": todo.url})
 
 
-@delete("/", status_code=204, summary="Delete every todo of the demo list")
+@delete("/", status_code=204, summary="Delete every todo of the demo list", responses=problems(400))
 async def tb_delete_all(request: ApiRequest) -> None:
     services = request.services
     await services.todobackend.delete_all()
 
 
-@get("/{todo_id:str}", summary="One demo todo", responses=problems(404))
+@get("/{todo_id:str}", summary="One demo todo", responses=problems(400, 404))
 async def tb_get(request: ApiRequest, todo_id: FromPath[str]) -> TBTodo:
     services = request.services
     return _out(request, await services.todobackend.get(parse_id(todo_id, "todo")))
@@ -134,7 +141,7 @@ async def tb_put(request: ApiRequest, todo_id: FromPath[str], data: JSONBody[TBU
     return await _update(request, todo_id, data)
 
 
-@delete("/{todo_id:str}", status_code=204, summary="Delete a demo todo", responses=problems(404))
+@delete("/{todo_id:str}", status_code=204, summary="Delete a demo todo", responses=problems(400, 404))
 async def tb_delete(todo_id: FromPath[str], request: ApiRequest) -> None:
     services = request.services
     await services.todobackend.delete(parse_id(todo_id, "todo"))

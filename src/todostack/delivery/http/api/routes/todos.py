@@ -126,7 +126,10 @@ async def search_todos(
         str | None, QueryParameter(max_length=200, pattern=ANY_TEXT, description="Text in the title or notes")
     ] = None,
     sort: Annotated[
-        str, QueryParameter(pattern=SORT_PATTERN, description="order, due, created or priority; -field or field:desc")
+        str,
+        QueryParameter(
+            pattern=SORT_PATTERN, max_length=20, description="order, due, created or priority; -field or field:desc"
+        ),
     ] = "order",
     direction: FromQuery[Literal["asc", "desc"] | None] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
@@ -152,7 +155,13 @@ async def search_todos(
     return JsonResponse(TodoPage([TodoOut.of(t) for t in page.items], page.next_cursor), headers=headers)
 
 
-@post("/todos", status_code=201, summary="Create a todo", responses=problems(*AUTHED, *BODY, 404, 409), tags=["todos"])
+@post(
+    "/todos",
+    status_code=201,
+    summary="Create a todo",
+    responses=problems(*AUTHED, *BODY, 403, 404, 409),
+    tags=["todos"],
+)
 async def create_todo(
     data: JSONBody[TodoCreate], request: ApiRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[TodoOut]:
