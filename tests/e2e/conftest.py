@@ -56,9 +56,9 @@ class Account:
 def sign_up(server: RunningServer) -> Account:
     email = f"{uuid.uuid4().hex[:12]}@example.com"
     with server.client() as anon:
-        r = anon.post("/api/v1/auth/register", json={"email": email, "password": "password123"})
+        r = anon.post("/api/v1/auth/register", json={"email": email, "password": "pass-word-12"})
         assert r.status_code == 201, r.text
-        t = anon.post("/api/v1/auth/token", json={"email": email, "password": "password123"})
+        t = anon.post("/api/v1/auth/token", json={"email": email, "password": "pass-word-12"})
         assert t.status_code == 200, t.text
     return Account(server, email, t.json()["access_token"], r.json()["id"])
 

@@ -133,5 +133,5 @@ def test_wrong_password_is_401(alice: Account, anon: httpx.Client) -> None:
 
 
 def test_duplicate_email_is_409(alice: Account, anon: httpx.Client) -> None:
-    r = anon.post("/api/v1/auth/register", json={"email": alice.email.upper(), "password": "password123"})
+    r = anon.post("/api/v1/auth/register", json={"email": alice.email.upper(), "password": "pass-word-12"})
     _problem(r, 409)

@@ -10,6 +10,7 @@ from todostack.domain.errors import (
     NotFound,
     PreconditionFailed,
     TodoError,
+    TooManyAttempts,
 )
 from todostack.domain.lists import TodoList
 from todostack.domain.todos import Priority, Todo
@@ -29,5 +30,6 @@ __all__ = [
     "Todo",
     "TodoError",
     "TodoList",
+    "TooManyAttempts",
     "User",
 ]

@@ -9,7 +9,8 @@ The tree, from the most general::
     ├── Invalid              input breaks a rule; carries one message per field
     │   └── IdempotencyKeyReused  the same key came back with a different request
     ├── Forbidden            the caller is known but may not do this
-    └── AuthenticationFailed the caller could not be identified
+    ├── AuthenticationFailed the caller could not be identified
+    └── TooManyAttempts      too many sign-in attempts: wait ``retry_after_seconds``
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     "NotFound",
     "PreconditionFailed",
     "TodoError",
+    "TooManyAttempts",
 ]
 
 
@@ -84,3 +86,11 @@ class Forbidden(TodoError):
 
 class AuthenticationFailed(TodoError):
     """Missing, malformed, expired or wrong credentials."""
+
+
+class TooManyAttempts(TodoError):
+    """Sign-in attempts from this address or for this account are throttled for a while."""
+
+    def __init__(self, detail: str, retry_after_seconds: int) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = max(1, retry_after_seconds)

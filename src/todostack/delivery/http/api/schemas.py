@@ -13,6 +13,7 @@ from todostack.delivery.http.asgi.problem import FieldProblem, Problem
 from todostack.domain import Priority, Todo, TodoList, User
 from todostack.domain.lists import NAME_MAX
 from todostack.domain.todos import NOTES_MAX, ORDER_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX
+from todostack.domain.users import PASSWORD_MAX, PASSWORD_MIN
 
 __all__ = [
     "FieldProblem",
@@ -20,9 +21,11 @@ __all__ = [
     "ListOut",
     "ListPage",
     "ListPatch",
+    "PasswordChangeIn",
     "Problem",
     "RegisterIn",
     "ReorderIn",
+    "SignedOut",
     "TodoCreate",
     "TodoOut",
     "TodoPage",
@@ -49,7 +52,16 @@ PriorityName = Literal["none", "low", "medium", "high"]
 ListName = Annotated[str, Meta(min_length=1, max_length=NAME_MAX, pattern=SOME_TEXT, examples=["Groceries"])]
 EMAIL = rf"^[^@\x00{WHITE_SPACE}]{{1,64}}@[^@\x00{WHITE_SPACE}]{{1,255}}$"
 Email = Annotated[str, Meta(min_length=3, max_length=320, pattern=EMAIL, examples=["ada@example.com"])]
-Password = Annotated[str, Meta(min_length=8, max_length=1024, pattern=ANY_TEXT)]
+Password = Annotated[
+    str,
+    Meta(
+        min_length=PASSWORD_MIN,
+        max_length=PASSWORD_MAX,
+        pattern=ANY_TEXT,
+        description=f"At least {PASSWORD_MIN} characters after Unicode NFKC normalisation, and not one of the "
+        "10,000 most common passwords (nor a few characters repeated)",
+    ),
+]
 
 
 class RegisterIn(Struct, forbid_unknown_fields=True):
@@ -60,6 +72,15 @@ class RegisterIn(Struct, forbid_unknown_fields=True):
 class TokenIn(Struct, forbid_unknown_fields=True):
     email: Annotated[str, Meta(min_length=1, max_length=320, pattern=ANY_TEXT)]
     password: Annotated[str, Meta(min_length=1, max_length=1024, pattern=ANY_TEXT)]
+
+
+class PasswordChangeIn(Struct, forbid_unknown_fields=True):
+    current_password: Annotated[str, Meta(min_length=1, max_length=PASSWORD_MAX, pattern=ANY_TEXT)]
+    new_password: Password
+
+
+class SignedOut(Struct):
+    sessions_ended: Annotated[int, Meta(ge=0, le=2**31 - 1)]
 
 
 class TokenOut(Struct):
