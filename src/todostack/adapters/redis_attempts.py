@@ -41,11 +41,12 @@ redis.call('PEXPIRE', KEYS[1], window + keep)
 return {count, 0}
 """
 _LOCK = """
-local until, now, keep = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local till, now, keep = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local locked = tonumber(redis.call('HGET', KEYS[1], 'locked') or '0')
-if until > locked then redis.call('HSET', KEYS[1], 'locked', until) end
-if redis.call('PTTL', KEYS[1]) < until - now + keep then redis.call('PEXPIRE', KEYS[1], until - now + keep) end
+if till > locked then redis.call('HSET', KEYS[1], 'locked', till) end
+local ttl = math.max(till - now, 0) + keep
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1
 """
 _REFUND = """

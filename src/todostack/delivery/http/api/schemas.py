@@ -52,10 +52,12 @@ PriorityName = Literal["none", "low", "medium", "high"]
 ListName = Annotated[str, Meta(min_length=1, max_length=NAME_MAX, pattern=SOME_TEXT, examples=["Groceries"])]
 EMAIL = rf"^[^@\x00{WHITE_SPACE}]{{1,64}}@[^@\x00{WHITE_SPACE}]{{1,255}}$"
 Email = Annotated[str, Meta(min_length=3, max_length=320, pattern=EMAIL, examples=["ada@example.com"])]
+# The length rule counts after NFKC normalisation, which the schema cannot: the use case checks it
+# (and says why), the description documents it.
 Password = Annotated[
     str,
     Meta(
-        min_length=PASSWORD_MIN,
+        min_length=1,
         max_length=PASSWORD_MAX,
         pattern=ANY_TEXT,
         description=f"At least {PASSWORD_MIN} characters after Unicode NFKC normalisation, and not one of the "
