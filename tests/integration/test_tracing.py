@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -29,7 +30,13 @@ def pg_url() -> Iterator[str]:
 async def traced_app(url: str) -> AsyncIterator[tuple[httpx.AsyncClient, InMemorySpanExporter]]:
     exporter = InMemorySpanExporter()
     settings = Settings.from_env(
-        {**FAST_HASHING, "TODOSTACK_DATABASE_URL": url, "TODOSTACK_TEST_ENDPOINTS": "on", "TODOSTACK_WORKERS": "1"}
+        {
+            **FAST_HASHING,
+            "TODOSTACK_DATABASE_URL": url,
+            "TODOSTACK_SECRET_KEY": os.environ["TODOSTACK_SECRET_KEY"],
+            "TODOSTACK_TEST_ENDPOINTS": "on",
+            "TODOSTACK_WORKERS": "1",
+        }
     )
     async with serving(create_app(settings, span_exporter=exporter)) as http:
         r = await http.post("/api/v1/auth/register", json={"email": "t@example.com", "password": "pass-word-12"})

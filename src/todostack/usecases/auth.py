@@ -65,6 +65,9 @@ class _Seen:
 
 
 class AuthService:
+    # Runs on every authenticated request: a span each would double the spans of a trace.
+    untraced = frozenset({"principal_for_token"})
+
     def __init__(
         self,
         uow: UnitOfWorkFactory,
