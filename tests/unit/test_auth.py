@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from tests.fakes import World
-from todostack.domain import AuthenticationFailed, IdempotencyKeyReused, Invalid, Principal, TooManyAttempts
+from todostack.domain import (
+    AuthenticationFailed,
+    Forbidden,
+    IdempotencyKeyReused,
+    Invalid,
+    Principal,
+    TooManyAttempts,
+)
 
 PASSWORD = "correct horse battery"
 
@@ -155,15 +162,14 @@ async def test_password_change_ends_every_session_and_opens_one(world: World) ->
 
 
 @pytest.mark.parametrize(
-    ("current", "new", "field"),
-    [("not the password", "a brand new passphrase", "current_password"), (PASSWORD, "password", "password")],
+    ("current", "new", "error"),
+    [("not the password", "a brand new passphrase", Forbidden), (PASSWORD, "password", Invalid)],
     ids=["wrong-current", "weak-new"],
 )
-async def test_password_change_refusals(world: World, current: str, new: str, field: str) -> None:
+async def test_password_change_refusals(world: World, current: str, new: str, error: type[Exception]) -> None:
     principal, token = await _signed_in(world)
-    with pytest.raises(Invalid) as caught:
+    with pytest.raises(error):
         await world.auth.change_password(principal, current, new)
-    assert [e.field for e in caught.value.errors] == [field]
     assert await world.auth.principal_for_token(token) == principal  # nothing ended
 
 

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from todostack.domain import (
     AuthenticationFailed,
     FieldError,
+    Forbidden,
     Invalid,
     Principal,
     TodoList,
@@ -244,7 +245,7 @@ class AuthService:
             await self._check_password(user.email, current, address)
         except AuthenticationFailed:
             # The caller is signed in: a 401 would read as "signed out".
-            raise Invalid([FieldError("current_password", "is not the current password")]) from None
+            raise Forbidden("current_password is not the current password") from None
         errors: list[FieldError] = []
         new = self._new_password(new, errors)
         if errors:

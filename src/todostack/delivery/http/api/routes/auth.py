@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from litestar import Response, delete, get, post, put
 from litestar.datastructures import Cookie
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
 from todostack.delivery.http.api.auth import SESSION_COOKIE, presented_token
@@ -138,6 +139,9 @@ async def open_session(request: ApiRequest, data: JSONBody[TokenIn]) -> Response
     status_code=204,
     summary="Sign out of the web page: ends the session and clears the cookie",
     tags=["auth"],
+    # The cookie's Secure flag follows the request's scheme, so the answer is built here; this
+    # documents it as the empty answer it is.
+    responses={204: ResponseSpec(None, description="Signed out; the session cookie is cleared")},
 )
 async def close_session(request: ApiRequest) -> Response[None]:
     presented = presented_token(request)
@@ -164,7 +168,7 @@ async def sign_out_everywhere(request: ApiRequest) -> Response[SignedOut]:
     summary="Change the password: every session ends, and a new one is opened for this client",
     description="Needs the current password (throttled like a sign-in). The answer holds the new token; "
     "a client signed in with the session cookie gets a new cookie too.",
-    responses=problems(*AUTHED, *BODY, 429),
+    responses=problems(*AUTHED, *BODY, 403, 429),
     tags=["auth"],
 )
 async def change_password(data: JSONBody[PasswordChangeIn], request: ApiRequest) -> Response[TokenOut]:
