@@ -251,3 +251,18 @@ async def test_ipv6_addresses_count_by_their_64_prefix(world: World) -> None:
             await world.auth.authenticate(f"u{n}@example.com", "wrong password!", f"2001:db8:1:2::{n:x}")
     with pytest.raises(TooManyAttempts, match="from this address"):
         await world.auth.authenticate("x@example.com", "wrong password!", "2001:db8:1:2:ffff::1")
+
+
+async def test_attempts_that_fail_for_another_reason_do_not_count(world: World) -> None:
+    await world.auth.register("ada@example.com", PASSWORD)
+
+    async def broken(password_hash: str, password: str) -> bool:
+        raise OSError("the hasher's thread pool is gone")
+
+    working = world.hasher.verify
+    world.hasher.verify = broken  # type: ignore[method-assign]
+    for _ in range(12):
+        with pytest.raises(OSError, match="thread pool"):
+            await world.auth.authenticate("ada@example.com", PASSWORD, "203.0.113.9")
+    world.hasher.verify = working  # type: ignore[method-assign]
+    await world.auth.authenticate("ada@example.com", PASSWORD, "203.0.113.9")

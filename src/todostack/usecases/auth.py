@@ -9,6 +9,7 @@ within that many seconds.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Callable, Container
@@ -148,6 +149,19 @@ class AuthService:
     async def _check_password(self, email: str, password: str, address: str | None) -> User:
         """The user whose password this is, throttled before any hashing."""
         admission = None if self._throttle is None else await self._throttle.admit(address, email)
+        try:
+            user = await self._verify(email, password)
+        except AuthenticationFailed:
+            raise
+        except BaseException:
+            if admission is not None and self._throttle is not None:
+                await asyncio.shield(self._throttle.abandoned(admission))
+            raise
+        if admission is not None and self._throttle is not None:
+            await self._throttle.succeeded(admission)
+        return user
+
+    async def _verify(self, email: str, password: str) -> User:
         async with self._uow() as uow:
             user = await uow.users.get_by_email(email)
         if user is None:
@@ -162,8 +176,6 @@ class AuthService:
             ok = await self._hasher.verify(user.password_hash, password)
         if not ok:
             raise AuthenticationFailed(_WRONG)
-        if admission is not None and self._throttle is not None:
-            await self._throttle.succeeded(admission)
         return user
 
     async def authenticate(self, email: str, password: str, address: str | None = None) -> IssuedToken:

@@ -134,6 +134,16 @@ class SignInThrottle:
         if admission.address_key is not None:
             await self._store.refund(admission.address_key)
 
+    async def abandoned(self, admission: Admission) -> None:
+        """The attempt ended without an answer about the password (the database failed, the
+        request was cancelled): it does not count. Best effort: the store may be what failed."""
+        try:
+            await self._store.refund(admission.account_key)
+            if admission.address_key is not None:
+                await self._store.refund(admission.address_key)
+        except Exception:  # noqa: BLE001, S110 - the original error is the one to report
+            pass
+
     async def _prune(self, now: datetime) -> None:
         if self._next_prune is not None and now < self._next_prune:
             return
