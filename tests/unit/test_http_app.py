@@ -71,7 +71,7 @@ def test_tokens_from_another_secret_are_refused(client: TestClient) -> None:  # 
 
     now = datetime.now(UTC)
     forged = HmacTokenCodec("another secret entirely, 32 chars+").issue(
-        TokenClaims("someone", "a-session", now, now + timedelta(1))
+        TokenClaims("someone", "a-session", int(now.timestamp()), int((now + timedelta(1)).timestamp()))
     )
     r = client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {forged}"})
     assert r.status_code == 401

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from todostack.usecases.ports import TokenClaims
 
@@ -52,8 +52,8 @@ class HmacTokenCodec:
                 _PREFIX,
                 claims.user_id,
                 claims.session_id,
-                str(int(claims.issued_at.timestamp())),
-                str(int(claims.expires_at.timestamp())),
+                str(claims.issued_at),
+                str(claims.expires_at),
             )
         )
         return f"{payload}.{self._sign(payload)}"
@@ -70,12 +70,7 @@ class HmacTokenCodec:
         issued, expires = int(parts[3]), int(parts[4])
         if min(expires, issued + self._ttl) <= now.timestamp():
             return None
-        return TokenClaims(
-            parts[1],
-            parts[2],
-            datetime.fromtimestamp(issued, UTC),
-            datetime.fromtimestamp(expires, UTC),
-        )
+        return TokenClaims(parts[1], parts[2], issued, expires)
 
     def digest(self, text: str) -> str:
         return hmac.new(self._digest_key, text.encode(), hashlib.sha256).hexdigest()

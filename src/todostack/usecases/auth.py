@@ -194,7 +194,8 @@ class AuthService:
             async with self._uow(write=True, autocommit=True) as uow:
                 await uow.sessions.prune(now - timedelta(days=1))
                 await uow.commit()
-        token = self._tokens.issue(TokenClaims(user_id, session.id, now, session.expires_at))
+        claims = TokenClaims(user_id, session.id, int(now.timestamp()), int(session.expires_at.timestamp()))
+        token = self._tokens.issue(claims)
         return IssuedToken(token, now, session.expires_at, user_id)
 
     async def _claims(self, token: str) -> TokenClaims:

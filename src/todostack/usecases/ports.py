@@ -232,10 +232,13 @@ class PasswordHasher(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class TokenClaims:
+    """What a token says; times in whole Unix seconds (what the token carries: no datetime is
+    built on the per-request path)."""
+
     user_id: str
     session_id: str
-    issued_at: datetime
-    expires_at: datetime
+    issued_at: int
+    expires_at: int
 
 
 class TokenCodec(Protocol):
