@@ -6,6 +6,7 @@ import asyncio
 import gc
 import inspect
 import os
+import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,9 @@ import pytest
 # 100 ms (asyncio's slow_callback_duration) is logged; the hook below fails a test whose
 # own call held its loop that long.
 os.environ.setdefault("PYTHONASYNCIODEBUG", "1")
+# There is no default key that signs tokens, and PostgreSQL refuses to start without one: the
+# servers tests start get one (a test about its absence takes it out of its child's environment).
+os.environ.setdefault("TODOSTACK_SECRET_KEY", secrets.token_urlsafe(32))
 
 _TIERS = ("unit", "integration", "e2e")
 

@@ -6,9 +6,12 @@ import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from todostack.adapters.attempts import DatabaseAttempts
+from todostack.adapters.common_passwords import common_passwords
 from todostack.adapters.memory import InMemoryDatabase
 from todostack.adapters.tokens import HmacTokenCodec
 from todostack.usecases import AuthService, ListService, TodoService
+from todostack.usecases.signin_throttle import SignInThrottle
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -39,22 +42,48 @@ class SequentialIds:
 class FakeHasher:
     """Not a hash at all; use cases only need hash/verify to agree."""
 
+    def __init__(self) -> None:
+        self.verified = 0  # how many passwords were checked (the cost a throttle must avoid)
+
     async def hash(self, password: str) -> str:
         return f"fake${password}"
 
     async def verify(self, password_hash: str, password: str) -> bool:
+        self.verified += 1
         return password_hash == f"fake${password}"
+
+
+class FakeMonotonic:
+    """``time.monotonic`` that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 class World:
     """Use cases wired to the in-memory database and the fakes above."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, session_check_seconds: float = 0.0) -> None:
         self.db = InMemoryDatabase()
         self.clock = FakeClock()
         self.ids = SequentialIds()
+        self.hasher = FakeHasher()
+        self.monotonic = FakeMonotonic()
+        self.throttle = SignInThrottle(DatabaseAttempts(self.db), self.clock)
         self.auth = AuthService(
-            self.db, FakeHasher(), HmacTokenCodec("k" * 32), self.clock, self.ids, timedelta(hours=1)
+            self.db,
+            self.hasher,
+            HmacTokenCodec("k" * 32, timedelta(hours=1)),
+            self.clock,
+            self.ids,
+            timedelta(hours=1),
+            throttle=self.throttle,
+            common_passwords=common_passwords(),
+            session_check_seconds=session_check_seconds,
+            monotonic=self.monotonic,
         )
         self.lists = ListService(self.db, self.clock, self.ids)
         self.todos = TodoService(self.db, self.clock, self.ids)

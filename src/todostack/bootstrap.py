@@ -9,13 +9,16 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 from litestar import Litestar
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from todostack.adapters.attempts import DatabaseAttempts
 from todostack.adapters.clock import new_id, utc_now
+from todostack.adapters.common_passwords import common_passwords
 from todostack.adapters.memory import InMemoryDatabase
 from todostack.adapters.migrations import Migration, MigrationError
 from todostack.adapters.passwords import Argon2Hasher, Argon2Params
@@ -24,7 +27,10 @@ from todostack.adapters.postgres import (
     migrate_postgres,
     pending_postgres_migrations,
 )
+from todostack.adapters.redis_attempts import RedisAttempts
+from todostack.adapters.secret_key import generated_secret_key
 from todostack.adapters.sqlite import SqliteDatabase, migrate_sqlite
+from todostack.adapters.sqlite.database import sqlite_path
 from todostack.adapters.storage import StatementObserver, Storage
 from todostack.adapters.tokens import HmacTokenCodec
 from todostack.delivery.http import HttpConfig, Services, create_http_app
@@ -36,15 +42,41 @@ from todostack.observability.metrics import Metrics
 from todostack.observability.otel_metrics import build_metrics
 from todostack.observability.tracing import traced
 from todostack.profiling.autoprof import Autoprof
-from todostack.runtime import Settings, size_service
+from todostack.runtime import Settings, SettingsError, size_service
 from todostack.runtime.plan import WorkerPlan
 from todostack.usecases import AuthService, ListService, TodoBackendService, TodoService
-from todostack.usecases.ports import Clock, IdGenerator
+from todostack.usecases.ports import AttemptStore, Clock, IdGenerator
 from todostack.usecases.queries import CursorCodec
 from todostack.usecases.quotas import Quotas
+from todostack.usecases.signin_throttle import SignInThrottle, ThrottlePolicy
 from todostack.worker import Worker
 
-__all__ = ["MigrationError", "Storage", "create_app", "migrate", "open_services", "open_storage", "pending_migrations"]
+__all__ = [
+    "MigrationError",
+    "Storage",
+    "create_app",
+    "migrate",
+    "open_services",
+    "open_storage",
+    "pending_migrations",
+    "with_secret_key",
+]
+
+
+def with_secret_key(settings: Settings) -> Settings:
+    """``settings`` with the key that signs tokens: the configured one, else the one kept beside
+    the SQLite database (made on first use), else one for this process (in-memory backend).
+    PostgreSQL without a configured key is refused before this (``problems_for_start``)."""
+    sec = settings.security
+    if sec.secret_key:
+        return settings
+    db = settings.database
+    if db.dialect == "postgresql":
+        raise SettingsError("TODOSTACK_SECRET_KEY is not set: PostgreSQL needs a configured secret")
+    data_dir = None
+    if db.dialect == "sqlite" and (path := sqlite_path(db.url)) != ":memory:":
+        data_dir = Path(path).resolve().parent
+    return replace(settings, security=replace(sec, secret_key=generated_secret_key(data_dir)))
 
 
 async def open_storage(
@@ -95,18 +127,37 @@ async def open_services(
     clock: Clock = utc_now,
     ids: IdGenerator = new_id,
 ) -> AsyncIterator[Services]:
+    settings = with_secret_key(settings)
     store = storage if storage is not None else await open_storage(settings)
+    redis = RedisAttempts.from_url(settings.auth.redis_url) if settings.auth.redis_url else None
     try:
         sec = settings.security
         hasher = Argon2Hasher(Argon2Params(time_cost=sec.argon2_time_cost, memory_kib=sec.argon2_memory_kib))
-        tokens = HmacTokenCodec(sec.secret_key)
+        ttl = timedelta(seconds=sec.token_ttl_seconds)
+        tokens = HmacTokenCodec(sec.secret_key, ttl)
+        attempts: AttemptStore = redis if redis is not None else DatabaseAttempts(store.uow)
+        au = settings.auth
+        throttle = SignInThrottle(
+            attempts,
+            clock,
+            ThrottlePolicy(au.signin_ip_limit, au.signin_account_free_failures, au.signin_account_max_lock_seconds),
+        )
+        auth = AuthService(
+            store.uow,
+            hasher,
+            tokens,
+            clock,
+            ids,
+            ttl,
+            throttle=throttle,
+            common_passwords=await asyncio.to_thread(common_passwords),  # 30 ms of parsing: off the loop
+            session_check_seconds=au.session_check_seconds,
+        )
         quotas = Quotas(lists=settings.limits.quota_lists, todos=settings.limits.quota_todos)
         todos = TodoService(store.uow, clock, ids, quotas, cursors=CursorCodec.from_secret(sec.secret_key))
         # With tracing on, each use case call is a span (a no-op wrapper otherwise).
         yield Services(
-            auth=traced(
-                AuthService(store.uow, hasher, tokens, clock, ids, timedelta(seconds=sec.token_ttl_seconds)), "auth"
-            ),
+            auth=traced(auth, "auth"),
             lists=traced(ListService(store.uow, clock, ids, quotas), "lists"),
             todos=traced(todos, "todos"),
             todobackend=traced(
@@ -116,6 +167,8 @@ async def open_services(
             db_sleep=store.sleep,
         )
     finally:
+        if redis is not None:
+            await redis.close()
         if storage is None:
             await store.close()
 

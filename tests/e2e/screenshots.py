@@ -18,7 +18,7 @@ def capture(browser: Browser, url: str, folder: Path, scheme: str) -> Path:
     page = context.new_page()
     page.goto("/")
     page.get_by_label("Email").fill(f"shot-{uuid.uuid4().hex[:8]}@example.com")
-    page.get_by_label("Password").fill("password123")
+    page.get_by_label("Password").fill("pass-word-12")
     page.get_by_role("button", name="Create account").click()
     expect(page.locator(".new-todo")).to_be_visible()
     for n, title in enumerate(("Buy oat milk #shop", "Call the plumber", "Write the quarterly report #work"), 1):

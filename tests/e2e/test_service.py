@@ -102,7 +102,7 @@ def test_a_port_already_taken_is_one_clear_line(tmp_path: Path, asgi_server: str
 
 
 def test_user_create_command(server: RunningServer, tmp_path: Path) -> None:
-    env = {**os.environ, "TODOSTACK_DATABASE_URL": server.database_url, "TODOSTACK_USER_PASSWORD": "password123"}
+    env = {**os.environ, "TODOSTACK_DATABASE_URL": server.database_url, "TODOSTACK_USER_PASSWORD": "pass-word-12"}
     email = f"cli-{tmp_path.name[-8:]}@example.com"
     done = subprocess.run(
         [sys.executable, "-m", "todostack", "user", "create", "--email", email],
@@ -114,5 +114,5 @@ def test_user_create_command(server: RunningServer, tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     with server.client() as client:
-        token = client.post("/api/v1/auth/token", json={"email": email, "password": "password123"})
+        token = client.post("/api/v1/auth/token", json={"email": email, "password": "pass-word-12"})
     assert token.status_code == 200

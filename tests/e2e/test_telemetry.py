@@ -79,8 +79,8 @@ def test_spans_and_metrics_reach_an_otlp_receiver_and_logs_name_the_trace(
     }
     with run_postgres_server(tmp_path, env=env) as server:
         with server.client() as http:
-            http.post("/api/v1/auth/register", json={"email": "otlp@example.com", "password": "password123"})
-            token = http.post("/api/v1/auth/token", json={"email": "otlp@example.com", "password": "password123"})
+            http.post("/api/v1/auth/register", json={"email": "otlp@example.com", "password": "pass-word-12"})
+            token = http.post("/api/v1/auth/token", json={"email": "otlp@example.com", "password": "pass-word-12"})
             auth = {"Authorization": f"Bearer {token.json()['access_token']}", "X-Request-ID": "otlp-check-1"}
             todo = http.post("/api/v1/todos", json={"title": "traced"}, headers=auth).json()
             got = http.get(f"/api/v1/todos/{todo['id']}", headers={**auth, "X-Request-ID": "otlp-check-2"})

@@ -42,7 +42,7 @@ def page(browser: Browser, web: RunningServer) -> Iterator[Page]:
     tab.on("pageerror", lambda e: errors.append(str(e)))
     tab.goto("/")
     tab.get_by_label("Email").fill(f"mvc-{uuid.uuid4().hex[:10]}@example.com")
-    tab.get_by_label("Password").fill("password123")
+    tab.get_by_label("Password").fill("pass-word-12")
     tab.get_by_role("button", name="Create account").click()
     expect(tab.get_by_placeholder(NEW_TODO)).to_be_visible()
     yield tab

@@ -71,7 +71,9 @@ def test_idempotency_key(alice: Account) -> None:
 
 @pytest.mark.parametrize("path", ["/api/v1/lists", "/api/v1/auth/register"], ids=["lists", "register"])
 def test_idempotency_key_on_other_creates(alice: Account, path: str) -> None:
-    body = {"name": "Groceries"} if path.endswith("lists") else {"email": f"k-{alice.email}", "password": "password123"}
+    body = (
+        {"name": "Groceries"} if path.endswith("lists") else {"email": f"k-{alice.email}", "password": "pass-word-12"}
+    )
     headers = {"Idempotency-Key": f"k-{alice.id}"}
     first = alice.http.post(path, json=body, headers=headers)
     again = alice.http.post(path, json=body, headers=headers)

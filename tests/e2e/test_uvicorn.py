@@ -12,9 +12,9 @@ def test_uvicorn_serves_the_api_and_drains_on_sigterm(tmp_path: Path) -> None:
     env = {"TODOSTACK_ASGI_SERVER": "uvicorn", "TODOSTACK_SHUTDOWN_DELAY_SECONDS": "0.2"}
     with run_server(f"sqlite:///{tmp_path / 'u.db'}", tmp_path, workers=2, env=env) as server:
         with server.client() as anon:
-            registered = anon.post("/api/v1/auth/register", json={"email": "u@example.com", "password": "password123"})
+            registered = anon.post("/api/v1/auth/register", json={"email": "u@example.com", "password": "pass-word-12"})
             assert registered.status_code == 201, registered.text
-            issued = anon.post("/api/v1/auth/token", json={"email": "u@example.com", "password": "password123"})
+            issued = anon.post("/api/v1/auth/token", json={"email": "u@example.com", "password": "pass-word-12"})
             token = issued.json()["access_token"]
         with server.client(token) as client:
             created = client.post("/api/v1/todos", json={"title": "under uvicorn"})

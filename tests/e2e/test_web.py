@@ -41,7 +41,7 @@ def _email() -> str:
     return f"web-{uuid.uuid4().hex[:10]}@example.com"
 
 
-def sign_up(page: Page, email: str, password: str = "password123") -> None:
+def sign_up(page: Page, email: str, password: str = "pass-word-12") -> None:
     page.goto("/")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
@@ -49,7 +49,7 @@ def sign_up(page: Page, email: str, password: str = "password123") -> None:
     expect(page.locator(".new-todo")).to_be_visible()
 
 
-def sign_in(page: Page, email: str, password: str = "password123") -> None:
+def sign_in(page: Page, email: str, password: str = "pass-word-12") -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
@@ -221,7 +221,7 @@ def test_a_conflicting_change_is_reported_and_nothing_is_lost(page: Page, web: R
     sign_up(page, email)
     add(page, "original")
     with httpx.Client(base_url=web.url) as api:
-        token = api.post("/api/v1/auth/token", json={"email": email, "password": "password123"}).json()["access_token"]
+        token = api.post("/api/v1/auth/token", json={"email": email, "password": "pass-word-12"}).json()["access_token"]
         auth = {"Authorization": f"Bearer {token}"}
         todo = api.get("/api/v1/todos", headers=auth).json()["items"][0]
         api.patch(f"/api/v1/todos/{todo['id']}", json={"title": "changed elsewhere"}, headers=auth).raise_for_status()
@@ -256,7 +256,7 @@ def test_keyboard_only(page: Page) -> None:
     expect(page.get_by_label("Email")).to_be_focused()
     page.keyboard.type(email)
     page.keyboard.press("Tab")
-    page.keyboard.type("password123")
+    page.keyboard.type("pass-word-12")
     page.keyboard.press("Tab")  # Sign in
     page.keyboard.press("Tab")  # Create account
     page.keyboard.press("Enter")
@@ -435,8 +435,8 @@ def test_security_headers_and_csrf(web: RunningServer) -> None:
         assert page.headers["x-content-type-options"] == "nosniff"
         assert page.headers["referrer-policy"] == "no-referrer"
         email = _email()
-        client.post("/api/v1/auth/register", json={"email": email, "password": "password123"})
-        session = client.post("/api/v1/auth/session", json={"email": email, "password": "password123"})
+        client.post("/api/v1/auth/register", json={"email": email, "password": "pass-word-12"})
+        session = client.post("/api/v1/auth/session", json={"email": email, "password": "pass-word-12"})
         cookie = session.headers["set-cookie"].lower()
         assert "httponly" in cookie
         assert "samesite=strict" in cookie

@@ -17,7 +17,7 @@ async def _principal(storage: Storage, ids: SequentialIds, clock: FakeClock) -> 
     from datetime import timedelta
 
     auth = AuthService(storage.uow, FakeHasher(), HmacTokenCodec("k" * 32), clock, ids, timedelta(hours=1))
-    user = (await auth.register(f"{ids()}@example.com", "password1")).value
+    user = (await auth.register(f"{ids()}@example.com", "correct horse battery")).value
     return Principal(user.id)
 
 

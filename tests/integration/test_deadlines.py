@@ -112,8 +112,8 @@ def test_a_client_that_disconnects_leaves_no_query_running(pg_server: RunningSer
 
 def test_a_write_waiting_on_a_lock_is_stopped_by_its_deadline(pg_server: RunningServer) -> None:
     with pg_server.client() as anon:
-        anon.post("/api/v1/auth/register", json={"email": "locks@example.com", "password": "password123"})
-        token = anon.post("/api/v1/auth/token", json={"email": "locks@example.com", "password": "password123"})
+        anon.post("/api/v1/auth/register", json={"email": "locks@example.com", "password": "pass-word-12"})
+        token = anon.post("/api/v1/auth/token", json={"email": "locks@example.com", "password": "pass-word-12"})
     with pg_server.client(token.json()["access_token"]) as http:
         todo = http.post("/api/v1/todos", json={"title": "contended"}).json()
 

@@ -24,8 +24,11 @@ def _settings(url: str) -> Settings:
 
 @pytest.mark.parametrize("dialect", ["postgres", "sqlite"])
 def test_shipped_migrations_are_numbered_from_one(dialect: str) -> None:
+    # Numbers are blocks reserved per line of work (0010s, 0020s, …) so that branches merge
+    # without renumbering: gaps are fine, repeats are not.
     versions = [m.version for m in load_migrations(dialect)]
-    assert versions == list(range(1, len(versions) + 1))
+    assert versions[0] == 1
+    assert versions == sorted(set(versions))
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -32,15 +33,16 @@ async def traced_app(url: str) -> AsyncIterator[tuple[httpx.AsyncClient, InMemor
         {
             **FAST_HASHING,
             "TODOSTACK_DATABASE_URL": url,
+            "TODOSTACK_SECRET_KEY": os.environ["TODOSTACK_SECRET_KEY"],
             "TODOSTACK_TEST_ENDPOINTS": "on",
             "TODOSTACK_WORKERS": "1",
             "TODOSTACK_METRICS_PUBLIC": "on",
         }
     )
     async with serving(create_app(settings, span_exporter=exporter)) as http:
-        r = await http.post("/api/v1/auth/register", json={"email": "t@example.com", "password": "password123"})
+        r = await http.post("/api/v1/auth/register", json={"email": "t@example.com", "password": "pass-word-12"})
         assert r.status_code in (201, 409), r.text  # 409: the module's schema already has this user
-        token = await http.post("/api/v1/auth/token", json={"email": "t@example.com", "password": "password123"})
+        token = await http.post("/api/v1/auth/token", json={"email": "t@example.com", "password": "pass-word-12"})
         http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
         exporter.clear()
         yield http, exporter

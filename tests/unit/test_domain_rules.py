@@ -20,7 +20,7 @@ from todostack.runtime import Settings, SettingsError
         (normalize_title, "a\x00b", "title"),
         (validate_notes, "a\x00b", "notes"),
         (normalize_list_name, "a\x00b", "name"),
-        (validate_password, "password\x00", "password"),
+        (validate_password, "long password\x00", "password"),
         (normalize_email, "a\x00@b.co", "email"),
         (normalize_tags, ["ok", "a\x00"], "tags"),
     ],
@@ -134,8 +134,19 @@ def test_bad_settings_are_named(env: dict[str, str]) -> None:
         ({"TODOSTACK_ENV": "production"}, 1),
         ({"TODOSTACK_ENV": "production", "TODOSTACK_SECRET_KEY": "short"}, 1),
         ({"TODOSTACK_ENV": "production", "TODOSTACK_SECRET_KEY": "s" * 32}, 0),
+        ({"TODOSTACK_DATABASE_URL": "postgresql://h/db"}, 1),
+        ({"TODOSTACK_DATABASE_URL": "postgresql://h/db", "TODOSTACK_SECRET_KEY": "s" * 32}, 0),
+        ({"TODOSTACK_SECRET_KEY": "guessable"}, 1),
     ],
-    ids=["development-default-ok", "production-default-refused", "production-short-refused", "production-ok"],
+    ids=[
+        "development-sqlite-generates-one",
+        "production-default-refused",
+        "production-short-refused",
+        "production-ok",
+        "postgresql-without-a-key-refused",
+        "postgresql-ok",
+        "short-refused-everywhere",
+    ],
 )
 def test_production_needs_a_real_secret(env: dict[str, str], problems: int) -> None:
     assert len(Settings.from_env(env).problems_for_start()) == problems

@@ -52,8 +52,8 @@ def test_an_unexpected_error_is_a_500_that_leaks_nothing(client: TestClient, mon
     async def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret connection string postgresql://admin:hunter2@db")
 
-    client.post("/api/v1/auth/register", json={"email": "a@example.com", "password": "password123"})
-    token = client.post("/api/v1/auth/token", json={"email": "a@example.com", "password": "password123"}).json()
+    client.post("/api/v1/auth/register", json={"email": "a@example.com", "password": "pass-word-12"})
+    token = client.post("/api/v1/auth/token", json={"email": "a@example.com", "password": "pass-word-12"}).json()
     monkeypatch.setattr(TodoService, "search", explode)
     r = client.get("/api/v1/todos", headers={"Authorization": f"Bearer {token['access_token']}"})
     assert r.status_code == 500
@@ -67,8 +67,12 @@ def test_tokens_from_another_secret_are_refused(client: TestClient) -> None:  # 
     from datetime import UTC, datetime, timedelta
 
     from todostack.adapters.tokens import HmacTokenCodec
+    from todostack.usecases.ports import TokenClaims
 
-    forged = HmacTokenCodec("another secret entirely, 32 chars+").issue("someone", datetime.now(UTC) + timedelta(1))
+    now = datetime.now(UTC)
+    forged = HmacTokenCodec("another secret entirely, 32 chars+").issue(
+        TokenClaims("someone", "a-session", int(now.timestamp()), int((now + timedelta(1)).timestamp()))
+    )
     r = client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {forged}"})
     assert r.status_code == 401
 

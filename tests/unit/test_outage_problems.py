@@ -27,7 +27,7 @@ SETTINGS = Settings(
 def signed_in() -> Iterator[tuple[TestClient, dict[str, str]]]:  # type: ignore[type-arg]
     db = InMemoryDatabase()
     with TestClient(create_app(SETTINGS, storage=Storage(db, db.ping, db.close))) as client:
-        body = {"email": "outage@example.com", "password": "password123"}
+        body = {"email": "outage@example.com", "password": "pass-word-12"}
         client.post("/api/v1/auth/register", json=body)
         token = client.post("/api/v1/auth/token", json=body).json()["access_token"]
         yield client, {"Authorization": f"Bearer {token}"}

@@ -11,6 +11,7 @@ from todostack.domain.errors import (
     PreconditionFailed,
     QuotaExceeded,
     TodoError,
+    TooManyAttempts,
 )
 from todostack.domain.lists import TodoList
 from todostack.domain.todos import Priority, Todo
@@ -31,5 +32,6 @@ __all__ = [
     "Todo",
     "TodoError",
     "TodoList",
+    "TooManyAttempts",
     "User",
 ]

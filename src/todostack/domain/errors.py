@@ -10,7 +10,8 @@ The tree, from the most general::
     │   └── IdempotencyKeyReused  the same key came back with a different request
     ├── Forbidden            the caller is known but may not do this
     │   └── QuotaExceeded        the account already holds the most it may
-    └── AuthenticationFailed the caller could not be identified
+    ├── AuthenticationFailed the caller could not be identified
+    └── TooManyAttempts      too many sign-in attempts: wait ``retry_after_seconds``
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "PreconditionFailed",
     "QuotaExceeded",
     "TodoError",
+    "TooManyAttempts",
 ]
 
 
@@ -95,3 +97,11 @@ class QuotaExceeded(Forbidden):
         super().__init__(f"quota exceeded: an account may hold at most {limit} {resource}; delete some to make room")
         self.resource = resource
         self.limit = limit
+
+
+class TooManyAttempts(TodoError):
+    """Sign-in attempts from this address or for this account are throttled for a while."""
+
+    def __init__(self, detail: str, retry_after_seconds: int) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = max(1, retry_after_seconds)

@@ -75,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
         "--password", help="the password (default: TODOSTACK_USER_PASSWORD, else asked for on the terminal)"
     )
     create.add_argument("--database-url", help=describe("TODOSTACK_DATABASE_URL"))
+    revoke = user_commands.add_parser(
+        "revoke", help="end every session of a user at once (signed-in tokens stop working; the account stays)"
+    )
+    revoke.add_argument("email")
+    revoke.add_argument("--database-url", help=describe("TODOSTACK_DATABASE_URL"))
     return parser
 
 
@@ -119,9 +124,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.profile_command == "list":
             return list_profiles(directory, as_json=args.json)
         return show_profile(directory, args.name, top=args.top)
-    from todostack.entrypoints.commands import create_user, migrate_database
+    from todostack.entrypoints.commands import create_user, migrate_database, revoke_user
 
     if args.command == "migrate":
         return asyncio.run(migrate_database(settings))
+    if args.user_command == "revoke":
+        return asyncio.run(revoke_user(settings, args.email))
     password = args.password if args.password is not None else os.environ.get("TODOSTACK_USER_PASSWORD") or None
     return asyncio.run(create_user(settings, args.email, password))

@@ -1,4 +1,4 @@
-"""The commands that do one thing and exit: ``runtime``, ``migrate``, ``user create``."""
+"""The commands that do one thing and exit: ``runtime``, ``migrate``, ``user create``, ``user revoke``."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import sys
 
 from todostack.bootstrap import MigrationError, migrate, open_services
 from todostack.domain import TodoError
-from todostack.runtime import Settings, size_service
+from todostack.runtime import Settings, SettingsError, size_service
 
-__all__ = ["EXIT_NOT_MIGRATED", "create_user", "migrate_database", "print_runtime"]
+__all__ = ["EXIT_NOT_MIGRATED", "EXIT_NO_SUCH_USER", "create_user", "migrate_database", "print_runtime", "revoke_user"]
+
+EXIT_NO_SUCH_USER = 4
 
 EXIT_NOT_MIGRATED = 3
 
@@ -62,11 +64,34 @@ async def create_user(settings: Settings, email: str, password: str | None) -> i
         password = getpass.getpass("password: ")
     if settings.database.dialect == "sqlite":
         await migrate(settings)
-    async with open_services(settings) as services:
-        try:
+    try:
+        async with open_services(settings) as services:
+            if await services.auth.has_account(email):  # the API keeps this to itself; an operator is told
+                print(f"todostack user create: {email} already has an account", file=sys.stderr)
+                return 1
             created = await services.auth.register(email, password)
-        except TodoError as exc:
-            print(f"todostack user create: {exc.detail}", file=sys.stderr)
-            return 1
+    except SettingsError as exc:
+        print(f"todostack user create: {exc}", file=sys.stderr)
+        return 2
+    except TodoError as exc:
+        print(f"todostack user create: {exc.detail}", file=sys.stderr)
+        return 1
     print(f"created user {created.value.email} ({created.value.id})")
+    return 0
+
+
+async def revoke_user(settings: Settings, email: str) -> int:
+    """End every session of the user (``todostack user revoke <email>``)."""
+    if settings.database.dialect == "sqlite":
+        await migrate(settings)
+    try:
+        async with open_services(settings) as services:
+            ended = await services.auth.revoke_user(email)
+    except SettingsError as exc:
+        print(f"todostack user revoke: {exc}", file=sys.stderr)
+        return 2
+    if ended is None:
+        print(f"todostack user revoke: no account has the email {email}", file=sys.stderr)
+        return EXIT_NO_SUCH_USER
+    print(f"ended {ended} session{'s' if ended != 1 else ''} of {email.strip().lower()}")
     return 0

@@ -22,7 +22,7 @@ import sys
 import tempfile
 from functools import partial
 
-from todostack.bootstrap import MigrationError, migrate, pending_migrations
+from todostack.bootstrap import MigrationError, migrate, pending_migrations, with_secret_key
 from todostack.ebpf import probes
 from todostack.entrypoints.asgi import APP, worker_app
 from todostack.observability import MULTIPROC_ENV
@@ -87,6 +87,8 @@ def _serve(settings: Settings, peers_dir: str) -> int:
             file=sys.stderr,
         )
         return 3
+    # Once, before the workers exist, so that they all sign with the same key.
+    settings = with_secret_key(settings)
 
     sizing = size_service(settings)  # the one place the served service is sized
     workers = sizing.workers

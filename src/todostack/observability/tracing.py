@@ -318,7 +318,7 @@ class _TracedService:
         attr = getattr(self._inner, name)
         if name.startswith("_"):
             return attr
-        if not inspect.iscoroutinefunction(attr):
+        if not inspect.iscoroutinefunction(attr) or name in getattr(self._inner, "untraced", ()):
             # Kept, like the wrappers below: a sync method (the token check, on every request)
             # would otherwise come back through here and inspect each time.
             setattr(self, name, attr)

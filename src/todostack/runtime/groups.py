@@ -8,7 +8,7 @@ from typing import Literal
 from todostack.runtime.declare import SettingsError, number, on_off, one_of, setting, size, switch, text, whole
 
 __all__ = [
-    "DEFAULT_SECRET",
+    "AuthSettings",
     "DatabaseSettings",
     "LimitSettings",
     "RequestSettings",
@@ -17,7 +17,6 @@ __all__ = [
     "ServerSettings",
 ]
 
-DEFAULT_SECRET = "insecure-development-secret-change-me"  # noqa: S105 - refused in production
 _RATIO = "a number between 0 and 1"
 
 
@@ -69,10 +68,11 @@ class DatabaseSettings:
 class SecuritySettings:
     secret_key: str = setting(
         "TODOSTACK_SECRET_KEY",
-        DEFAULT_SECRET,
-        "signs bearer tokens; production refuses to start without one of 32+ characters",
+        "",
+        "signs bearer tokens (32+ characters); unset, SQLite keeps a generated one beside the database, "
+        "while PostgreSQL and production refuse to start",
         text,
-        default_doc="a development value",
+        default_doc="none",
     )
     token_ttl_seconds: int = setting(
         "TODOSTACK_TOKEN_TTL_SECONDS", 7 * 24 * 3600, "bearer token lifetime", whole(60, 365 * 24 * 3600)
@@ -234,4 +234,41 @@ class LimitSettings:
         "`Authorization: Bearer <TODOSTACK_ADMIN_TOKEN>` there, and 404 without an admin token",
         switch,
         show=on_off,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    """Sign-in throttling and server-side sessions (``docs/security.md``, "Authentication")."""
+
+    signin_ip_limit: int = setting(
+        "TODOSTACK_SIGNIN_IP_LIMIT",
+        10,
+        "failed sign-ins one client address may make per minute; past it, 429 + `Retry-After` until the minute ends",
+        whole(1, 1_000_000),
+    )
+    signin_account_free_failures: int = setting(
+        "TODOSTACK_SIGNIN_ACCOUNT_FREE_FAILURES",
+        5,
+        "failed sign-ins an account takes before each further one locks it (1 s, 2 s, 4 s, … doubling)",
+        whole(1, 1000),
+    )
+    signin_account_max_lock_seconds: int = setting(
+        "TODOSTACK_SIGNIN_ACCOUNT_MAX_LOCK_SECONDS",
+        900,
+        "the longest one lock of an account lasts",
+        whole(1, 86_400),
+    )
+    redis_url: str | None = setting(
+        "TODOSTACK_REDIS_URL",
+        None,
+        "`redis://…` or `rediss://…`: sign-in throttle counters in Redis instead of the database",
+        text,
+    )
+    session_check_seconds: float = setting(
+        "TODOSTACK_SESSION_CHECK_SECONDS",
+        1.0,
+        "how long a worker trusts its last look at a session (ended elsewhere: noticed within this); `0`: always",
+        number(0, 60),
+        show=repr,
     )

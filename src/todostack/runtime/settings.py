@@ -24,7 +24,7 @@ from todostack.runtime.declare import (
     write_group,
 )
 from todostack.runtime.groups import (
-    DEFAULT_SECRET,
+    AuthSettings,
     DatabaseSettings,
     LimitSettings,
     RequestSettings,
@@ -35,7 +35,7 @@ from todostack.runtime.groups import (
 from todostack.runtime.profiling_settings import ProfilingSettings
 
 __all__ = [
-    "DEFAULT_SECRET",
+    "AuthSettings",
     "DatabaseSettings",
     "LimitSettings",
     "ProfilingSettings",
@@ -66,6 +66,7 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
     requests: RequestSettings = field(default_factory=RequestSettings)
     profiling: ProfilingSettings = field(default_factory=ProfilingSettings)
@@ -120,12 +121,17 @@ class Settings:
         problems = []
         if self.env == "production" and self.test_endpoints:
             problems.append("TODOSTACK_TEST_ENDPOINTS must be off in production")
-        if self.env == "production":
-            key = self.security.secret_key
-            if key == DEFAULT_SECRET:
-                problems.append("TODOSTACK_SECRET_KEY is not set: production needs a secret of its own")
-            elif len(key) < MIN_SECRET_LENGTH:
-                problems.append(f"TODOSTACK_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters in production")
+        key = self.security.secret_key
+        if not key and self.env == "production":
+            problems.append("TODOSTACK_SECRET_KEY is not set: production needs a secret of its own")
+        elif not key and self.database.dialect == "postgresql":
+            problems.append(
+                "TODOSTACK_SECRET_KEY is not set: on PostgreSQL every worker of every instance must sign with "
+                f"the same secret, so set one of {MIN_SECRET_LENGTH}+ random characters "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        elif key and len(key) < MIN_SECRET_LENGTH:
+            problems.append(f"TODOSTACK_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters")
         return problems
 
     def to_env(self) -> dict[str, str]:

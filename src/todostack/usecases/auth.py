@@ -1,34 +1,54 @@
-"""Registration, sign-in and turning a token back into a principal."""
+"""Registration, sign-in, sessions and turning a token back into a principal.
+
+Every token names a session kept in the database. Signing out ends that session; a password
+change, "sign out everywhere" and ``todostack user revoke`` end all of a user's. Each use of a
+token checks its session, but a worker trusts what it last saw for ``session_check_seconds``
+(one dictionary lookup on the hot path); a worker that ends a session forgets it at once, others
+within that many seconds.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import secrets
+import time
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from todostack.domain import (
     AuthenticationFailed,
-    Conflict,
     FieldError,
+    Forbidden,
     Invalid,
     Principal,
     TodoList,
     User,
 )
-from todostack.domain.users import normalize_email, validate_password
-from todostack.usecases.idempotency import Created, fingerprint, present, run_idempotent
+from todostack.domain.users import normalize_email, normalize_password, validate_password
+from todostack.usecases.idempotency import Created, fingerprint, run_idempotent
 from todostack.usecases.ports import (
     Clock,
     IdGenerator,
     PasswordHasher,
+    Session,
+    TokenClaims,
     TokenCodec,
     UnitOfWorkFactory,
 )
+from todostack.usecases.signin_throttle import SignInThrottle
 
 __all__ = ["ANONYMOUS_SCOPE", "DEFAULT_LIST_NAME", "AuthService", "IssuedToken"]
 
 DEFAULT_LIST_NAME = "Inbox"
 # Idempotency keys sent without credentials (registration) share one scope.
 ANONYMOUS_SCOPE = ""
+_WRONG = "wrong email or password"
+_MAX_REMEMBERED_SESSIONS = 100_000
+
+
+def _new_session_id() -> str:
+    return secrets.token_urlsafe(16)  # 128 random bits
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +59,17 @@ class IssuedToken:
     user_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    user_id: str
+    active: bool
+    checked_at: float
+
+
 class AuthService:
+    # Runs on every authenticated request: a span each would double the spans of a trace.
+    untraced = frozenset({"principal_for_token"})
+
     def __init__(
         self,
         uow: UnitOfWorkFactory,
@@ -48,6 +78,12 @@ class AuthService:
         clock: Clock,
         ids: IdGenerator,
         token_ttl: timedelta,
+        *,
+        throttle: SignInThrottle | None = None,
+        common_passwords: Container[str] = frozenset(),
+        session_check_seconds: float = 0.0,
+        session_ids: IdGenerator = _new_session_id,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._uow = uow
         self._hasher = hasher
@@ -55,31 +91,49 @@ class AuthService:
         self._clock = clock
         self._ids = ids
         self._ttl = token_ttl
+        self._throttle = throttle
+        self._common = common_passwords
+        self._check_every = session_check_seconds
+        self._session_ids = session_ids
+        self._monotonic = monotonic
+        self._seen: dict[str, _Seen] = {}
+        self._next_prune: datetime | None = None
         # Verifying a password for an unknown email still costs one hash, so response time
         # does not tell which emails are registered.
         self._dummy_hash: str | None = None
 
+    def _new_password(self, password: str, errors: list[FieldError]) -> str:
+        password = normalize_password(password)
+        validate_password(password, errors, self._common)
+        return password
+
     async def register(self, email: str, password: str, idempotency_key: str | None = None) -> Created[User]:
+        """Create an account. A taken email gets the same answer as a new one (an account that
+        is never stored), so registering tells nobody who has an account here."""
         errors: list[FieldError] = []
         email = normalize_email(email, errors)
-        validate_password(password, errors)
+        password = self._new_password(password, errors)
         if errors:
             raise Invalid(errors)
         password_hash = await self._hasher.hash(password)
         now = self._clock()
-        # The password stays out of the fingerprint: it is stored, and a digest of a password
-        # would be a weak password hash at rest.
-        digest = fingerprint("register", email)
+        # Registration keys share one anonymous scope: the password is in the fingerprint (as a
+        # keyed digest, useless without the server's secret), so a key replays an account only
+        # to whoever knows its password.
+        digest = fingerprint("register", (email, self._tokens.digest(password)))
 
         async with self._uow(write=True) as uow:
 
             async def create() -> User:
-                if await uow.users.get_by_email(email) is not None:
-                    raise Conflict("an account with this email already exists")
                 user = User(self._ids(), email, password_hash, now)
+                if await uow.users.get_by_email(email) is not None:
+                    return user  # looks created; nothing is stored
                 await uow.users.add(user)
                 await uow.lists.add(TodoList(self._ids(), user.id, DEFAULT_LIST_NAME, now, now))
                 return user
+
+            async def exists(user: User) -> bool:
+                return await uow.users.get_by_email(user.email) is not None
 
             return await run_idempotent(
                 uow,
@@ -89,33 +143,147 @@ class AuthService:
                 now=now,
                 result_type=User,
                 create=create,
-                exists=lambda user: present(uow.users.get(user.id)),
+                exists=exists,
             )
 
-    async def authenticate(self, email: str, password: str) -> IssuedToken:
-        email = email.strip().lower()
+    async def _check_password(self, email: str, password: str, address: str | None) -> User:
+        """The user whose password this is, throttled before any hashing."""
+        admission = None if self._throttle is None else await self._throttle.admit(address, email)
+        try:
+            user = await self._verify(email, password)
+        except AuthenticationFailed:
+            raise
+        except BaseException:
+            if admission is not None and self._throttle is not None:
+                await asyncio.shield(self._throttle.abandoned(admission))
+            raise
+        if admission is not None and self._throttle is not None:
+            await self._throttle.succeeded(admission)
+        return user
+
+    async def _verify(self, email: str, password: str) -> User:
         async with self._uow() as uow:
             user = await uow.users.get_by_email(email)
         if user is None:
             if self._dummy_hash is None:
                 self._dummy_hash = await self._hasher.hash("not-a-real-password")
             await self._hasher.verify(self._dummy_hash, password)
-            raise AuthenticationFailed("wrong email or password")
-        if not await self._hasher.verify(user.password_hash, password):
-            raise AuthenticationFailed("wrong email or password")
-        return self.issue_token(user.id)
+            raise AuthenticationFailed(_WRONG)
+        normalized = normalize_password(password)
+        ok = await self._hasher.verify(user.password_hash, normalized)
+        if not ok and normalized != password:
+            # Accounts made before passwords were normalised hashed them as typed.
+            ok = await self._hasher.verify(user.password_hash, password)
+        if not ok:
+            raise AuthenticationFailed(_WRONG)
+        return user
 
-    def issue_token(self, user_id: str) -> IssuedToken:
+    async def authenticate(self, email: str, password: str, address: str | None = None) -> IssuedToken:
+        """Sign in: a new session and its token. ``address`` is the client's, for throttling."""
+        user = await self._check_password(email.strip().lower(), password, address)
+        return await self._open_session(user.id)
+
+    async def _open_session(self, user_id: str) -> IssuedToken:
         now = self._clock()
-        expires_at = now + self._ttl
-        return IssuedToken(self._tokens.issue(user_id, expires_at), now, expires_at, user_id)
+        session = Session(self._session_ids(), user_id, now, now + self._ttl)
+        async with self._uow(write=True, autocommit=True) as uow:
+            await uow.sessions.add(session)
+            await uow.commit()
+        if self._next_prune is None or now >= self._next_prune:
+            self._next_prune = now + timedelta(minutes=10)
+            async with self._uow(write=True, autocommit=True) as uow:
+                await uow.sessions.prune(now - timedelta(days=1))
+                await uow.commit()
+        claims = TokenClaims(user_id, session.id, int(now.timestamp()), int(session.expires_at.timestamp()))
+        token = self._tokens.issue(claims)
+        return IssuedToken(token, now, session.expires_at, user_id)
 
-    def principal_for_token(self, token: str) -> Principal:
-        """Cheap enough for every request: no database, one HMAC."""
-        user_id = self._tokens.verify(token, self._clock())
-        if user_id is None:
+    async def _claims(self, token: str) -> TokenClaims:
+        claims = self._tokens.verify(token, self._clock())
+        if claims is None:
             raise AuthenticationFailed("the bearer token is invalid or has expired")
-        return Principal(user_id)
+        return claims
+
+    async def principal_for_token(self, token: str) -> Principal:
+        """Cheap enough for every request: one HMAC and, at most every ``session_check_seconds``
+        per session and worker, one primary-key read."""
+        claims = await self._claims(token)
+        seen = self._seen.get(claims.session_id)
+        at = self._monotonic()
+        if seen is None or (seen.active and at - seen.checked_at >= self._check_every):
+            async with self._uow() as uow:
+                owner = await uow.sessions.active_user(claims.session_id, self._clock())
+            seen = _Seen(claims.user_id, owner == claims.user_id, at)
+            if len(self._seen) >= _MAX_REMEMBERED_SESSIONS:
+                self._seen.clear()
+            self._seen[claims.session_id] = seen
+        if not seen.active:
+            raise AuthenticationFailed("this session has ended; sign in again")
+        return Principal(claims.user_id)
+
+    async def sign_out(self, token: str) -> None:
+        """End the session this token names (an invalid or ended token: nothing to do)."""
+        claims = self._tokens.verify(token, self._clock())
+        if claims is None:
+            return
+        async with self._uow(write=True, autocommit=True) as uow:
+            await uow.sessions.revoke(claims.session_id, self._clock())
+            await uow.commit()
+        self._seen[claims.session_id] = _Seen(claims.user_id, False, self._monotonic())
+
+    async def sign_out_everywhere(self, principal: Principal) -> int:
+        """End every session of the caller's; return how many were open."""
+        return await self._revoke_all(principal.user_id)
+
+    async def _revoke_all(self, user_id: str) -> int:
+        async with self._uow(write=True, autocommit=True) as uow:
+            ended = await uow.sessions.revoke_all(user_id, self._clock())
+            await uow.commit()
+        self._forget_user(user_id)
+        return ended
+
+    def _forget_user(self, user_id: str) -> None:
+        at = self._monotonic()
+        for session_id, seen in list(self._seen.items()):
+            if seen.user_id == user_id:
+                self._seen[session_id] = _Seen(user_id, False, at)
+
+    async def change_password(
+        self, principal: Principal, current: str, new: str, address: str | None = None
+    ) -> IssuedToken:
+        """Check the current password (throttled like a sign-in), store the new one, end every
+        session, and open a new one for the caller."""
+        user = await self.current_user(principal)
+        try:
+            await self._check_password(user.email, current, address)
+        except AuthenticationFailed:
+            # The caller is signed in: a 401 would read as "signed out".
+            raise Forbidden("current_password is not the current password") from None
+        errors: list[FieldError] = []
+        new = self._new_password(new, errors)
+        if errors:
+            raise Invalid(errors)
+        password_hash = await self._hasher.hash(new)
+        async with self._uow(write=True) as uow:
+            await uow.users.set_password_hash(user.id, password_hash)
+            await uow.sessions.revoke_all(user.id, self._clock())
+            await uow.commit()
+        self._forget_user(user.id)
+        return await self._open_session(user.id)
+
+    async def revoke_user(self, email: str) -> int | None:
+        """End every session of the account with this email (an operator's command); ``None``
+        when there is no such account."""
+        async with self._uow() as uow:
+            user = await uow.users.get_by_email(email.strip().lower())
+        if user is None:
+            return None
+        return await self._revoke_all(user.id)
+
+    async def has_account(self, email: str) -> bool:
+        """For operators' tools only: the API never tells."""
+        async with self._uow() as uow:
+            return await uow.users.get_by_email(email.strip().lower()) is not None
 
     async def current_user(self, principal: Principal) -> User:
         async with self._uow() as uow:

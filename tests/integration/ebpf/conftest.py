@@ -77,8 +77,8 @@ class Served:
 def _signed_up(server: RunningServer) -> str:
     email = f"ebpf-{uuid.uuid4().hex[:8]}@example.com"
     with server.client() as anon:
-        anon.post("/api/v1/auth/register", json={"email": email, "password": "password123"}).raise_for_status()
-        answer = anon.post("/api/v1/auth/token", json={"email": email, "password": "password123"})
+        anon.post("/api/v1/auth/register", json={"email": email, "password": "pass-word-12"}).raise_for_status()
+        answer = anon.post("/api/v1/auth/token", json={"email": email, "password": "pass-word-12"})
         answer.raise_for_status()
         token: str = answer.json()["access_token"]
     return token

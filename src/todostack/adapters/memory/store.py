@@ -8,10 +8,11 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+from todostack.adapters.memory.auth_tables import MemoryAttempts, MemorySessions, StoredAttempts
 from todostack.adapters.ordering import ordered_page
 from todostack.domain import Conflict, NotFound, Todo, TodoList, User
 from todostack.usecases.idempotency import IDEMPOTENCY_TTL
-from todostack.usecases.ports import ListPosition, Snapshot, StoredClaim
+from todostack.usecases.ports import ListPosition, Session, Snapshot, StoredClaim
 from todostack.usecases.queries import TodoQuery
 
 __all__ = ["IDEMPOTENCY_TTL", "InMemoryDatabase", "InMemoryUnitOfWork"]
@@ -23,9 +24,18 @@ class _Tables:
     lists: dict[str, TodoList] = field(default_factory=dict)
     todos: dict[str, Todo] = field(default_factory=dict)
     keys: dict[tuple[str, str], tuple[str, Snapshot | None, datetime]] = field(default_factory=dict)
+    sessions: dict[str, Session] = field(default_factory=dict)
+    attempts: dict[str, StoredAttempts] = field(default_factory=dict)
 
     def copy(self) -> _Tables:
-        return _Tables(dict(self.users), dict(self.lists), dict(self.todos), dict(self.keys))
+        return _Tables(
+            dict(self.users),
+            dict(self.lists),
+            dict(self.todos),
+            dict(self.keys),
+            dict(self.sessions),
+            dict(self.attempts),
+        )
 
 
 class InMemoryDatabase:
@@ -59,6 +69,11 @@ class _Users:
 
     async def get_by_email(self, email: str) -> User | None:
         return next((u for u in self._t.users.values() if u.email == email), None)
+
+    async def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        user = self._t.users.get(user_id)
+        if user is not None:
+            self._t.users[user_id] = replace(user, password_hash=password_hash)
 
 
 class _Lists:
@@ -194,6 +209,8 @@ class InMemoryUnitOfWork:
     lists: _Lists
     todos: _Todos
     idempotency: _Keys
+    sessions: MemorySessions
+    attempts: MemoryAttempts
 
     def __init__(self, db: InMemoryDatabase, *, write: bool) -> None:
         self._db = db
@@ -209,6 +226,8 @@ class InMemoryUnitOfWork:
         self.lists = _Lists(self._tables)
         self.todos = _Todos(self._tables)
         self.idempotency = _Keys(self._tables)
+        self.sessions = MemorySessions(self._tables.sessions)
+        self.attempts = MemoryAttempts(self._tables.attempts)
         return self
 
     async def __aexit__(

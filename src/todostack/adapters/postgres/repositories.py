@@ -82,6 +82,9 @@ class PgUsers:
         r = await self._c.fetchrow("SELECT id, email, password_hash, created_at FROM users WHERE email = $1", email)
         return None if r is None else User(r[0], r[1], r[2], r[3])
 
+    async def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        await self._c.execute("UPDATE users SET password_hash = $2 WHERE id = $1", user_id, password_hash)
+
 
 class PgLists:
     def __init__(self, conn: TimedConnection) -> None:

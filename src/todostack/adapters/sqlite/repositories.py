@@ -52,6 +52,9 @@ class SqliteUsers:
     async def get_by_email(self, email: str) -> User | None:
         return await self._one("email", email)
 
+    async def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        await self._c.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
+
 
 class SqliteLists:
     def __init__(self, conn: ObservedConnection) -> None:

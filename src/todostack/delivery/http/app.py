@@ -138,8 +138,14 @@ def create_http_app(
             finally:
                 await lifecycle.settle()  # the pools close only after the requests using them
 
-    public_handlers = [auth.register, auth.token, auth.open_session, auth.close_session]
-    private_handlers = [auth.me, *lists.handlers, *todos.handlers]
+    public_handlers = [auth.register, auth.token, auth.revoke_token, auth.open_session, auth.close_session]
+    private_handlers = [
+        auth.me,
+        auth.sign_out_everywhere,
+        auth.change_password,
+        *lists.handlers,
+        *todos.handlers,
+    ]
     public_api = Router(API_PREFIX, route_handlers=with_options(public_handlers))
     private_api = Router(
         API_PREFIX,

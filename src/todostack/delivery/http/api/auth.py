@@ -14,7 +14,7 @@ from todostack import context
 from todostack.delivery.http.api.request import Handed
 from todostack.domain import AuthenticationFailed
 
-__all__ = ["SESSION_COOKIE", "BearerAuthMiddleware", "same_origin"]
+__all__ = ["SESSION_COOKIE", "BearerAuthMiddleware", "presented_token", "same_origin"]
 
 
 SESSION_COOKIE = "todostack_session"
@@ -42,6 +42,15 @@ def _authorization(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
     return None
 
 
+def presented_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The token the caller sent (``Authorization: Bearer`` first, else the session cookie)."""
+    header = _authorization(connection.scope["headers"])
+    if header:
+        scheme, _, token = header.partition(" ")
+        return token.strip() or None if scheme.lower() == "bearer" else None
+    return connection.cookies.get(SESSION_COOKIE) or None
+
+
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
     """Puts the caller's ``Principal`` on the connection, or answers 401.
 
@@ -66,7 +75,7 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         else:
             raise NotAuthorizedException("this endpoint needs a bearer token: Authorization: Bearer <token>")
         try:
-            principal = self.handed.services.auth.principal_for_token(token.strip())
+            principal = await self.handed.services.auth.principal_for_token(token.strip())
         except AuthenticationFailed as exc:
             raise NotAuthorizedException(exc.detail) from None
         if from_cookie and connection.scope.get("method") not in _SAFE_METHODS and not same_origin(connection):

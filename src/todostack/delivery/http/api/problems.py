@@ -28,6 +28,7 @@ from todostack.domain import (
     PreconditionFailed,
     QuotaExceeded,
     TodoError,
+    TooManyAttempts,
 )
 from todostack.observability import tracing
 
@@ -43,6 +44,7 @@ _DOMAIN_STATUS: list[tuple[type[TodoError], int]] = [
     (Invalid, 422),
     (Forbidden, 403),
     (AuthenticationFailed, 401),
+    (TooManyAttempts, 429),
 ]
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # A write that ended this way may have been committed or not: the answer says so ("outcome").
@@ -89,6 +91,8 @@ def _domain_error(request: Request[Any, Any, Any], exc: TodoError) -> Response[P
     headers = {"WWW-Authenticate": WWW_AUTHENTICATE} if status == 401 else None
     if isinstance(exc, PreconditionFailed) and exc.current_version is not None:
         headers = {"ETag": f'"{exc.current_version}"'}
+    if isinstance(exc, TooManyAttempts):
+        headers = {"Retry-After": str(exc.retry_after_seconds)}
     response = problem_response(request, status, exc.detail, errors=errors, headers=headers)
     if isinstance(exc, QuotaExceeded):
         # Its own problem type, so that clients can tell "over quota" from other refusals.

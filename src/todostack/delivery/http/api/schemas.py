@@ -13,6 +13,7 @@ from todostack.delivery.http.asgi.problem import FieldProblem, Problem
 from todostack.domain import Priority, Todo, TodoList, User
 from todostack.domain.lists import NAME_MAX
 from todostack.domain.todos import NOTES_MAX, ORDER_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX
+from todostack.domain.users import PASSWORD_MAX, PASSWORD_MIN
 
 __all__ = [
     "FieldProblem",
@@ -20,9 +21,11 @@ __all__ = [
     "ListOut",
     "ListPage",
     "ListPatch",
+    "PasswordChangeIn",
     "Problem",
     "RegisterIn",
     "ReorderIn",
+    "SignedOut",
     "TodoCreate",
     "TodoOut",
     "TodoPage",
@@ -49,7 +52,18 @@ PriorityName = Literal["none", "low", "medium", "high"]
 ListName = Annotated[str, Meta(min_length=1, max_length=NAME_MAX, pattern=SOME_TEXT, examples=["Groceries"])]
 EMAIL = rf"^[^@\x00{WHITE_SPACE}]{{1,64}}@[^@\x00{WHITE_SPACE}]{{1,255}}$"
 Email = Annotated[str, Meta(min_length=3, max_length=320, pattern=EMAIL, examples=["ada@example.com"])]
-Password = Annotated[str, Meta(min_length=8, max_length=1024, pattern=ANY_TEXT)]
+# The length rule counts after NFKC normalisation, which the schema cannot: the use case checks it
+# (and says why), the description documents it.
+Password = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=PASSWORD_MAX,
+        pattern=ANY_TEXT,
+        description=f"At least {PASSWORD_MIN} characters after Unicode NFKC normalisation, and not one of the "
+        "10,000 most common passwords (nor a few characters repeated)",
+    ),
+]
 # What the API sends back: bounds are promises to clients (and what Spectral's OWASP rules ask).
 UUID_TEXT = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 Id = Annotated[str, Meta(min_length=36, max_length=36, pattern=UUID_TEXT)]
@@ -79,6 +93,15 @@ class RegisterIn(Struct, forbid_unknown_fields=True):
 class TokenIn(Struct, forbid_unknown_fields=True):
     email: Annotated[str, Meta(min_length=1, max_length=320, pattern=ANY_TEXT)]
     password: Annotated[str, Meta(min_length=1, max_length=1024, pattern=ANY_TEXT)]
+
+
+class PasswordChangeIn(Struct, forbid_unknown_fields=True):
+    current_password: Annotated[str, Meta(min_length=1, max_length=PASSWORD_MAX, pattern=ANY_TEXT)]
+    new_password: Password
+
+
+class SignedOut(Struct):
+    sessions_ended: Annotated[int, Meta(ge=0, le=2**31 - 1)]
 
 
 class TokenOut(Struct):
