@@ -139,6 +139,7 @@ def create_app(
         shutdown=ShutdownPolicy(rq.shutdown_delay_seconds, rq.shutdown_grace_seconds),
         handle_signals=handle_signals,
         admin_token=settings.profiling.admin_token,
+        trusted_proxies=settings.server.trusted_proxies,
     )
     alerts = AlertQueue(rq.alert_webhook_url)
     lifecycle = Lifecycle(max_inflight=config.max_inflight, policy=config.shutdown)

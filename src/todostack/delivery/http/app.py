@@ -33,6 +33,7 @@ from todostack.delivery.http.api.routes.todobackend import (
 from todostack.delivery.http.api.services import HttpConfig, Services
 from todostack.delivery.http.asgi.bodies import validate_body
 from todostack.delivery.http.asgi.lifecycle import Lifecycle
+from todostack.delivery.http.asgi.proxies import TrustedProxies, parse_networks
 from todostack.delivery.http.asgi.reporting import RequestReporter
 from todostack.delivery.http.asgi.scope import RequestScopeMiddleware
 from todostack.delivery.http.asgi.types import HeaderDecorator, RawHeaders
@@ -179,5 +180,10 @@ def create_http_app(
         lifecycle=lifecycle,
         on_done=RequestReporter(metrics, alerts),
         decorate=_decorator(config.todobackend_enabled),
+    )
+    # Outermost: the client's address, scheme and host are settled before anything reads them.
+    app.asgi_handler = TrustedProxies(  # type: ignore[assignment]
+        app.asgi_handler,  # type: ignore[arg-type]
+        parse_networks(config.trusted_proxies),
     )
     return app
