@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -75,7 +76,9 @@ def traefik(tmp: Path, dynamic: dict[str, Any], *, wait_for_routers: bool = True
         },
         "api": {"insecure": True},
         "providers": {"file": {"filename": str(tmp / "dynamic.yaml")}},
-        "log": {"level": "INFO", "filePath": str(tmp / "traefik.log")},
+        "log": {"level": os.environ.get("TRAEFIK_LOG_LEVEL", "INFO"), "filePath": str(tmp / "traefik.log")},
+        # Every answer and how many tries it took: what a failing test shows about the requests that failed.
+        "accessLog": {"filePath": str(tmp / "access.log"), "format": "json", "bufferingSize": 0},
     }
     (tmp / "traefik.yaml").write_text(json.dumps(static))
     process = subprocess.Popen(
