@@ -36,8 +36,11 @@ def rendered(values: dict[str, Any]) -> list[dict[str, Any]]:
     return [item["object"] for item in chart_check_json("render", "--set-json", json.dumps(values))]
 
 
-def dynamic_config(objects: list[dict[str, Any]], *backends: str) -> dict[str, Any]:
-    """The rendered IngressRoute and Middlewares as Traefik's file provider reads them (specs unchanged)."""
+def dynamic_config(objects: list[dict[str, Any]], *backends: str, health_check: bool = True) -> dict[str, Any]:
+    """The rendered IngressRoute and Middlewares as Traefik's file provider reads them (specs unchanged).
+
+    ``health_check``: Traefik checks ``/readyz`` itself (as Kubernetes readiness does for a Service); off, only
+    the middlewares stand between a failing backend and the clients."""
     middlewares = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "Middleware"}
     [route] = [o for o in objects if o["kind"] == "IngressRoute"]
     routers = {
@@ -50,14 +53,12 @@ def dynamic_config(objects: list[dict[str, Any]], *backends: str) -> dict[str, A
         }
         for i, r in enumerate(route["spec"]["routes"])
     }
-    services = {
-        "todostack": {
-            "loadBalancer": {
-                "servers": [{"url": b} for b in backends],
-                "healthCheck": {"path": "/readyz", "interval": "1s", "timeout": "1s"},
-            }
-        }
-    }
+    balancer: dict[str, Any] = {"servers": [{"url": b} for b in backends]}
+    if health_check:
+        # A server is out after one failed check: on a busy machine a healthy /readyz can take over 1 s,
+        # and with every server out Traefik answers 503 itself (which the circuit breaker then counts).
+        balancer["healthCheck"] = {"path": "/readyz", "interval": "1s", "timeout": "5s"}
+    services = {"todostack": {"loadBalancer": balancer}}
     return {"http": {"middlewares": middlewares, "routers": routers, "services": services}}
 
 
