@@ -50,7 +50,7 @@ VALUES = {
     "traefik": {
         "enabled": True,
         "entryPoints": ["web"],
-        "rateLimit": {"average": 10_000_000, "burst": 10_000_000},
+        "rateLimit": {"average": 100_000, "burst": 100_000},  # larger ones render as 1e+06, which Traefik refuses
         "authRateLimit": {"enabled": False},
     }
 }
@@ -93,7 +93,7 @@ def _traefik(backend: str, tmp: Path) -> Iterator[str]:
             "services": {"app": {"loadBalancer": {"servers": [{"url": backend}]}}},
         }
     }
-    (tmp / "dynamic.json").write_text(json.dumps(dynamic))
+    (tmp / "dynamic.yaml").write_text(json.dumps(dynamic))
     static = {
         "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
         "entryPoints": {
@@ -101,7 +101,7 @@ def _traefik(backend: str, tmp: Path) -> Iterator[str]:
             "traefik": {"address": f"127.0.0.1:{api}"},
         },
         "api": {"insecure": True},
-        "providers": {"file": {"filename": str(tmp / "dynamic.json")}},
+        "providers": {"file": {"filename": str(tmp / "dynamic.yaml")}},
         "log": {"level": "ERROR", "filePath": str(tmp / "traefik.log")},
     }
     (tmp / "traefik.yaml").write_text(json.dumps(static))

@@ -61,6 +61,13 @@ def _address(text: str) -> Address | None:
     return address
 
 
+@lru_cache(maxsize=16384)  # parsing costs microseconds; a proxy sends the same few client addresses again and again
+def _normalized(text: str) -> str | None:
+    """The address in a header entry as the service writes it (``2001:db8::1``, ``203.0.113.9``), or None."""
+    address = _address(text)
+    return None if address is None else str(address)
+
+
 def _entries(values: list[str]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
@@ -68,6 +75,11 @@ def _entries(values: list[str]) -> list[str]:
 def rewrite_forwarded(scope: Scope, trusts: Callable[[str], bool]) -> None:
     """Apply ``X-Forwarded-*`` to ``scope`` if its peer is trusted; remove them from its headers either way."""
     headers: RawHeaders = scope["headers"]
+    for name, _ in headers:
+        if name in _FORWARDED:
+            break
+    else:
+        return  # the common case without a proxy: one look at each header name, nothing copied
     forwarded: dict[bytes, list[str]] = {}
     kept: RawHeaders = []
     for name, value in headers:
@@ -75,26 +87,22 @@ def rewrite_forwarded(scope: Scope, trusts: Callable[[str], bool]) -> None:
             forwarded.setdefault(name, []).append(value.decode("latin-1"))
         else:
             kept.append((name, value))
-    if not forwarded:
-        return  # the common case without a proxy: nothing copied, nothing parsed
     scope["headers"] = kept
     peer = scope.get("client")
     if not peer or not trusts(peer[0]):
         return
     hops = _entries(forwarded.get(b"x-forwarded-for", []))
     chosen = len(hops)  # the index of the client's entry; len(hops): none, the peer itself
+    client = None
     for index in range(len(hops) - 1, -1, -1):
-        chosen = index
-        address = _address(hops[index])
+        address = _normalized(hops[index])
         if address is None:
-            chosen = index + 1  # not an address: the hop that wrote it is the furthest we can name
+            break  # not an address: the hop that wrote it (the last one named) is the furthest we can name
+        chosen, client = index, address
+        if not trusts(address):
             break
-        if not trusts(str(address)):
-            break
-    if chosen < len(hops):
-        address = _address(hops[chosen])
-        assert address is not None
-        scope["client"] = (str(address), 0)
+    if client is not None:
+        scope["client"] = (client, 0)
     protos = _entries(forwarded.get(b"x-forwarded-proto", []))
     if protos:
         proto = (protos[chosen] if len(protos) == len(hops) and chosen < len(hops) else protos[-1]).lower()
