@@ -82,7 +82,7 @@ def _chart_chain() -> tuple[dict[str, Any], list[str]]:
 
 
 @contextlib.contextmanager
-def _traefik(backend: str, tmp: Path) -> Iterator[str]:
+def _traefik(backend: str, tmp: Path) -> Iterator[tuple[str, int]]:
     if not TRAEFIK.exists():
         raise SystemExit(f"Traefik is missing ({TRAEFIK}): run `make deploy-tools`")
     middlewares, chain = _chart_chain()
@@ -121,7 +121,7 @@ def _traefik(backend: str, tmp: Path) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"Traefik did not come up: {(tmp / 'traefik.log').read_text()[-2000:]}")
             time.sleep(0.2)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=15)
@@ -137,6 +137,12 @@ async def _database(admin_url: str, name: str, *, drop: bool = False) -> str:
         await conn.close()
     base, _, _ = admin_url.rpartition("/")
     return f"{base}/{name}"
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main(argv: list[str]) -> int:
@@ -164,7 +170,7 @@ def main(argv: list[str]) -> int:
         ):
             tmp = Path(tmp_name)
             workload = asyncio.run(seed(server.url, users=10, todos_per_user=200))
-            with _traefik(server.url, tmp) as proxied:
+            with _traefik(server.url, tmp) as (proxied, traefik_pid):
                 paths = {"direct": server.url, "traefik": proxied}
                 for scenario in scenarios:
                     script = script_for(scenario, workload, threads, tmp)
@@ -173,11 +179,16 @@ def main(argv: list[str]) -> int:
                         row: dict[str, Any] = {"round": n, "load_average_before": round(os.getloadavg()[0], 2)}
                         for path in order:
                             run_wrk(paths[path], script, connections=args.connections, threads=threads, seconds=2)
+                            cpu_before = _cpu_seconds(traefik_pid)
                             result = run_wrk(
                                 paths[path], script, connections=args.connections, threads=threads, seconds=args.seconds
                             )
                             row[path] = {
                                 "rps": round(result.rps, 1),
+                                # Traefik's CPU per request: what it takes from the cores, whatever the load.
+                                "traefik_cpu_ms_per_request": round(
+                                    (_cpu_seconds(traefik_pid) - cpu_before) * 1000 / max(1, result.requests), 4
+                                ),
                                 "p50_ms": result.p50_ms,
                                 "p99_ms": result.p99_ms,
                                 "errors": result.errors,
@@ -195,7 +206,7 @@ def main(argv: list[str]) -> int:
 
 
 def _report(args: argparse.Namespace, argv: list[str], workers: int, measured: dict[str, list[dict[str, Any]]]) -> int:
-    summary: dict[str, dict[str, float]] = {}
+    summary: dict[str, dict[str, Any]] = {}
     for scenario, rounds in measured.items():
         direct_rps = statistics.median(r["direct"]["rps"] for r in rounds)
         traefik_rps = statistics.median(r["traefik"]["rps"] for r in rounds)
@@ -210,6 +221,8 @@ def _report(args: argparse.Namespace, argv: list[str], workers: int, measured: d
             "direct_p99_ms": direct_p99,
             "traefik_p99_ms": traefik_p99,
             "p99_added_ms": round(statistics.median(r["traefik"]["p99_ms"] - r["direct"]["p99_ms"] for r in rounds), 2),
+            "traefik_cpu_ms_per_request": statistics.median(r["traefik"]["traefik_cpu_ms_per_request"] for r in rounds),
+            "load_average": [r["load_average_before"] for r in rounds],
         }
     results = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -232,13 +245,14 @@ def _report(args: argparse.Namespace, argv: list[str], workers: int, measured: d
         f"`{out.as_posix()}`.",
         "",
         "| scenario | direct req/s | through Traefik req/s | throughput cost | direct p99 ms | Traefik p99 ms "
-        "| p99 added ms |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| p99 added ms | Traefik CPU ms per request | load average before each round |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for scenario, s in summary.items():
         lines.append(
             f"| {scenario} | {s['direct_rps']:,.0f} | {s['traefik_rps']:,.0f} | {s['throughput_cost']:.1%} "
-            f"| {s['direct_p99_ms']:.1f} | {s['traefik_p99_ms']:.1f} | {s['p99_added_ms']:+.1f} |"
+            f"| {s['direct_p99_ms']:.1f} | {s['traefik_p99_ms']:.1f} | {s['p99_added_ms']:+.1f} "
+            f"| {s['traefik_cpu_ms_per_request']:.3f} | {' / '.join(f'{x:g}' for x in s['load_average'])} |"
         )
     lines += [
         "",
