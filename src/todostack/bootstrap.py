@@ -198,6 +198,7 @@ def create_app(
         admin_token=settings.profiling.admin_token,
         compression=Compression(min_bytes=rq.compress_min_bytes),
         metrics_public=settings.limits.metrics_public,
+        trusted_proxies=settings.server.trusted_proxies,
     )
     alerts = AlertQueue(rq.alert_webhook_url)
     lifecycle = Lifecycle(max_inflight=config.max_inflight, policy=config.shutdown)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,6 +19,20 @@ __all__ = [
 ]
 
 _RATIO = "a number between 0 and 1"
+
+
+def _networks(raw: str) -> tuple[str, ...]:
+    """``TODOSTACK_TRUSTED_PROXIES``: networks (CIDR) or addresses, comma-separated, as normalised CIDRs."""
+    networks = []
+    for item in raw.split(","):
+        if item.strip():
+            try:
+                networks.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+            except ValueError:
+                raise ValueError(
+                    f"must be IP networks (CIDR, e.g. 10.0.0.0/8) or addresses, got {item.strip()!r}"
+                ) from None
+    return tuple(networks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +53,15 @@ class ServerSettings:
         "uvloop",
         "the workers' event loop: `uvloop` (libuv, in C), or `asyncio` (the standard library's) to compare",
         one_of("uvloop", "asyncio"),
+    )
+    trusted_proxies: tuple[str, ...] = setting(
+        "TODOSTACK_TRUSTED_PROXIES",
+        (),
+        "comma-separated CIDRs of the reverse proxies in front (e.g. `10.0.0.0/8`): only from these peers are "
+        "`X-Forwarded-For/-Proto/-Host` believed ([edge](docs/deploy.md#edge-traefik-in-front))",
+        _networks,
+        show=",".join,
+        default_doc="none: forwarded headers are ignored",
     )
 
 

@@ -76,6 +76,10 @@ def test_every_profile_of_the_compose_file_is_valid(tmp_path: Path) -> None:
     assert app["cap_drop"] == ["ALL"]
     assert app["labels"]["traefik.http.routers.todostack-auth.priority"] == "100"
     assert app["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    # The app believes X-Forwarded-* from its edge network only, where Traefik is its one neighbour.
+    [edge] = project["networks"]["edge"]["ipam"]["config"]
+    assert app["environment"]["TODOSTACK_TRUSTED_PROXIES"] == edge["subnet"] == "172.31.250.0/24"
+    assert app["labels"]["traefik.http.middlewares.todostack-retry.retry.status"] == "502"
     # Without TODOSTACK_SECRET_KEY the stack refuses to start (production refuses a default secret anyway).
     env = {k: v for k, v in _base_env().items() if k != "TODOSTACK_SECRET_KEY"}
     refused = subprocess.run(

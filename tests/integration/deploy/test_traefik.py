@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,7 +41,9 @@ VALUES = {
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     tmp = tmp_path_factory.mktemp("app")
-    with run_server(f"sqlite:///{tmp}/todo.db", tmp, workers=1) as server:
+    # Traefik connects from 127.0.0.1: its X-Forwarded-* are believed; a client's own are replaced by Traefik.
+    env = {"TODOSTACK_TRUSTED_PROXIES": "127.0.0.1/32"}
+    with run_server(f"sqlite:///{tmp}/todo.db", tmp, workers=1, env=env) as server:
         yield server
 
 
@@ -100,3 +104,28 @@ def test_a_typo_in_a_middleware_is_refused_by_traefik(app: RunningServer, tmp_pa
             time.sleep(0.2)
         assert "attemps" in log_tail(proxy)
         assert file_objects(proxy, "middlewares") == []
+
+
+def _access_line(app: RunningServer, request_id: str) -> dict[str, object]:
+    deadline = time.monotonic() + 30
+    while True:
+        for line in app.log.read_text(errors="replace").splitlines():
+            if request_id in line and line.startswith("{"):
+                record: dict[str, object] = json.loads(line)
+                if record.get("request_id") == request_id:
+                    return record
+        assert time.monotonic() < deadline, f"no access line for {request_id}"
+        time.sleep(0.1)
+
+
+def test_a_spoofed_forwarded_for_is_ignored_and_traefiks_own_are_believed(app: RunningServer, proxy: Proxy) -> None:
+    request_id = uuid.uuid4().hex
+    spoof = {"X-Forwarded-For": "6.6.6.6", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example"}
+    with proxy.client("127.0.0.2") as client:
+        assert client.get("/healthz", headers={"X-Request-ID": request_id, **spoof}).status_code == 200
+        created = client.post("/todobackend", json={"title": "through traefik"}, headers=spoof)
+        assert created.status_code == 201, created.text
+    # The client Traefik saw (another loopback address), not the one it claimed, nor Traefik's own address.
+    assert _access_line(app, request_id)["client"] == "127.0.0.2"
+    # Traefik's X-Forwarded-Proto/-Host (plain HTTP, the Host the client used), not the spoofed ones.
+    assert created.json()["url"].startswith(f"http://{HOST}/todobackend/")

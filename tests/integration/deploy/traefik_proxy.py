@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -35,8 +36,11 @@ def rendered(values: dict[str, Any]) -> list[dict[str, Any]]:
     return [item["object"] for item in chart_check_json("render", "--set-json", json.dumps(values))]
 
 
-def dynamic_config(objects: list[dict[str, Any]], *backends: str) -> dict[str, Any]:
-    """The rendered IngressRoute and Middlewares as Traefik's file provider reads them (specs unchanged)."""
+def dynamic_config(objects: list[dict[str, Any]], *backends: str, health_check: bool = True) -> dict[str, Any]:
+    """The rendered IngressRoute and Middlewares as Traefik's file provider reads them (specs unchanged).
+
+    ``health_check``: Traefik checks ``/readyz`` itself (as Kubernetes readiness does for a Service); off, only
+    the middlewares stand between a failing backend and the clients."""
     middlewares = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "Middleware"}
     [route] = [o for o in objects if o["kind"] == "IngressRoute"]
     routers = {
@@ -49,14 +53,12 @@ def dynamic_config(objects: list[dict[str, Any]], *backends: str) -> dict[str, A
         }
         for i, r in enumerate(route["spec"]["routes"])
     }
-    services = {
-        "todostack": {
-            "loadBalancer": {
-                "servers": [{"url": b} for b in backends],
-                "healthCheck": {"path": "/readyz", "interval": "1s", "timeout": "1s"},
-            }
-        }
-    }
+    balancer: dict[str, Any] = {"servers": [{"url": b} for b in backends]}
+    if health_check:
+        # A server is out after one failed check: on a busy machine a healthy /readyz can take over 1 s,
+        # and with every server out Traefik answers 503 itself (which the circuit breaker then counts).
+        balancer["healthCheck"] = {"path": "/readyz", "interval": "1s", "timeout": "5s"}
+    services = {"todostack": {"loadBalancer": balancer}}
     return {"http": {"middlewares": middlewares, "routers": routers, "services": services}}
 
 
@@ -75,7 +77,9 @@ def traefik(tmp: Path, dynamic: dict[str, Any], *, wait_for_routers: bool = True
         },
         "api": {"insecure": True},
         "providers": {"file": {"filename": str(tmp / "dynamic.yaml")}},
-        "log": {"level": "INFO", "filePath": str(tmp / "traefik.log")},
+        "log": {"level": os.environ.get("TRAEFIK_LOG_LEVEL", "INFO"), "filePath": str(tmp / "traefik.log")},
+        # Every answer and how many tries it took: what a failing test shows about the requests that failed.
+        "accessLog": {"filePath": str(tmp / "access.log"), "format": "json", "bufferingSize": 0},
     }
     (tmp / "traefik.yaml").write_text(json.dumps(static))
     process = subprocess.Popen(

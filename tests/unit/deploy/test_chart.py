@@ -77,6 +77,10 @@ def test_every_ci_scenario_is_covered(rendered: dict[str, Objects]) -> None:
         pytest.param(
             {"secret": {"existingSecret": "mine", "secretKey": "k" * 40}}, "with secret.existingSecret", id="two-keys"
         ),
+        pytest.param(
+            {"traefik": {"enabled": True, "retry": {"status": ["503"]}}}, "/traefik/retry/status/0", id="retry-503"
+        ),
+        pytest.param({"app": {"trustedProxies": ["everyone"]}}, "/app/trustedProxies/0", id="trusted-not-cidr"),
     ],
 )
 def test_bad_values_are_refused(values: dict[str, Any], reason: str) -> None:
@@ -230,9 +234,12 @@ def test_traefik_objects_only_when_enabled(rendered: dict[str, Objects]) -> None
     assert set(middlewares) == {
         f"todostack-{n}" for n in ("headers", "ratelimit", "auth-ratelimit", "retry", "circuitbreaker")
     }
-    # Retries on network errors only, for idempotent methods only: the app's 503 + Retry-After is never retried.
+    # Retries on network errors and Traefik's own 502 (a connection broken mid-request), for idempotent methods
+    # only: the app's 503 + Retry-After is never retried.
     assert middlewares["todostack-retry"]["retry"]["retryNonIdempotentMethod"] is False
-    assert "status" not in middlewares["todostack-retry"]["retry"]
+    assert middlewares["todostack-retry"]["retry"]["status"] == ["502"]
+    # Traefik buffers each retried request's body up to this: its 2 MiB default cost 0.5 ms CPU per request.
+    assert middlewares["todostack-retry"]["retry"]["maxRequestBodyBytes"] == 4096
     assert (
         middlewares["todostack-auth-ratelimit"]["rateLimit"]["average"]
         < middlewares["todostack-ratelimit"]["rateLimit"]["average"]
@@ -249,3 +256,7 @@ def test_traefik_objects_only_when_enabled(rendered: dict[str, Objects]) -> None
         assert r["middlewares"][-1]["name"] == "todostack-circuitbreaker"
         assert r["services"] == [{"kind": "Service", "name": "todostack", "port": "http"}]
     assert route["spec"]["tls"] == {"secretName": "todo-example-com-tls"}
+    # The service believes X-Forwarded-* from Traefik's pods only.
+    [deployment] = kinds["Deployment"]
+    [container] = [c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "todostack"]
+    assert {"name": "TODOSTACK_TRUSTED_PROXIES", "value": "10.42.0.0/16"} in container["env"]

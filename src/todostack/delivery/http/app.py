@@ -34,6 +34,7 @@ from todostack.delivery.http.api.services import HttpConfig, Services
 from todostack.delivery.http.asgi.answers import add_vary
 from todostack.delivery.http.asgi.bodies import validate_body
 from todostack.delivery.http.asgi.lifecycle import Lifecycle
+from todostack.delivery.http.asgi.proxies import TrustedProxies, parse_networks
 from todostack.delivery.http.asgi.reporting import RequestReporter
 from todostack.delivery.http.asgi.scope import RequestScopeMiddleware
 from todostack.delivery.http.asgi.types import HeaderDecorator, RawHeaders
@@ -195,5 +196,10 @@ def create_http_app(
         on_done=RequestReporter(metrics, alerts),
         decorate=_decorator(config.todobackend_enabled),
         compression=config.compression,
+    )
+    # Outermost: the client's address, scheme and host are settled before anything reads them.
+    app.asgi_handler = TrustedProxies(  # type: ignore[assignment]
+        app.asgi_handler,  # type: ignore[arg-type]
+        parse_networks(config.trusted_proxies),
     )
     return app

@@ -41,4 +41,6 @@ class HttpConfig:
     # Take over SIGTERM/SIGINT for a graceful drain (in the server's workers, not in tests).
     handle_signals: bool = False
     debug: bool = False
+    # TODOSTACK_TRUSTED_PROXIES: only these peers' X-Forwarded-* are believed (``asgi.proxies``).
+    trusted_proxies: tuple[str, ...] = ()
     compression: Compression = field(default_factory=Compression)

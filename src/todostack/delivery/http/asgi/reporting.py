@@ -33,6 +33,7 @@ class RequestReporter:
                 "method": done.method,
                 "route": route,
                 "path": done.path,
+                "client": done.client,
                 "status": done.status,
                 "duration_ms": round(done.duration_seconds * 1000, 2),
                 "request_id": done.request_id,

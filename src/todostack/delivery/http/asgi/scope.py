@@ -79,6 +79,7 @@ class Finished(NamedTuple):
     cause: Cause | None
     trace_id: str | None = None
     span_id: str | None = None
+    client: str | None = None  # the client's address, a trusted proxy's X-Forwarded-For applied (asgi.proxies)
 
 
 def parse_request_timeout(raw: str) -> float:
@@ -155,11 +156,12 @@ class RequestScopeMiddleware:
             ctx.finish()
             route = scope.get("path_template")
             route = route if isinstance(route, str) else None
-            ids = None
+            ids: tuple[str | None, str | None] = (None, None)
             if span is not None:
                 ids = span.ids
                 span.finish(method, route, exchange.status, ctx.cause.value if ctx.cause is not None else None)
             if self.on_done is not None:
+                peer = scope.get("client")
                 self.on_done(
                     Finished(
                         method,
@@ -169,7 +171,8 @@ class RequestScopeMiddleware:
                         loop.time() - started,
                         request_id,
                         ctx.cause,
-                        *(ids or (None, None)),
+                        *ids,
+                        peer[0] if peer else None,
                     )
                 )
 

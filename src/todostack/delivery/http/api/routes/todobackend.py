@@ -58,16 +58,12 @@ CAPACITY_MAX = 1_000_000
 
 
 def _base_url(request: ApiRequest) -> str:
-    """The URL the client used, as told by a proxy (X-Forwarded-*) when there is one."""
-    proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
-    if proto not in ("http", "https"):
-        proto = request.url.scheme
-    host = request.headers.get("x-forwarded-host", "").split(",")[0].strip()
+    """The URL the client used. Behind trusted proxies (``TODOSTACK_TRUSTED_PROXIES``) the scheme and the
+    ``Host`` are already theirs (``asgi.proxies`` rewrote the scope); a forwarded header is never read here."""
+    host = request.headers.get("host", "")
     if not _HOST.match(host):
-        host = request.headers.get("host", "")
-        if not _HOST.match(host):
-            host = request.url.netloc
-    return f"{proto}://{host}{PREFIX}"
+        host = request.url.netloc
+    return f"{request.url.scheme}://{host}{PREFIX}"
 
 
 def _out(request: ApiRequest, todo: Todo) -> TBTodo:

