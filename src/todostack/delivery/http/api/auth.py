@@ -29,7 +29,8 @@ def same_origin(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
     origin = connection.headers.get("origin")
     if origin is None:
         return False
-    host = connection.headers.get("x-forwarded-host") or connection.headers.get("host", "")
+    # A trusted proxy's X-Forwarded-Host is already the Host here (asgi.proxies); anyone else's is gone.
+    host = connection.headers.get("host", "")
     return origin.split("://", 1)[-1] == host
 
 
