@@ -154,11 +154,12 @@ async def open_services(
             session_check_seconds=au.session_check_seconds,
         )
         quotas = Quotas(lists=settings.limits.quota_lists, todos=settings.limits.quota_todos)
-        todos = TodoService(store.uow, clock, ids, quotas, cursors=CursorCodec.from_secret(sec.secret_key))
+        cursors = CursorCodec.from_secret(sec.secret_key)
+        todos = TodoService(store.uow, clock, ids, quotas, cursors=cursors)
         # With tracing on, each use case call is a span (a no-op wrapper otherwise).
         yield Services(
             auth=traced(auth, "auth"),
-            lists=traced(ListService(store.uow, clock, ids, quotas), "lists"),
+            lists=traced(ListService(store.uow, clock, ids, quotas, cursors=cursors), "lists"),
             todos=traced(todos, "todos"),
             todobackend=traced(
                 TodoBackendService(store.uow, todos, clock, settings.todobackend_capacity), "todobackend"

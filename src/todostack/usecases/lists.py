@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +17,7 @@ from todostack.domain.lists import normalize_list_name
 from todostack.usecases.commands import NewList, VersionCheck
 from todostack.usecases.idempotency import Created, fingerprint, present, run_idempotent
 from todostack.usecases.ports import Clock, IdGenerator, ListPosition, UnitOfWork, UnitOfWorkFactory
+from todostack.usecases.queries import CursorCodec
 from todostack.usecases.quotas import Quotas, check_lists
 
 __all__ = ["ListPage", "ListService", "decode_list_cursor", "encode_list_cursor", "get_list"]
@@ -39,30 +38,43 @@ class ListPage:
     next_cursor: str | None
 
 
-def encode_list_cursor(position: ListPosition) -> str:
-    raw = json.dumps([position[0].isoformat(), position[1]], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+def encode_list_cursor(position: ListPosition, codec: CursorCodec) -> str:
+    """A signed cursor for the page after ``position`` (signed as todo cursors are: ``CursorCodec``)."""
+    return codec.seal(json.dumps(["list", position[0].isoformat(), position[1]], separators=(",", ":")).encode())
 
 
-def decode_list_cursor(token: str) -> ListPosition:
+def decode_list_cursor(token: str, codec: CursorCodec) -> ListPosition:
     """The position a cursor of ``encode_list_cursor`` holds; ``Invalid`` for anything else."""
     bad = Invalid([FieldError("cursor", "is not a cursor returned by this API")])
+    raw = codec.unseal(token)
     try:
-        created, list_id = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        kind, created, list_id = json.loads(raw)
         at = datetime.fromisoformat(created)
-    except (binascii.Error, ValueError, TypeError):
+    except (ValueError, TypeError):
         raise bad from None
+    if kind != "list":
+        raise Invalid([FieldError("cursor", "was made for another listing; start again without it")])
     if at.tzinfo is None or not isinstance(list_id, str) or len(list_id) > _ID_MAX:
         raise bad
     return at, list_id
 
 
 class ListService:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdGenerator, quotas: Quotas | None = None) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        ids: IdGenerator,
+        quotas: Quotas | None = None,
+        *,
+        cursors: CursorCodec | None = None,
+    ) -> None:
         self._uow = uow
         self._clock = clock
         self._ids = ids
         self._quotas = quotas or Quotas()
+        # Every worker and pod must share the key (bootstrap derives it from the secret).
+        self._cursors = cursors if cursors is not None else CursorCodec.ephemeral()
 
     async def create(self, principal: Principal, cmd: NewList, idempotency_key: str | None = None) -> Created[TodoList]:
         errors: list[FieldError] = []
@@ -101,14 +113,14 @@ class ListService:
         """One page of the caller's lists, oldest first; ``next_cursor`` continues after it."""
         if limit < 1:
             raise Invalid([FieldError("limit", "must be at least 1")])
-        after = decode_list_cursor(cursor) if cursor else None
+        after = decode_list_cursor(cursor, self._cursors) if cursor else None
         async with self._uow() as uow:
             rows = await uow.lists.page_for_owner(principal.user_id, after, limit + 1)
         items = rows[:limit]
         next_cursor = None
         if len(rows) > limit:
             last = items[-1]
-            next_cursor = encode_list_cursor((last.created_at, last.id))
+            next_cursor = encode_list_cursor((last.created_at, last.id), self._cursors)
         return ListPage(items, next_cursor)
 
     async def rename(self, principal: Principal, list_id: str, name: str, expected: VersionCheck = None) -> TodoList:

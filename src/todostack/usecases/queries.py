@@ -132,14 +132,12 @@ class CursorCodec:
     def _sign(self, payload: bytes) -> bytes:
         return hmac.digest(self._key, payload, "sha256")[:_SIGNATURE_BYTES]
 
-    def encode(self, cursor: Cursor) -> str:
-        key: int | str | None
-        key = cursor.key.isoformat() if isinstance(cursor.key, datetime) else cursor.key
-        raw = _CURSOR_JSON.encode([cursor.sort.value, cursor.descending, key, cursor.id]).encode()
+    def seal(self, raw: bytes) -> str:
+        """``raw`` as an opaque, signed cursor (todo pages here; list pages use it too)."""
         return f"{_b64(raw)}.{_b64(self._sign(raw))}"
 
-    def decode(self, token: str, sort: SortField, descending: bool) -> Cursor:
-        """Decode a cursor; it must be signed here and come from a query with the same sort."""
+    def unseal(self, token: str) -> bytes:
+        """What ``seal`` sealed; ``Invalid`` for a cursor altered or not signed with this key."""
         payload, _, signature = token.partition(".")
         try:
             raw = _unb64(payload)
@@ -148,6 +146,16 @@ class CursorCodec:
             raise _bad_cursor() from None
         if not valid:
             raise Invalid([FieldError("cursor", "was altered or not issued by this service; start again without it")])
+        return raw
+
+    def encode(self, cursor: Cursor) -> str:
+        key: int | str | None
+        key = cursor.key.isoformat() if isinstance(cursor.key, datetime) else cursor.key
+        return self.seal(_CURSOR_JSON.encode([cursor.sort.value, cursor.descending, key, cursor.id]).encode())
+
+    def decode(self, token: str, sort: SortField, descending: bool) -> Cursor:
+        """Decode a cursor; it must be signed here and come from a query with the same sort."""
+        raw = self.unseal(token)
         try:
             sort_name, desc, key, todo_id = json.loads(raw)
             cursor_sort = SortField(sort_name)
