@@ -16,7 +16,8 @@ pytestmark = pytest.mark.unit
 
 
 async def _walk(world: World, who: Principal, limit: int) -> tuple[list[str], list[str]]:
-    names, cursors = [], []
+    names: list[str] = []
+    cursors: list[str] = []
     cursor = None
     while True:
         page = await world.lists.page(who, limit=limit, cursor=cursor)
