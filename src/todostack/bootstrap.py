@@ -20,6 +20,7 @@ from todostack.adapters.memory import InMemoryDatabase
 from todostack.adapters.migrations import Migration, MigrationError
 from todostack.adapters.passwords import Argon2Hasher, Argon2Params
 from todostack.adapters.postgres import (
+    PgChangeListener,
     PostgresDatabase,
     migrate_postgres,
     pending_postgres_migrations,
@@ -28,6 +29,7 @@ from todostack.adapters.sqlite import SqliteDatabase, migrate_sqlite
 from todostack.adapters.storage import StatementObserver, Storage
 from todostack.adapters.tokens import HmacTokenCodec
 from todostack.delivery.http import HttpConfig, Services, create_http_app
+from todostack.delivery.http.api.services import FeedOptions
 from todostack.delivery.http.asgi.lifecycle import Lifecycle, ShutdownPolicy
 from todostack.delivery.http.asgi.scope import Budgets
 from todostack.observability.alerts import AlertQueue
@@ -37,7 +39,7 @@ from todostack.observability.tracing import traced
 from todostack.profiling.autoprof import Autoprof
 from todostack.runtime import Settings, size_service
 from todostack.runtime.plan import WorkerPlan
-from todostack.usecases import AuthService, ListService, TodoBackendService, TodoService
+from todostack.usecases import AuthService, ChangeHub, ChangeService, ListService, TodoBackendService, TodoService
 from todostack.usecases.ports import Clock, IdGenerator
 from todostack.worker import Worker
 
@@ -98,22 +100,48 @@ async def open_services(
         hasher = Argon2Hasher(Argon2Params(time_cost=sec.argon2_time_cost, memory_kib=sec.argon2_memory_kib))
         tokens = HmacTokenCodec(sec.secret_key)
         todos = TodoService(store.uow, clock, ids)
-        # With tracing on, each use case call is a span (a no-op wrapper otherwise).
-        yield Services(
-            auth=traced(
-                AuthService(store.uow, hasher, tokens, clock, ids, timedelta(seconds=sec.token_ttl_seconds)), "auth"
-            ),
-            lists=traced(ListService(store.uow, clock, ids), "lists"),
-            todos=traced(todos, "todos"),
-            todobackend=traced(
-                TodoBackendService(store.uow, todos, clock, settings.todobackend_capacity), "todobackend"
-            ),
-            check_ready=store.ping,
-            db_sleep=store.sleep,
+        changes = ChangeService(store.uow, clock)
+        feed = ChangeHub(
+            changes,
+            poll_seconds=settings.feed.poll_seconds * (50 if settings.database.dialect == "postgresql" else 1),
+            retention=timedelta(seconds=settings.feed.retention_seconds),
         )
+        # With tracing on, each use case call is a span (a no-op wrapper otherwise).
+        async with _feed_running(settings, feed):
+            yield Services(
+                auth=traced(
+                    AuthService(store.uow, hasher, tokens, clock, ids, timedelta(seconds=sec.token_ttl_seconds)), "auth"
+                ),
+                lists=traced(ListService(store.uow, clock, ids), "lists"),
+                todos=traced(todos, "todos"),
+                todobackend=traced(
+                    TodoBackendService(store.uow, todos, clock, settings.todobackend_capacity), "todobackend"
+                ),
+                changes=traced(changes, "changes"),
+                feed=feed,
+                check_ready=store.ping,
+                db_sleep=store.sleep,
+            )
     finally:
         if storage is None:
             await store.close()
+
+
+@asynccontextmanager
+async def _feed_running(settings: Settings, feed: ChangeHub) -> AsyncIterator[None]:
+    """The change feed's pump (and, on PostgreSQL, its LISTEN connection) for this worker."""
+    runs = [feed.run()]
+    if settings.database.dialect == "postgresql":
+        listen_url = settings.feed.listen_url or settings.database.url
+        runs.append(PgChangeListener(listen_url, feed.poke, fallback_seconds=feed.poll_seconds).run())
+    tasks = [asyncio.create_task(run, name="todostack-feed") for run in runs]
+    try:
+        yield
+    finally:
+        feed.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def create_app(
@@ -139,9 +167,12 @@ def create_app(
         shutdown=ShutdownPolicy(rq.shutdown_delay_seconds, rq.shutdown_grace_seconds),
         handle_signals=handle_signals,
         admin_token=settings.profiling.admin_token,
+        feed=FeedOptions(settings.feed.heartbeat_seconds, settings.feed.retry_ms, settings.feed.max_streams),
     )
     alerts = AlertQueue(rq.alert_webhook_url)
-    lifecycle = Lifecycle(max_inflight=config.max_inflight, policy=config.shutdown)
+    lifecycle = Lifecycle(
+        max_inflight=config.max_inflight, policy=config.shutdown, max_streams=settings.feed.max_streams
+    )
     # OTEL_* are OpenTelemetry's own variables, read as its SDK would.
     metrics = Metrics(otel=build_metrics(os.environ, active_requests=lambda: lifecycle.inflight))
     autoprof = Autoprof(

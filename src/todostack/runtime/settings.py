@@ -26,6 +26,7 @@ from todostack.runtime.declare import (
 from todostack.runtime.groups import (
     DEFAULT_SECRET,
     DatabaseSettings,
+    FeedSettings,
     RequestSettings,
     RuntimeSettings,
     SecuritySettings,
@@ -36,6 +37,7 @@ from todostack.runtime.profiling_settings import ProfilingSettings
 __all__ = [
     "DEFAULT_SECRET",
     "DatabaseSettings",
+    "FeedSettings",
     "ProfilingSettings",
     "RequestSettings",
     "RuntimeSettings",
@@ -67,6 +69,7 @@ class Settings:
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
     requests: RequestSettings = field(default_factory=RequestSettings)
     profiling: ProfilingSettings = field(default_factory=ProfilingSettings)
+    feed: FeedSettings = field(default_factory=FeedSettings)
     todobackend: bool = setting(
         "TODOSTACK_TODOBACKEND",
         True,

@@ -11,6 +11,7 @@ import asyncpg
 
 from todostack import context
 from todostack.adapters.migrations import Migration, check_applied, load_migrations
+from todostack.adapters.postgres.changes import PgChanges
 from todostack.adapters.postgres.deadlines import TimedConnection, statement_timeout
 from todostack.adapters.postgres.pool import Connection, ConnectionPool
 from todostack.adapters.postgres.repositories import (
@@ -148,6 +149,7 @@ class PostgresUnitOfWork:
     lists: PgLists
     todos: PgTodos
     idempotency: PgIdempotency
+    changes: PgChanges
     connection: TimedConnection
 
     def __init__(self, db: PostgresDatabase, *, write: bool, autocommit: bool = False) -> None:
@@ -181,6 +183,7 @@ class PostgresUnitOfWork:
         self.lists = PgLists(conn)
         self.todos = PgTodos(conn)
         self.idempotency = PgIdempotency(conn)
+        self.changes = PgChanges(conn)
         return self
 
     async def __aexit__(

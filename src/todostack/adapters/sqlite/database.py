@@ -15,6 +15,7 @@ import aiosqlite
 
 from todostack import context
 from todostack.adapters.migrations import Migration, check_applied, load_migrations
+from todostack.adapters.sqlite.changes import SqliteChanges
 from todostack.adapters.sqlite.repositories import (
     SqliteIdempotency,
     SqliteLists,
@@ -185,6 +186,7 @@ class SqliteUnitOfWork:
     lists: SqliteLists
     todos: SqliteTodos
     idempotency: SqliteIdempotency
+    changes: SqliteChanges
     connection: aiosqlite.Connection
 
     def __init__(self, db: SqliteDatabase, *, write: bool, autocommit: bool = False) -> None:
@@ -232,6 +234,7 @@ class SqliteUnitOfWork:
         self.lists = SqliteLists(observed)
         self.todos = SqliteTodos(observed)
         self.idempotency = SqliteIdempotency(observed)
+        self.changes = SqliteChanges(observed)
         return self
 
     async def __aexit__(

@@ -21,7 +21,7 @@ from todostack.delivery.http.api.openapi import StrictStructSchemaPlugin
 from todostack.delivery.http.api.paths import API_PREFIX, OPENAPI_PATH, SWAGGER_ASSETS
 from todostack.delivery.http.api.problems import exception_handlers
 from todostack.delivery.http.api.request import Handed, request_class
-from todostack.delivery.http.api.routes import auth, health, lists, todos
+from todostack.delivery.http.api.routes import auth, changes, health, lists, todos
 from todostack.delivery.http.api.routes.options import with_options
 from todostack.delivery.http.api.routes.pprof import pprof_router
 from todostack.delivery.http.api.routes.testing import testing_router
@@ -112,11 +112,13 @@ def create_http_app(
     metrics = metrics if metrics is not None else Metrics()
     alerts = alerts if alerts is not None else AlertQueue(None)
     if lifecycle is None:
-        lifecycle = Lifecycle(max_inflight=config.max_inflight, policy=config.shutdown)
+        lifecycle = Lifecycle(
+            max_inflight=config.max_inflight, policy=config.shutdown, max_streams=config.feed.max_streams
+        )
     if profiles is None:
         profiles = OnDemand(Profiler(), None)
 
-    handed = Handed(lifecycle, metrics, profiles)
+    handed = Handed(lifecycle, metrics, profiles, config.feed)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -124,13 +126,14 @@ def create_http_app(
             lifecycle.install_signal_handlers()
         async with run_alert_queue(alerts), open_services() as services:
             handed.services = services
+            lifecycle.close_streams = services.feed.close
             try:
                 yield
             finally:
                 await lifecycle.settle()  # the pools close only after the requests using them
 
     public_handlers = [auth.register, auth.token, auth.open_session, auth.close_session]
-    private_handlers = [auth.me, *lists.handlers, *todos.handlers]
+    private_handlers = [auth.me, *lists.handlers, *todos.handlers, *changes.handlers]
     public_api = Router(API_PREFIX, route_handlers=with_options(public_handlers))
     private_api = Router(
         API_PREFIX,
@@ -179,5 +182,6 @@ def create_http_app(
         lifecycle=lifecycle,
         on_done=RequestReporter(metrics, alerts),
         decorate=_decorator(config.todobackend_enabled),
+        stream_paths=frozenset({changes.STREAM_PATH}),
     )
     return app
