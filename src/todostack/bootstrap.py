@@ -61,7 +61,7 @@ async def open_storage(
             statement_timeout=max(rq.read_timeout_seconds, rq.write_timeout_seconds),
             observe=observe,
         )
-        return Storage(pg, pg.ping, pg.close, pg.sleep, pg.pool_state)
+        return Storage(pg, pg.ping, pg.close, pg.sleep, pg.pool_state, pg.number_changes)
     if db.dialect == "sqlite":
         lite = await SqliteDatabase.connect(
             db.url, size=min(db.pool_size, 8), acquire_timeout=rq.db_acquire_timeout_seconds, observe=observe

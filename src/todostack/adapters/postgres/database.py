@@ -12,6 +12,7 @@ import asyncpg
 from todostack import context
 from todostack.adapters.migrations import Migration, check_applied, load_migrations
 from todostack.adapters.postgres.changes import PgChanges
+from todostack.adapters.postgres.feed import sequence
 from todostack.adapters.postgres.deadlines import TimedConnection, statement_timeout
 from todostack.adapters.postgres.pool import Connection, ConnectionPool
 from todostack.adapters.postgres.repositories import (
@@ -124,6 +125,18 @@ class PostgresDatabase:
         try:
             await conn.fetchval("SELECT 1", timeout=self.acquire_timeout + 1.0)
             interrupted = False
+        finally:
+            await self.release(conn, interrupted=interrupted)
+
+    async def number_changes(self) -> int:
+        """Number the committed changes that have none yet (``feed.sequence``) on a pooled
+        connection; returns how many."""
+        conn = await self.acquire()
+        interrupted = True
+        try:
+            count = await sequence(conn)
+            interrupted = False
+            return count
         finally:
             await self.release(conn, interrupted=interrupted)
 
