@@ -105,6 +105,7 @@ async def open_services(
             changes,
             poll_seconds=settings.feed.poll_seconds * (50 if settings.database.dialect == "postgresql" else 1),
             retention=timedelta(seconds=settings.feed.retention_seconds),
+            prune_every=min(60.0, max(0.5, settings.feed.retention_seconds / 4)),
         )
         # With tracing on, each use case call is a span (a no-op wrapper otherwise).
         async with _feed_running(settings, feed):
