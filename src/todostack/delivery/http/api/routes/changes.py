@@ -33,7 +33,8 @@ from todostack.usecases.changes import CHANGES_LIMIT_MAX
 __all__ = ["STREAM_PATH", "handlers"]
 
 STREAM_PATH = f"{API_PREFIX}/changes/stream"
-_ID_MAX = 2**63 - 1
+# The largest integer JavaScript (and a JSON number read as a double) holds exactly.
+_ID_MAX = 2**53 - 1
 ChangeId = Annotated[int, Meta(ge=0, le=_ID_MAX)]
 _STREAM_BATCH = 200
 
@@ -152,7 +153,7 @@ async def stream_changes(
     request: ApiRequest,
     since: Annotated[int | None, QueryParameter(ge=0, le=_ID_MAX, description="resume after this change id")] = None,
     last_event_id: Annotated[
-        str | None, Parameter(header="Last-Event-ID", max_length=20, pattern=r"^\s*[0-9]*\s*$")
+        str | None, Parameter(header="Last-Event-ID", max_length=32, pattern=r"^\s*[0-9]*\s*$")
     ] = None,
 ) -> Stream:
     services = request.services
