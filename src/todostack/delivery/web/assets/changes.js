@@ -101,8 +101,11 @@ const operations = {
       async send() {
         const base = await latest(r.id);
         if (!base) return; // its creation was refused, or it is gone
+        // An edit carries the version it started from: a change made elsewhere meanwhile (which
+        // the live feed has already shown here) answers 412 instead of being overwritten.
+        const from = r.version > 0 && r.version < base.version ? { ...base, version: r.version } : base;
         try {
-          confirmTodo(await api.patchTodo(base, r.changes));
+          confirmTodo(await api.patchTodo(from, r.changes));
         } catch (error) {
           if (error instanceof ApiError && error.status === 412) {
             try { confirmTodo(await api.todo(base.id)); } catch { /* the message below still applies */ }
@@ -200,8 +203,16 @@ async function latest(id) {
   }
 }
 
-export function change(todo, changes, what) {
-  return record({ kind: "change", listId: state.listId, id: todo.id, changes, what });
+export function change(todo, changes, what, version) {
+  return record({ kind: "change", listId: state.listId, id: todo.id, changes, what, version });
+}
+
+// Whether a change from the feed is news to this tab (not the echo of its own write).
+export function isNews(change) {
+  if (change.entity !== "todo") return true;
+  const mine = known.get(change.entity_id);
+  if (change.kind === "deleted") return mine !== undefined || serverTodos.some((t) => t.id === change.entity_id);
+  return mine === undefined || mine.version < change.version;
 }
 
 export function remove(todo) {
