@@ -375,6 +375,7 @@ function wire() {
   window.addEventListener("pagehide", changes.saveOutbox);
   window.addEventListener("beforeunload", (event) => {
     if (changes.unsentChanges() > 0 && !$("#offline").hidden) event.preventDefault();
+    else { changes.leave(); live.stop(); }
   });
 }
 
