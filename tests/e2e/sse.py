@@ -57,8 +57,12 @@ class EventStream:
                             retry = fields.get("retry")
                             if "data" in fields:
                                 self.events.put(
-                                    Event(fields.get("event", "message"), fields.get("id"), fields["data"],
-                                          None if retry is None else int(retry))
+                                    Event(
+                                        fields.get("event", "message"),
+                                        fields.get("id"),
+                                        fields["data"],
+                                        None if retry is None else int(retry),
+                                    )
                                 )
                         fields = {}
                     elif line.startswith(":"):

@@ -41,7 +41,8 @@ def test_changes_pages_show_only_your_own_writes(alice: Account, bob: Account) -
     assert r.status_code == 200
     page = r.json()
     assert [c["entity_id"] for c in page["items"]] == [todos[0]["id"], todos[1]["id"]]
-    assert page["more"] is True and page["resync"] is False
+    assert page["more"] is True
+    assert page["resync"] is False
     assert r.headers["Link"] == f'</api/v1/changes?since={page["next"]}&limit=2>; rel="next"'
     rest = alice.http.get("/api/v1/changes", params={"since": page["next"]}).json()
     assert [c["entity_id"] for c in rest["items"]] == [todos[2]["id"]]

@@ -12,8 +12,8 @@ import asyncpg
 from todostack import context
 from todostack.adapters.migrations import Migration, check_applied, load_migrations
 from todostack.adapters.postgres.changes import PgChanges
-from todostack.adapters.postgres.feed import sequence
 from todostack.adapters.postgres.deadlines import TimedConnection, statement_timeout
+from todostack.adapters.postgres.feed import sequence
 from todostack.adapters.postgres.pool import Connection, ConnectionPool
 from todostack.adapters.postgres.repositories import (
     PgIdempotency,
