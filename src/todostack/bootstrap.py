@@ -106,6 +106,7 @@ async def open_services(
             poll_seconds=settings.feed.poll_seconds * (50 if settings.database.dialect == "postgresql" else 1),
             retention=timedelta(seconds=settings.feed.retention_seconds),
             prune_every=min(60.0, max(0.5, settings.feed.retention_seconds / 4)),
+            read_slots=max(1, min(settings.database.pool_size, 8) // 2),
         )
         # With tracing on, each use case call is a span (a no-op wrapper otherwise).
         async with _feed_running(settings, feed):

@@ -113,9 +113,18 @@ class ChangeHub:
     """
 
     def __init__(
-        self, service: ChangeService, *, poll_seconds: float, retention: timedelta, prune_every: float = 60.0
+        self,
+        service: ChangeService,
+        *,
+        poll_seconds: float,
+        retention: timedelta,
+        prune_every: float = 60.0,
+        read_slots: int = 2,
     ) -> None:
         self._service = service
+        # Streams read the outbox through the same pool as requests: a thousand streams woken
+        # (or opened) at once take turns on a few connections, and never starve requests of them.
+        self.reads = asyncio.Semaphore(read_slots)
         self._uow = service._uow
         self.poll_seconds = poll_seconds
         self._retention = retention

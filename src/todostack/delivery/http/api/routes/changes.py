@@ -10,6 +10,7 @@ hint, so the browser reconnects (to a worker that stays) and resumes from its la
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Literal
@@ -31,6 +32,8 @@ from todostack.usecases import ChangeHub, ChangePage, ChangeService
 from todostack.usecases.changes import CHANGES_LIMIT_MAX
 
 __all__ = ["STREAM_PATH", "handlers"]
+
+log = logging.getLogger("todostack.feed")
 
 STREAM_PATH = f"{API_PREFIX}/changes/stream"
 # The largest integer JavaScript (and a JSON number read as a double) holds exactly.
@@ -107,16 +110,24 @@ def _start(last_event_id: str | None, since: int | None) -> int | None:
 async def _events(
     changes: ChangeService, hub: ChangeHub, principal: Principal, start: int | None, options: FeedOptions
 ) -> AsyncIterator[bytes]:
+    goodbye = b"retry: %d\n: the server is restarting; reconnect\n\n" % options.retry_ms
     with hub.subscribe(principal.user_id) as sub:
-        last = await changes.latest() if start is None else start
+        try:
+            async with hub.reads:
+                last = await changes.latest() if start is None else start
+        except Exception:
+            log.warning("a change stream could not start; the client will reconnect", exc_info=True)
+            yield goodbye
+            return
         # First the reconnect delay browsers should use, and where this stream stands.
-        yield b"retry: %d\nevent: ready\nid: %d\ndata: %s\n\n" % (
-            options.retry_ms,
-            last,
-            _encode({"since": last}),
-        )
+        yield b"retry: %d\nevent: ready\nid: %d\ndata: %s\n\n" % (options.retry_ms, last, _encode({"since": last}))
         while not sub.closing:
-            page = await changes.page(principal, last, _STREAM_BATCH)
+            try:
+                async with hub.reads:
+                    page = await changes.page(principal, last, _STREAM_BATCH)
+            except Exception:
+                log.warning("a change stream could not read the outbox; the client will reconnect", exc_info=True)
+                break
             if page.resync:
                 last = page.next
                 yield _event("resync", last, {"next": last})
@@ -128,7 +139,7 @@ async def _events(
                 continue
             if not await sub.wait(options.heartbeat_seconds) and not sub.closing:
                 yield b": heartbeat\n\n"
-        yield b"retry: %d\n: the server is restarting; reconnect\n\n" % options.retry_ms
+        yield goodbye
 
 
 @get(
