@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 import msgspec
 from litestar import Response, get
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter, QueryParameter
+from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import Stream
 from msgspec import Meta, Struct
 
@@ -164,7 +164,14 @@ async def stream_changes(
     request: ApiRequest,
     since: Annotated[int | None, QueryParameter(ge=0, le=_ID_MAX, description="resume after this change id")] = None,
     last_event_id: Annotated[
-        str | None, Parameter(header="Last-Event-ID", max_length=32, pattern=r"^\s*[0-9]*\s*$")
+        str | None,
+        HeaderParameter(
+            name="Last-Event-ID",
+            max_length=32,
+            pattern=r"^\s*[0-9]*\s*$",
+            description="the id of the last event received: the stream resumes after it",
+            required=False,
+        ),
     ] = None,
 ) -> Stream:
     services = request.services
