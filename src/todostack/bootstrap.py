@@ -23,6 +23,7 @@ from todostack.adapters.memory import InMemoryDatabase
 from todostack.adapters.migrations import Migration, MigrationError
 from todostack.adapters.passwords import Argon2Hasher, Argon2Params
 from todostack.adapters.postgres import (
+    PgChangeListener,
     PostgresDatabase,
     migrate_postgres,
     pending_postgres_migrations,
@@ -34,6 +35,7 @@ from todostack.adapters.sqlite.database import sqlite_path
 from todostack.adapters.storage import StatementObserver, Storage
 from todostack.adapters.tokens import HmacTokenCodec
 from todostack.delivery.http import HttpConfig, Services, create_http_app
+from todostack.delivery.http.api.services import FeedOptions
 from todostack.delivery.http.asgi.answers import Compression
 from todostack.delivery.http.asgi.lifecycle import Lifecycle, ShutdownPolicy
 from todostack.delivery.http.asgi.scope import Budgets
@@ -44,7 +46,7 @@ from todostack.observability.tracing import traced
 from todostack.profiling.autoprof import Autoprof
 from todostack.runtime import Settings, SettingsError, size_service
 from todostack.runtime.plan import WorkerPlan
-from todostack.usecases import AuthService, ListService, TodoBackendService, TodoService
+from todostack.usecases import AuthService, ChangeHub, ChangeService, ListService, TodoBackendService, TodoService
 from todostack.usecases.ports import AttemptStore, Clock, IdGenerator
 from todostack.usecases.queries import CursorCodec
 from todostack.usecases.quotas import Quotas
@@ -94,7 +96,7 @@ async def open_storage(
             statement_timeout=max(rq.read_timeout_seconds, rq.write_timeout_seconds),
             observe=observe,
         )
-        return Storage(pg, pg.ping, pg.close, pg.sleep, pg.pool_state)
+        return Storage(pg, pg.ping, pg.close, pg.sleep, pg.pool_state, pg.number_changes)
     if db.dialect == "sqlite":
         lite = await SqliteDatabase.connect(
             db.url, size=min(db.pool_size, 8), acquire_timeout=rq.db_acquire_timeout_seconds, observe=observe
@@ -156,22 +158,50 @@ async def open_services(
         quotas = Quotas(lists=settings.limits.quota_lists, todos=settings.limits.quota_todos)
         cursors = CursorCodec.from_secret(sec.secret_key)
         todos = TodoService(store.uow, clock, ids, quotas, cursors=cursors)
-        # With tracing on, each use case call is a span (a no-op wrapper otherwise).
-        yield Services(
-            auth=traced(auth, "auth"),
-            lists=traced(ListService(store.uow, clock, ids, quotas, cursors=cursors), "lists"),
-            todos=traced(todos, "todos"),
-            todobackend=traced(
-                TodoBackendService(store.uow, todos, clock, settings.todobackend_capacity), "todobackend"
-            ),
-            check_ready=store.ping,
-            db_sleep=store.sleep,
+        changes = ChangeService(store.uow, clock)
+        feed = ChangeHub(
+            changes,
+            poll_seconds=settings.feed.poll_seconds * (50 if settings.database.dialect == "postgresql" else 1),
+            retention=timedelta(seconds=settings.feed.retention_seconds),
+            prune_every=min(60.0, max(0.5, settings.feed.retention_seconds / 4)),
+            read_slots=max(1, min(settings.database.pool_size, 8) // 2),
         )
+        # With tracing on, each use case call is a span (a no-op wrapper otherwise).
+        async with _feed_running(settings, feed):
+            yield Services(
+                auth=traced(auth, "auth"),
+                lists=traced(ListService(store.uow, clock, ids, quotas, cursors=cursors), "lists"),
+                todos=traced(todos, "todos"),
+                todobackend=traced(
+                    TodoBackendService(store.uow, todos, clock, settings.todobackend_capacity), "todobackend"
+                ),
+                changes=traced(changes, "changes"),
+                feed=feed,
+                check_ready=store.ping,
+                db_sleep=store.sleep,
+            )
     finally:
         if redis is not None:
             await redis.close()
         if storage is None:
             await store.close()
+
+
+@asynccontextmanager
+async def _feed_running(settings: Settings, feed: ChangeHub) -> AsyncIterator[None]:
+    """The change feed's pump (and, on PostgreSQL, its LISTEN connection) for this worker."""
+    runs = [feed.run()]
+    if settings.database.dialect == "postgresql":
+        listen_url = settings.feed.listen_url or settings.database.url
+        runs.append(PgChangeListener(listen_url, feed.poke, fallback_seconds=feed.poll_seconds).run())
+    tasks = [asyncio.create_task(run, name="todostack-feed") for run in runs]
+    try:
+        yield
+    finally:
+        feed.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def create_app(
@@ -200,9 +230,12 @@ def create_app(
         compression=Compression(min_bytes=rq.compress_min_bytes),
         metrics_public=settings.limits.metrics_public,
         trusted_proxies=settings.server.trusted_proxies,
+        feed=FeedOptions(settings.feed.heartbeat_seconds, settings.feed.retry_ms, settings.feed.max_streams),
     )
     alerts = AlertQueue(rq.alert_webhook_url)
-    lifecycle = Lifecycle(max_inflight=config.max_inflight, policy=config.shutdown)
+    lifecycle = Lifecycle(
+        max_inflight=config.max_inflight, policy=config.shutdown, max_streams=settings.feed.max_streams
+    )
     # OTEL_* are OpenTelemetry's own variables, read as its SDK would.
     metrics = Metrics(otel=build_metrics(os.environ, active_requests=lambda: lifecycle.inflight))
     autoprof = Autoprof(

@@ -224,10 +224,14 @@ def test_a_conflicting_change_is_reported_and_nothing_is_lost(page: Page, web: R
         token = api.post("/api/v1/auth/token", json={"email": email, "password": "pass-word-12"}).json()["access_token"]
         auth = {"Authorization": f"Bearer {token}"}
         todo = api.get("/api/v1/todos", headers=auth).json()["items"][0]
-        api.patch(f"/api/v1/todos/{todo['id']}", json={"title": "changed elsewhere"}, headers=auth).raise_for_status()
         item = page.locator(".todo-list li").first
         item.locator("label").dblclick()
         item.locator(".edit").fill("my edit")
+        # Changed elsewhere while the edit is open: the live feed shows it under the edit box,
+        # which keeps what was typed; saving then meets the 412 path.
+        api.patch(f"/api/v1/todos/{todo['id']}", json={"title": "changed elsewhere"}, headers=auth).raise_for_status()
+        expect(item.locator("label")).to_have_text("changed elsewhere")
+        expect(item.locator(".edit")).to_have_value("my edit")
         item.locator(".edit").press("Enter")
         expect(page.locator("#message")).to_contain_text("changed somewhere else")
         expect(page.locator("#message")).to_contain_text("my edit")

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.fakes import T0, FakeClock, SequentialIds
 from todostack.bootstrap import Storage
-from todostack.domain import Conflict, NotFound, Priority, Todo, TodoList, User
+from todostack.domain import Change, Conflict, NotFound, Priority, Todo, TodoList, User
 from todostack.usecases.queries import Cursor, SortField, TodoFilter, TodoQuery, sort_key
 
 
@@ -441,3 +441,119 @@ async def test_counts_for_an_owner_stop_at_the_bound(storage: Storage, ids: Sequ
         assert await uow.todos.count_for_owner(user.id, 100) == 3
         assert await uow.todos.count_for_owner(user.id, 2) == 2
         assert await uow.todos.count_for_owner(other.id, 100) == 1
+
+
+# -- the change feed's outbox -------------------------------------------------------------------
+
+
+async def _changes(storage: Storage, owner_id: str, after: int = 0) -> list[Change]:
+    if storage.number_changes is not None:  # PostgreSQL: what a worker's listener does
+        await storage.number_changes()
+    async with storage.uow() as uow:
+        return await uow.changes.since(owner_id, after, 1000)
+
+
+def _shape(changes: list[Change]) -> list[tuple[str, str, int, str]]:
+    return [(c.entity.value, c.entity_id, c.version, c.kind.value) for c in changes]
+
+
+async def test_every_write_records_a_change_in_its_transaction(storage: Storage, ids: SequentialIds) -> None:
+    user, todo_list = await _user(storage, ids)
+    todo = _todo(ids, user, todo_list)
+    await _add(storage, todo)
+    async with storage.uow(write=True) as uow:
+        placed = await uow.todos.place(_todo(ids, user, todo_list), list_id=None, order=None)
+        assert placed is not None
+        await uow.commit()
+    async with storage.uow(write=True) as uow:
+        assert await uow.todos.update_if(replace(todo, title="t2", version=2), version=1)
+        await uow.commit()
+    async with storage.uow(write=True) as uow:
+        await uow.todos.update(replace(todo, title="t3", version=3))
+        await uow.lists.update(replace(todo_list, name="Renamed", version=2))
+        await uow.commit()
+    async with storage.uow(write=True) as uow:
+        await uow.todos.delete(user.id, todo.id)
+        await uow.commit()
+    async with storage.uow(write=True) as uow:  # never committed: no change either
+        await uow.todos.add(_todo(ids, user, todo_list))
+
+    changes = await _changes(storage, user.id)
+    assert _shape(changes) == [
+        ("list", todo_list.id, 1, "created"),
+        ("todo", todo.id, 1, "created"),
+        ("todo", placed.id, 1, "created"),
+        ("todo", todo.id, 2, "updated"),
+        ("todo", todo.id, 3, "updated"),
+        ("list", todo_list.id, 2, "updated"),
+        ("todo", todo.id, 3, "deleted"),
+    ]
+    assert [c.id for c in changes] == sorted({c.id for c in changes})  # unique and growing
+    assert all(c.owner_id == user.id for c in changes)
+
+
+async def test_bulk_writes_and_a_list_deletion_record_each_todo(storage: Storage, ids: SequentialIds) -> None:
+    user, todo_list = await _user(storage, ids)
+    first, second = _todo(ids, user, todo_list), _todo(ids, user, todo_list, order=1)
+    await _add(storage, first, second)
+    async with storage.uow(write=True) as uow:
+        assert await uow.todos.complete_all(user.id, todo_list.id, T0) == 2
+        await uow.commit()
+    async with storage.uow(write=True) as uow:
+        assert await uow.todos.clear_completed(user.id, todo_list.id) == 2
+        await uow.commit()
+    other = TodoList(ids(), user.id, "Other", T0, T0)
+    third = _todo(ids, user, other)
+    async with storage.uow(write=True) as uow:
+        await uow.lists.add(other)
+        await uow.todos.add(third)
+        await uow.lists.delete(user.id, other.id)
+        await uow.commit()
+    shape = _shape(await _changes(storage, user.id))
+    assert shape[3:5] == [("todo", first.id, 2, "updated"), ("todo", second.id, 2, "updated")]
+    assert sorted(shape[5:7]) == sorted([("todo", first.id, 2, "deleted"), ("todo", second.id, 2, "deleted")])
+    assert shape[7:9] == [("list", other.id, 1, "created"), ("todo", third.id, 1, "created")]
+    # A cascade records its deletions in either order (PostgreSQL runs it after the list's row).
+    assert sorted(shape[9:]) == [("list", other.id, 1, "deleted"), ("todo", third.id, 1, "deleted")]
+
+
+async def test_changes_are_per_owner_and_recent_sees_everyone(storage: Storage, ids: SequentialIds) -> None:
+    alice, alice_list = await _user(storage, ids)
+    start = max((c.id for c in await _changes(storage, alice.id)), default=0)
+    bob, bob_list = await _user(storage, ids)
+    await _add(storage, _todo(ids, alice, alice_list), _todo(ids, bob, bob_list))
+    mine = await _changes(storage, alice.id, start)
+    assert [c.owner_id for c in mine] == [alice.id]
+    theirs = await _changes(storage, bob.id)
+    assert len(theirs) == 2
+    async with storage.uow() as uow:
+        everyone = await uow.changes.recent(start, 1000)
+        latest = await uow.changes.latest()
+    owners = [c.owner_id for c in everyone if c.owner_id in (alice.id, bob.id)]
+    assert owners == [bob.id, alice.id, bob.id]
+    assert latest >= everyone[-1].id
+    # Paging: ``limit`` cuts, ``after`` resumes exactly.
+    async with storage.uow() as uow:
+        page = await uow.changes.since(bob.id, 0, 1)
+        rest = await uow.changes.since(bob.id, page[0].id, 10)
+    assert [c.id for c in page + rest] == [c.id for c in theirs]
+
+
+async def test_pruning_raises_the_horizon_and_ids_never_go_back(storage: Storage, ids: SequentialIds) -> None:
+    user, todo_list = await _user(storage, ids)
+    await _add(storage, _todo(ids, user, todo_list))
+    before = await _changes(storage, user.id)
+    future = datetime.now(UTC) + timedelta(days=1)
+    async with storage.uow(write=True) as uow:
+        assert await uow.changes.prune(future, 1_000_000) >= len(before)
+        await uow.commit()
+    async with storage.uow() as uow:
+        horizon = await uow.changes.horizon()
+        latest = await uow.changes.latest()
+    assert horizon >= before[-1].id
+    assert latest >= before[-1].id
+    assert await _changes(storage, user.id) == []
+    await _add(storage, _todo(ids, user, todo_list))
+    after = await _changes(storage, user.id)
+    assert len(after) == 1
+    assert after[0].id > latest

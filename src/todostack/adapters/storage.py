@@ -23,3 +23,6 @@ class Storage:
     close: Callable[[], Awaitable[None]]
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     pool_state: Callable[[], PoolState] | None = None
+    # PostgreSQL: give committed changes their feed ids now (a worker's listener does it when
+    # told of a write; tests and tools that run none call this).
+    number_changes: Callable[[], Awaitable[int]] | None = None

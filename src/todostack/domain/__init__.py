@@ -1,5 +1,6 @@
 """The todo domain: entities and the errors they raise. Standard library only."""
 
+from todostack.domain.changes import Change, ChangeKind, Entity
 from todostack.domain.errors import (
     AuthenticationFailed,
     Conflict,
@@ -19,7 +20,10 @@ from todostack.domain.users import Principal, User
 
 __all__ = [
     "AuthenticationFailed",
+    "Change",
+    "ChangeKind",
     "Conflict",
+    "Entity",
     "FieldError",
     "Forbidden",
     "IdempotencyKeyReused",

@@ -11,6 +11,7 @@ from todostack.runtime.declare import SettingsError, number, on_off, one_of, set
 __all__ = [
     "AuthSettings",
     "DatabaseSettings",
+    "FeedSettings",
     "LimitSettings",
     "RequestSettings",
     "RuntimeSettings",
@@ -295,4 +296,50 @@ class AuthSettings:
         "how long a worker trusts its last look at a session (ended elsewhere: noticed within this); `0`: always",
         number(0, 60),
         show=repr,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSettings:
+    """The change feed (``/api/v1/changes``): its streams, its wake-up and its retention."""
+
+    max_streams: int = setting(
+        "TODOSTACK_FEED_MAX_STREAMS",
+        2000,
+        "change streams one worker holds open (not counted in `TODOSTACK_MAX_INFLIGHT`); past it, 503",
+        whole(0, 1_000_000),
+    )
+    heartbeat_seconds: float = _seconds(
+        "TODOSTACK_FEED_HEARTBEAT_SECONDS",
+        15.0,
+        "a comment line on an idle change stream this often (keeps proxies from closing it)",
+        0.05,
+        3600,
+    )
+    retry_ms: int = setting(
+        "TODOSTACK_FEED_RETRY_MS",
+        2000,
+        "the `retry:` hint a change stream gives browsers for reconnecting",
+        whole(0, 600_000),
+    )
+    poll_seconds: float = _seconds(
+        "TODOSTACK_FEED_POLL_SECONDS",
+        0.1,
+        "SQLite: how often a worker with open streams looks for other workers' changes; "
+        "PostgreSQL: the fallback check beside LISTEN/NOTIFY, this times 50",
+        0.01,
+        60,
+    )
+    retention_seconds: int = setting(
+        "TODOSTACK_FEED_RETENTION_SECONDS",
+        7 * 24 * 3600,
+        "changes older than this are pruned; a client further behind gets a `resync`",
+        whole(1, 365 * 24 * 3600),
+    )
+    listen_url: str | None = setting(
+        "TODOSTACK_FEED_LISTEN_URL",
+        None,
+        "PostgreSQL: the direct (never PgBouncer) URL of the connection that LISTENs for changes",
+        text,
+        default_doc="`TODOSTACK_DATABASE_URL`",
     )

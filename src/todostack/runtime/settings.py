@@ -26,6 +26,7 @@ from todostack.runtime.declare import (
 from todostack.runtime.groups import (
     AuthSettings,
     DatabaseSettings,
+    FeedSettings,
     LimitSettings,
     RequestSettings,
     RuntimeSettings,
@@ -37,6 +38,7 @@ from todostack.runtime.profiling_settings import ProfilingSettings
 __all__ = [
     "AuthSettings",
     "DatabaseSettings",
+    "FeedSettings",
     "LimitSettings",
     "ProfilingSettings",
     "RequestSettings",
@@ -71,6 +73,7 @@ class Settings:
     requests: RequestSettings = field(default_factory=RequestSettings)
     profiling: ProfilingSettings = field(default_factory=ProfilingSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
+    feed: FeedSettings = field(default_factory=FeedSettings)
     todobackend: bool = setting(
         "TODOSTACK_TODOBACKEND",
         True,

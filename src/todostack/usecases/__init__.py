@@ -1,6 +1,7 @@
 """Use cases: the business rules, and the ports (protocols) they need from adapters."""
 
 from todostack.usecases.auth import AuthService, IssuedToken
+from todostack.usecases.changes import ChangeHub, ChangePage, ChangeService
 from todostack.usecases.commands import (
     UNSET,
     NewList,
@@ -17,6 +18,9 @@ from todostack.usecases.todos import TodoService
 __all__ = [
     "UNSET",
     "AuthService",
+    "ChangeHub",
+    "ChangePage",
+    "ChangeService",
     "Created",
     "IssuedToken",
     "ListService",

@@ -12,12 +12,13 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
-from todostack.domain import Todo, TodoList, User
+from todostack.domain import Change, Todo, TodoList, User
 from todostack.usecases.queries import TodoQuery
 
 __all__ = [
     "Attempt",
     "AttemptStore",
+    "ChangeRepository",
     "Clock",
     "IdGenerator",
     "IdempotencyRepository",
@@ -173,6 +174,30 @@ class TodoRepository(Protocol):
         """Delete the completed todos of the list; return how many went."""
 
 
+class ChangeRepository(Protocol):
+    """The outbox: every write to a todo or a list records a change in the same transaction.
+
+    Ids grow in the order changes become visible to readers, so a reader that has seen id N
+    never later finds a change below N that it missed.
+    """
+
+    async def since(self, owner_id: str, after: int, limit: int) -> list[Change]:
+        """The owner's changes with an id above ``after``, oldest first, at most ``limit``."""
+
+    async def recent(self, after: int, limit: int) -> list[Change]:
+        """Every owner's changes with an id above ``after``, oldest first, at most ``limit``."""
+
+    async def latest(self) -> int:
+        """The highest id recorded so far (0 before the first change)."""
+
+    async def horizon(self) -> int:
+        """Changes with ids up to this one were pruned: a reader still behind it must resync."""
+
+    async def prune(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` of the oldest changes recorded before ``before`` (raising the
+        horizon past them); return how many went."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoredClaim:
     """What an earlier request with the same idempotency key left behind."""
@@ -212,6 +237,9 @@ class UnitOfWork(Protocol):
 
     @property
     def attempts(self) -> AttemptStore: ...
+
+    @property
+    def changes(self) -> ChangeRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 
 from todostack.adapters.memory.auth_tables import MemoryAttempts, MemorySessions, StoredAttempts
 from todostack.adapters.ordering import ordered_page
-from todostack.domain import Conflict, NotFound, Todo, TodoList, User
+from todostack.domain import Change, ChangeKind, Conflict, Entity, NotFound, Todo, TodoList, User
 from todostack.usecases.idempotency import IDEMPOTENCY_TTL
 from todostack.usecases.ports import ListPosition, Session, Snapshot, StoredClaim
 from todostack.usecases.queries import TodoQuery
@@ -26,6 +26,9 @@ class _Tables:
     keys: dict[tuple[str, str], tuple[str, Snapshot | None, datetime]] = field(default_factory=dict)
     sessions: dict[str, Session] = field(default_factory=dict)
     attempts: dict[str, StoredAttempts] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)  # the outbox, oldest first
+    last_change: int = 0
+    horizon: int = 0
 
     def copy(self) -> _Tables:
         return _Tables(
@@ -35,6 +38,16 @@ class _Tables:
             dict(self.keys),
             dict(self.sessions),
             dict(self.attempts),
+            list(self.changes),
+            self.last_change,
+            self.horizon,
+        )
+
+    def record(self, entity: Entity, item: Todo | TodoList, kind: ChangeKind) -> None:
+        """The outbox row of a write, in the same (copied) tables as the write itself."""
+        self.last_change += 1
+        self.changes.append(
+            Change(self.last_change, entity, item.id, item.owner_id, item.version, kind, datetime.now(UTC))
         )
 
 
@@ -84,6 +97,7 @@ class _Lists:
         if todo_list.id in self._t.lists:
             raise Conflict("list id already exists")
         self._t.lists[todo_list.id] = todo_list
+        self._t.record(Entity.LIST, todo_list, ChangeKind.CREATED)
 
     async def get(self, owner_id: str, list_id: str, *, for_update: bool = False) -> TodoList | None:
         found = self._t.lists.get(list_id)
@@ -108,13 +122,17 @@ class _Lists:
 
     async def update(self, todo_list: TodoList) -> None:
         self._t.lists[todo_list.id] = todo_list
+        self._t.record(Entity.LIST, todo_list, ChangeKind.UPDATED)
 
     async def delete(self, owner_id: str, list_id: str) -> None:
-        if await self.get(owner_id, list_id) is None:
+        found = await self.get(owner_id, list_id)
+        if found is None:
             return
+        for todo in [t for t in self._t.todos.values() if t.list_id == list_id]:
+            del self._t.todos[todo.id]
+            self._t.record(Entity.TODO, todo, ChangeKind.DELETED)
         del self._t.lists[list_id]
-        for todo_id in [t.id for t in self._t.todos.values() if t.list_id == list_id]:
-            del self._t.todos[todo_id]
+        self._t.record(Entity.LIST, found, ChangeKind.DELETED)
 
 
 class _Todos:
@@ -128,6 +146,7 @@ class _Todos:
         if todo.id in self._t.todos:
             raise Conflict("todo id already exists")
         self._t.todos[todo.id] = todo
+        self._t.record(Entity.TODO, todo, ChangeKind.CREATED)
 
     async def place(self, todo: Todo, *, list_id: str | None, order: int | None) -> Todo | None:
         lists = _Lists(self._t)
@@ -147,6 +166,7 @@ class _Todos:
 
     async def update(self, todo: Todo) -> None:
         self._t.todos[todo.id] = todo
+        self._t.record(Entity.TODO, todo, ChangeKind.UPDATED)
 
     async def update_if(self, todo: Todo, *, version: int) -> bool:
         current = await self.get(todo.owner_id, todo.id)
@@ -154,12 +174,14 @@ class _Todos:
             return False
         if await _Lists(self._t).get(todo.owner_id, todo.list_id) is None:
             raise NotFound(f"list {todo.list_id} not found")
-        self._t.todos[todo.id] = todo
+        await self.update(todo)
         return True
 
     async def delete(self, owner_id: str, todo_id: str) -> None:
-        if await self.get(owner_id, todo_id) is not None:
+        found = await self.get(owner_id, todo_id)
+        if found is not None:
             del self._t.todos[todo_id]
+            self._t.record(Entity.TODO, found, ChangeKind.DELETED)
 
     async def search(self, query: TodoQuery) -> list[Todo]:
         return ordered_page(list(self._t.todos.values()), query)
@@ -176,14 +198,42 @@ class _Todos:
     async def complete_all(self, owner_id: str, list_id: str, now: datetime) -> int:
         open_todos = [t for t in self._in_list(owner_id, list_id) if not t.completed]
         for t in open_todos:
-            self._t.todos[t.id] = replace(t, completed=True, completed_at=now, updated_at=now, version=t.version + 1)
+            await self.update(replace(t, completed=True, completed_at=now, updated_at=now, version=t.version + 1))
         return len(open_todos)
 
     async def clear_completed(self, owner_id: str, list_id: str) -> int:
-        done = [t.id for t in self._in_list(owner_id, list_id) if t.completed]
-        for todo_id in done:
-            del self._t.todos[todo_id]
+        done = [t for t in self._in_list(owner_id, list_id) if t.completed]
+        for todo in done:
+            del self._t.todos[todo.id]
+            self._t.record(Entity.TODO, todo, ChangeKind.DELETED)
         return len(done)
+
+
+class _Changes:
+    def __init__(self, t: _Tables) -> None:
+        self._t = t
+
+    async def since(self, owner_id: str, after: int, limit: int) -> list[Change]:
+        mine = (c for c in self._t.changes if c.id > after and c.owner_id == owner_id)
+        return [c for _, c in zip(range(limit), mine, strict=False)]
+
+    async def recent(self, after: int, limit: int) -> list[Change]:
+        return [c for c in self._t.changes if c.id > after][:limit]
+
+    async def latest(self) -> int:
+        return self._t.last_change
+
+    async def horizon(self) -> int:
+        return self._t.horizon
+
+    async def prune(self, before: datetime, limit: int) -> int:
+        # Oldest first: stop at the first change that is still young enough to keep.
+        head = self._t.changes[:limit]
+        count = next((i for i, c in enumerate(head) if c.at >= before), len(head))
+        if count:
+            self._t.horizon = max(self._t.horizon, self._t.changes[count - 1].id)
+            del self._t.changes[:count]
+        return count
 
 
 class _Keys:
@@ -211,6 +261,7 @@ class InMemoryUnitOfWork:
     idempotency: _Keys
     sessions: MemorySessions
     attempts: MemoryAttempts
+    changes: _Changes
 
     def __init__(self, db: InMemoryDatabase, *, write: bool) -> None:
         self._db = db
@@ -228,6 +279,7 @@ class InMemoryUnitOfWork:
         self.idempotency = _Keys(self._tables)
         self.sessions = MemorySessions(self._tables.sessions)
         self.attempts = MemoryAttempts(self._tables.attempts)
+        self.changes = _Changes(self._tables)
         return self
 
     async def __aexit__(

@@ -5,5 +5,6 @@ from todostack.adapters.postgres.database import (
     migrate_postgres,
     pending_postgres_migrations,
 )
+from todostack.adapters.postgres.feed import PgChangeListener
 
-__all__ = ["PostgresDatabase", "migrate_postgres", "pending_postgres_migrations"]
+__all__ = ["PgChangeListener", "PostgresDatabase", "migrate_postgres", "pending_postgres_migrations"]

@@ -12,7 +12,9 @@ import asyncpg
 from todostack import context
 from todostack.adapters.migrations import Migration, check_applied, load_migrations
 from todostack.adapters.postgres.auth_tables import PgAttempts, PgSessions
+from todostack.adapters.postgres.changes import PgChanges
 from todostack.adapters.postgres.deadlines import TimedConnection, statement_timeout
+from todostack.adapters.postgres.feed import sequence
 from todostack.adapters.postgres.pool import Connection, ConnectionPool
 from todostack.adapters.postgres.repositories import (
     PgIdempotency,
@@ -127,6 +129,18 @@ class PostgresDatabase:
         finally:
             await self.release(conn, interrupted=interrupted)
 
+    async def number_changes(self) -> int:
+        """Number the committed changes that have none yet (``feed.sequence``) on a pooled
+        connection; returns how many."""
+        conn = await self.acquire()
+        interrupted = True
+        try:
+            count = await sequence(conn)
+            interrupted = False
+            return count
+        finally:
+            await self.release(conn, interrupted=interrupted)
+
     async def sleep(self, seconds: float) -> None:
         """A query that keeps the server busy for ``seconds`` (deadline and cancellation tests)."""
         async with self() as uow:
@@ -151,6 +165,7 @@ class PostgresUnitOfWork:
     idempotency: PgIdempotency
     sessions: PgSessions
     attempts: PgAttempts
+    changes: PgChanges
     connection: TimedConnection
 
     def __init__(self, db: PostgresDatabase, *, write: bool, autocommit: bool = False) -> None:
@@ -186,6 +201,7 @@ class PostgresUnitOfWork:
         self.idempotency = PgIdempotency(conn)
         self.sessions = PgSessions(conn)
         self.attempts = PgAttempts(conn)
+        self.changes = PgChanges(conn)
         return self
 
     async def __aexit__(

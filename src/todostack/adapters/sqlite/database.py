@@ -16,6 +16,7 @@ import aiosqlite
 from todostack import context
 from todostack.adapters.migrations import Migration, check_applied, load_migrations
 from todostack.adapters.sqlite.auth_tables import SqliteAttempts, SqliteSessions
+from todostack.adapters.sqlite.changes import SqliteChanges
 from todostack.adapters.sqlite.repositories import (
     SqliteIdempotency,
     SqliteLists,
@@ -188,6 +189,7 @@ class SqliteUnitOfWork:
     idempotency: SqliteIdempotency
     sessions: SqliteSessions
     attempts: SqliteAttempts
+    changes: SqliteChanges
     connection: aiosqlite.Connection
 
     def __init__(self, db: SqliteDatabase, *, write: bool, autocommit: bool = False) -> None:
@@ -237,6 +239,7 @@ class SqliteUnitOfWork:
         self.idempotency = SqliteIdempotency(observed)
         self.sessions = SqliteSessions(observed)
         self.attempts = SqliteAttempts(observed)
+        self.changes = SqliteChanges(observed)
         return self
 
     async def __aexit__(

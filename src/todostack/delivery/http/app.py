@@ -20,7 +20,7 @@ from todostack.delivery.http.api.openapi import CompletedJsonRenderPlugin, Stric
 from todostack.delivery.http.api.paths import API_PREFIX, OPENAPI_PATH, SWAGGER_ASSETS
 from todostack.delivery.http.api.problems import exception_handlers
 from todostack.delivery.http.api.request import Handed, request_class
-from todostack.delivery.http.api.routes import auth, health, lists, todos
+from todostack.delivery.http.api.routes import auth, changes, health, lists, todos
 from todostack.delivery.http.api.routes.options import with_options
 from todostack.delivery.http.api.routes.pprof import pprof_router
 from todostack.delivery.http.api.routes.testing import testing_router
@@ -122,11 +122,13 @@ def create_http_app(
     metrics = metrics if metrics is not None else Metrics()
     alerts = alerts if alerts is not None else AlertQueue(None)
     if lifecycle is None:
-        lifecycle = Lifecycle(max_inflight=config.max_inflight, policy=config.shutdown)
+        lifecycle = Lifecycle(
+            max_inflight=config.max_inflight, policy=config.shutdown, max_streams=config.feed.max_streams
+        )
     if profiles is None:
         profiles = OnDemand(Profiler(), None)
 
-    handed = Handed(lifecycle, metrics, profiles)
+    handed = Handed(lifecycle, metrics, profiles, config.feed)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -134,6 +136,7 @@ def create_http_app(
             lifecycle.install_signal_handlers()
         async with run_alert_queue(alerts), open_services() as services:
             handed.services = services
+            lifecycle.close_streams = services.feed.close
             try:
                 yield
             finally:
@@ -146,6 +149,7 @@ def create_http_app(
         auth.change_password,
         *lists.handlers,
         *todos.handlers,
+        *changes.handlers,
     ]
     public_api = Router(API_PREFIX, route_handlers=with_options(public_handlers))
     private_api = Router(
@@ -196,6 +200,7 @@ def create_http_app(
         on_done=RequestReporter(metrics, alerts),
         decorate=_decorator(config.todobackend_enabled),
         compression=config.compression,
+        stream_paths=frozenset({changes.STREAM_PATH}),
     )
     # Outermost: the client's address, scheme and host are settled before anything reads them.
     app.asgi_handler = TrustedProxies(  # type: ignore[assignment]

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from litestar import Request
 
 from todostack import context
-from todostack.delivery.http.api.services import Services
+from todostack.delivery.http.api.services import FeedOptions, Services
 from todostack.delivery.http.asgi.lifecycle import Lifecycle
 from todostack.domain import Principal
 from todostack.observability.metrics import Metrics
@@ -25,9 +25,12 @@ __all__ = ["ApiRequest", "Handed", "request_class"]
 class Handed:
     """What the app factory hands its handlers; ``services`` once the worker has started them."""
 
-    __slots__ = ("lifecycle", "metrics", "profiles", "services")
+    __slots__ = ("feed_options", "lifecycle", "metrics", "profiles", "services")
 
-    def __init__(self, lifecycle: Lifecycle, metrics: Metrics, profiles: OnDemand) -> None:
+    def __init__(
+        self, lifecycle: Lifecycle, metrics: Metrics, profiles: OnDemand, feed_options: FeedOptions | None = None
+    ) -> None:
+        self.feed_options = feed_options if feed_options is not None else FeedOptions()
         self.lifecycle = lifecycle
         self.metrics = metrics
         self.profiles = profiles

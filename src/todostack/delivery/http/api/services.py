@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from todostack.delivery.http.asgi.answers import Compression
 from todostack.delivery.http.asgi.lifecycle import ShutdownPolicy
 from todostack.delivery.http.asgi.scope import Budgets
-from todostack.usecases import AuthService, ListService, TodoBackendService, TodoService
+from todostack.usecases import AuthService, ChangeHub, ChangeService, ListService, TodoBackendService, TodoService
 
-__all__ = ["HttpConfig", "Services"]
+__all__ = ["FeedOptions", "HttpConfig", "Services"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,10 +19,21 @@ class Services:
     lists: ListService
     todos: TodoService
     todobackend: TodoBackendService
+    changes: ChangeService
+    feed: ChangeHub
     # Raises when the database cannot serve requests.
     check_ready: Callable[[], Awaitable[None]]
     # A database query that takes this many seconds (for the test-only routes).
     db_sleep: Callable[[float], Awaitable[None]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedOptions:
+    """The change stream's heartbeat, retry hint and per-worker limit (from the settings)."""
+
+    heartbeat_seconds: float = 15.0
+    retry_ms: int = 2000
+    max_streams: int = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,3 +55,4 @@ class HttpConfig:
     # TODOSTACK_TRUSTED_PROXIES: only these peers' X-Forwarded-* are believed (``asgi.proxies``).
     trusted_proxies: tuple[str, ...] = ()
     compression: Compression = field(default_factory=Compression)
+    feed: FeedOptions = FeedOptions()

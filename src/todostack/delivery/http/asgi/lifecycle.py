@@ -7,6 +7,12 @@ Graceful shutdown, as Kubernetes expects it from a pod that receives SIGTERM (or
 3. requests in flight get ``grace`` seconds to finish; the rest are cancelled with cause
    ``shutdown`` and answer 503;
 4. the lifespan closes the pools and the worker exits 0.
+
+Long-lived streams (the change feed's Server-Sent Events) are counted apart, against their own
+limit: they have no deadline and would otherwise fill the in-flight limit of ordinary requests.
+When the listener stops accepting (step 2) they are told to end, each with a retry hint, so
+that their clients reconnect to a worker that stays; any still open when the grace period ends
+are cancelled like requests.
 """
 
 from __future__ import annotations
@@ -67,11 +73,15 @@ class ShutdownPolicy:
 class Lifecycle:
     """Counts and tracks the requests of this worker; knows whether it is draining."""
 
-    def __init__(self, *, max_inflight: int, policy: ShutdownPolicy) -> None:
+    def __init__(self, *, max_inflight: int, policy: ShutdownPolicy, max_streams: int = 1000) -> None:
         self.max_inflight = max_inflight
+        self.max_streams = max_streams
         self.policy = policy
         self.draining = False
         self.active: set[RequestContext] = set()
+        self.streams: set[RequestContext] = set()
+        # Told to end every open stream cleanly (set by whoever serves the streams).
+        self.close_streams: Callable[[], None] | None = None
         self._server_stop: Callable[[], object] | None = None
         self._grace_ends: float | None = None
         self._idle = asyncio.Event()
@@ -92,6 +102,15 @@ class Lifecycle:
         self.active.discard(ctx)
         if not self.active:
             self._idle.set()
+
+    def streams_full(self) -> bool:
+        return len(self.streams) >= self.max_streams
+
+    def end_streams(self) -> None:
+        if self.close_streams is not None and self.streams:
+            log.info("ending %d open stream(s) with a retry hint", len(self.streams))
+        if self.close_streams is not None:
+            self.close_streams()
 
     def install_signal_handlers(self) -> None:
         """Take over SIGTERM/SIGINT in this worker, keeping the server's own shutdown for step 2.
@@ -140,6 +159,7 @@ class Lifecycle:
         log.info("no longer accepting connections; %d request(s) in flight", self.inflight)
         loop = asyncio.get_running_loop()
         self._grace_ends = loop.time() + self.policy.grace_seconds
+        self.end_streams()
         if self._server_stop is not None:
             self._server_stop()
         loop.call_later(self.policy.grace_seconds, self.cancel_all, Cause.SHUTDOWN)
@@ -153,9 +173,17 @@ class Lifecycle:
         """
         loop = asyncio.get_running_loop()
         grace_ends = self._grace_ends if self._grace_ends is not None else loop.time() + self.policy.grace_seconds
+        self.end_streams()
         if not await self._wait_idle(grace_ends - loop.time()):
             self.cancel_all(Cause.SHUTDOWN)
             await self._wait_idle(5.0)
+        # Streams were told to end; one still open (stuck writing to its client) is cut off.
+        for _ in range(50):
+            if not self.streams:
+                break
+            await asyncio.sleep(0.02)
+        for ctx in list(self.streams):
+            ctx.cancel(Cause.SHUTDOWN)
 
     async def _wait_idle(self, seconds: float) -> bool:
         try:

@@ -103,8 +103,11 @@ class RequestScopeMiddleware:
         on_done: Callable[[Finished], None] | None = None,
         decorate: HeaderDecorator | None = None,
         compression: Compression | None = None,
+        stream_paths: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
+        # Long-lived streams: no deadline, not in flight, a limit of their own (``Lifecycle``).
+        self.stream_paths = stream_paths
         self.budgets = budgets
         self.lifecycle = lifecycle
         self.on_done = on_done
@@ -131,7 +134,8 @@ class RequestScopeMiddleware:
             # Unique, not secret: a syscall per request (secrets, os.urandom) buys nothing here.
             request_id = f"{random.getrandbits(64):016x}"
         probes.request_start(method, scope["path"], request_id)
-        ctx = RequestContext(request_id, started + self.budgets.for_request(method, scope["path"]))
+        stream = scope["path"] in self.stream_paths
+        ctx = RequestContext(request_id, None if stream else started + self.budgets.for_request(method, scope["path"]))
         head = method == "HEAD"
         if head:
             scope["method"] = "GET"  # routed, authorized and answered as the GET it mirrors
@@ -151,7 +155,10 @@ class RequestScopeMiddleware:
                 method, scope["path"], scope["headers"], scope.get("scheme", "http"), scope.get("server")
             )
         try:
-            await self._serve(scope, receive, ctx, exchange, timeout_header)
+            if stream:
+                await self._stream(scope, receive, ctx, exchange)
+            else:
+                await self._serve(scope, receive, ctx, exchange, timeout_header)
         finally:
             ctx.finish()
             route = scope.get("path_template")
@@ -175,6 +182,36 @@ class RequestScopeMiddleware:
                         peer[0] if peer else None,
                     )
                 )
+
+    async def _stream(self, scope: Scope, receive: Receive, ctx: RequestContext, exchange: Exchange) -> None:
+        """A stream: refused while draining or at its own limit; otherwise runs until it ends,
+        the client goes, or shutdown cancels it (no deadline, no in-flight count)."""
+        lifecycle = self.lifecycle
+        if lifecycle.draining or lifecycle.streams_full():
+            ctx.record(Cause.OVERLOADED if not lifecycle.draining else Cause.SHUTDOWN)
+            detail = (
+                "this worker is shutting down; reconnect shortly"
+                if lifecycle.draining
+                else f"this worker already holds {lifecycle.max_streams} streams; retry shortly"
+            )
+            await exchange.problem(scope, 503, detail, cause=ctx.cause, retry_after=2)
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        ctx.bind(task)
+        token = context.use(ctx)
+        lifecycle.streams.add(ctx)
+        try:
+            await self.app(scope, receive, exchange.send)
+        except asyncio.CancelledError:
+            if ctx.cause is None:
+                raise
+            task.uncancel()
+            if not exchange.started:
+                await exchange.problem(scope, CAUSE_STATUS[ctx.cause], CAUSE_DETAIL[ctx.cause], cause=ctx.cause)
+        finally:
+            lifecycle.streams.discard(ctx)
+            context.reset(token)
 
     async def _serve(
         self, scope: Scope, receive: Receive, ctx: RequestContext, exchange: Exchange, timeout_header: str | None

@@ -2,6 +2,7 @@
 // search, sorting and keyboard reordering. Plain ES modules, no build step.
 import { api, ApiError, Offline, onConnectivity } from "./api.js";
 import * as changes from "./changes.js";
+import * as live from "./live.js";
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const state = { user: null, lists: [], listId: null, todos: [], sort: "order", q: "" };
@@ -71,7 +72,7 @@ function dueText(due) {
   return date.toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
 }
 
-let editing = null; // { id } of the todo whose title is being edited
+let editing = null; // { id, version } of the todo whose title is being edited (and its version then)
 const openDetails = new Set(); // ids whose details (due date, priority) are open
 let rendering = false; // while the list is replaced, focus leaving an edit box is not a save
 
@@ -193,6 +194,7 @@ async function showApp(user) {
   $("#who").textContent = user.email;
   changes.resumeOutbox(user); // queued ahead of the first load, which then shows their result
   await loadLists(); // before the page shows: nothing typed may race the first load
+  live.start({ isNews: changes.isNews, reloadTodos: () => changes.loadTodos(), reloadLists: () => loadLists() });
   $("#auth").hidden = true;
   $("#app").hidden = false;
   $("#new-todo").focus();
@@ -218,7 +220,7 @@ function startEditing(li) {
   if (editing) finishEditing(true);
   const again = $(`.todo-list li[data-id="${li.dataset.id}"]`); // the save above may have rendered
   if (!again) return;
-  editing = { id: again.dataset.id };
+  editing = { id: again.dataset.id, version: state.todos.find(changes.isTodo(again.dataset.id))?.version };
   again.classList.add("editing");
   const box = $(".edit", again);
   box.focus();
@@ -229,11 +231,12 @@ function finishEditing(save) {
   if (!editing) return;
   const box = $(".todo-list li.editing .edit");
   const todo = state.todos.find(changes.isTodo(editing.id));
+  const from = editing.version;
   editing = null;
   if (!todo || !save || !box) { render(); return; }
   const title = box.value.trim();
   if (!title) changes.remove(todo);
-  else if (title !== todo.title) changes.change(todo, { title }, "Could not rename");
+  else if (title !== todo.title) changes.change(todo, { title }, "Could not rename", from);
   else render();
 }
 
@@ -258,6 +261,7 @@ function wire() {
   });
   $("#sign-out").addEventListener("click", async () => {
     try { await api.signOut(); } catch (error) { say(explain(error, "Could not sign out")); return; }
+    live.stop();
     changes.reset();
     state.todos = [];
     editing = null;
@@ -371,6 +375,7 @@ function wire() {
   window.addEventListener("pagehide", changes.saveOutbox);
   window.addEventListener("beforeunload", (event) => {
     if (changes.unsentChanges() > 0 && !$("#offline").hidden) event.preventDefault();
+    else { changes.leave(); live.stop(); }
   });
 }
 

@@ -5,7 +5,7 @@
 // version). A change the server refuses simply drops out of the pending ones, which puts the todo
 // back as the server has it. Reloading the list is queued the same way, so an answer can never be
 // older than a change.
-import { api, ApiError, hold } from "./api.js";
+import { api, ApiError, hold, Offline } from "./api.js";
 
 // What this module needs from the page: its state (listId, sort, q, user; it sets state.todos),
 // and how to redraw, tell the person something, explain an error, and give back typed text.
@@ -21,6 +21,11 @@ export const realId = (id) => aliases.get(id) ?? id;
 export const isTodo = (id) => (t) => t.id === id || t.id === realId(id);
 const pendingOps = [];
 let queue = Promise.resolve();
+// Set as the page unloads: a request the browser cuts off then is not a failure to report but a
+// change to keep in the outbox for the next page.
+let leaving = false;
+export function leave() { leaving = true; }
+const cutOff = (error) => leaving && error instanceof Offline;
 let unsent = 0; // queued changes that have not left yet
 export const unsentChanges = () => unsent;
 
@@ -48,13 +53,15 @@ function submit(op) {
   unsent += counted;
   queue = queue.then(async () => {
     unsent -= counted;
+    let kept = false;
     try {
       await op.send();
     } catch (error) {
-      say(explain(error, op.what || "Could not save"));
+      kept = cutOff(error);
+      if (!kept) say(explain(error, op.what || "Could not save"));
     } finally {
       const i = pendingOps.indexOf(op);
-      if (i >= 0) pendingOps.splice(i, 1);
+      if (i >= 0 && !kept) pendingOps.splice(i, 1);
       refresh();
     }
   });
@@ -88,6 +95,7 @@ const operations = {
           known.set(created.id, created);
           if (r.listId === state.listId && !serverTodos.some((t) => t.id === created.id)) serverTodos.push(created);
         } catch (error) {
+          if (cutOff(error)) throw error;
           if (replayed && error instanceof ApiError && error.status === 409) return; // deleted since
           if (!replayed) refill(r.text); // nothing typed is lost
           say(explain(error, "Could not add the todo"));
@@ -101,8 +109,11 @@ const operations = {
       async send() {
         const base = await latest(r.id);
         if (!base) return; // its creation was refused, or it is gone
+        // An edit carries the version it started from: a change made elsewhere meanwhile (which
+        // the live feed has already shown here) answers 412 instead of being overwritten.
+        const from = r.version > 0 && r.version < base.version ? { ...base, version: r.version } : base;
         try {
-          confirmTodo(await api.patchTodo(base, r.changes));
+          confirmTodo(await api.patchTodo(from, r.changes));
         } catch (error) {
           if (error instanceof ApiError && error.status === 412) {
             try { confirmTodo(await api.todo(base.id)); } catch { /* the message below still applies */ }
@@ -111,6 +122,8 @@ const operations = {
           } else if (error instanceof ApiError && error.status === 404) {
             forget(base.id);
             say(`“${base.title}” no longer exists.`);
+          } else if (cutOff(error)) {
+            throw error;
           } else {
             say(explain(error, r.what));
           }
@@ -132,6 +145,8 @@ const operations = {
           if (error instanceof ApiError && error.status === 412) {
             say(`“${base.title}” was changed somewhere else, so it was not deleted.`);
             try { confirmTodo(await api.todo(base.id)); } catch { /* keep the copy we have */ }
+          } else if (cutOff(error)) {
+            throw error;
           } else {
             say(explain(error, "Could not delete"));
           }
@@ -200,8 +215,16 @@ async function latest(id) {
   }
 }
 
-export function change(todo, changes, what) {
-  return record({ kind: "change", listId: state.listId, id: todo.id, changes, what });
+export function change(todo, changes, what, version) {
+  return record({ kind: "change", listId: state.listId, id: todo.id, changes, what, version });
+}
+
+// Whether a change from the feed is news to this tab (not the echo of its own write).
+export function isNews(change) {
+  if (change.entity !== "todo") return true;
+  const mine = known.get(change.entity_id);
+  if (change.kind === "deleted") return mine !== undefined || serverTodos.some((t) => t.id === change.entity_id);
+  return mine === undefined || mine.version < change.version;
 }
 
 export function remove(todo) {

@@ -1,0 +1,140 @@
+"""1,000 idle change streams on one worker: its memory, and how fast a write reaches them.
+
+One worker (`TODOSTACK_WORKERS=1`), SQLite and then PostgreSQL. 100 users each open 10 streams
+(plain asyncio sockets); after 5 s idle the worker's RSS and private memory are read from /proc
+and compared with before. Then 20 of the users each create a todo, one after another, and every
+one of their streams times the event's arrival from the moment the create was sent.
+
+    .venv/bin/python bench/idle_streams.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import httpx
+
+from todostack.bench.report import replace_section
+from todostack.bench.run import _migrate
+from todostack.bench.servers import serve_todostack
+from todostack.bench.streams import open_streams, private_kib, rss_kib
+
+STREAMS = 1000
+USERS = 100
+WRITERS = 20
+FAST_HASHING = {"TODOSTACK_ARGON2_TIME_COST": "1", "TODOSTACK_ARGON2_MEMORY_KIB": "1024"}
+
+
+# A database of its own: `todostack bench` drops and recreates its own one at each run.
+DATABASE = "todostack_bench_streams"
+
+
+async def _fresh_postgres(admin_url: str) -> str:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        await conn.execute(f"CREATE DATABASE {DATABASE}")
+    finally:
+        await conn.close()
+    return admin_url.rpartition("/")[0] + f"/{DATABASE}"
+
+
+def _tokens(url: str, users: int) -> list[str]:
+    tokens = []
+    with httpx.Client(base_url=url, timeout=30) as http:
+        for n in range(users):
+            email, password = f"stream-{n}-{time.time_ns()}@example.com", "idle streams benchmark"
+            http.post("/api/v1/auth/register", json={"email": email, "password": password}).raise_for_status()
+            answer = http.post("/api/v1/auth/token", json={"email": email, "password": password})
+            tokens.append(answer.raise_for_status().json()["access_token"])
+    return tokens
+
+
+async def _measure(url: str, pid: int, tokens: list[str]) -> dict[str, Any]:
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    before_rss, before_private = rss_kib(pid), private_kib(pid)
+    started = time.monotonic()
+    streams = await open_streams(host, port, tokens, STREAMS)
+    opened = time.monotonic() - started
+    await asyncio.sleep(5)
+    after_rss, after_private = rss_kib(pid), private_kib(pid)
+    delays: list[float] = []
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        for user in range(WRITERS):
+            mine = [s for i, s in enumerate(streams) if i % len(tokens) == user]
+            waits = [asyncio.ensure_future(s.wait_for(b"event: change", 30)) for s in mine]
+            answer = await http.post(
+                "/api/v1/todos", json={"title": f"fan-out {user}"}, headers={"Authorization": f"Bearer {tokens[user]}"}
+            )
+            answer.raise_for_status()
+            took = await asyncio.gather(*waits)
+            delays.extend(took)
+    for stream in streams:
+        stream.close()
+    delays.sort()
+    return {
+        "streams": STREAMS,
+        "open_seconds": round(opened, 2),
+        "rss_kib_before": before_rss,
+        "rss_kib_after": after_rss,
+        "private_kib_before": before_private,
+        "private_kib_after": after_private,
+        "kib_per_stream": round((after_private - before_private) / STREAMS, 1),
+        "deliveries": len(delays),
+        "delivery_ms_p50": round(statistics.median(delays) * 1000, 1),
+        "delivery_ms_p99": round(delays[int(len(delays) * 0.99) - 1] * 1000, 1),
+        "delivery_ms_max": round(delays[-1] * 1000, 1),
+    }
+
+
+def main() -> int:
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="todostack-streams-") as tmp_name:
+        tmp = Path(tmp_name)
+        pg_url = asyncio.run(_fresh_postgres("postgresql://postgres@127.0.0.1:5432/postgres"))
+        _migrate(pg_url)
+        for backend, url in (("sqlite", f"sqlite:///{tmp}/streams.db"), ("postgresql", pg_url)):
+            if backend == "sqlite":
+                _migrate(url)
+            env = {**FAST_HASHING, "TODOSTACK_FEED_MAX_STREAMS": str(STREAMS + 100)}
+            with serve_todostack(url, tmp / f"{backend}.log", workers=1, extra=env) as server:
+                (worker,) = server.workers()
+                tokens = _tokens(server.url, USERS)
+                results[backend] = asyncio.run(_measure(server.url, worker.pid, tokens))
+                print(backend, results[backend], flush=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = Path("bench/results") / f"{stamp}-idle-streams.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    lines = [
+        "<!-- idle-streams:start (regenerated by bench/idle_streams.py) -->",
+        f"`.venv/bin/python bench/idle_streams.py`: one worker, {STREAMS} change streams of {USERS} users held "
+        f"open, idle; then {WRITERS} users each create a todo and each of their streams times the event from the "
+        f"moment the create was sent. Memory from /proc (private = Private_Clean + Private_Dirty). Raw: "
+        f"`{out.as_posix()}`.",
+        "",
+        "| backend | private MiB before → after | per stream | RSS MiB after | write → event p50 | p99 | max |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for backend, r in results.items():
+        lines.append(
+            f"| {backend} | {r['private_kib_before'] / 1024:.1f} → {r['private_kib_after'] / 1024:.1f} "
+            f"| {r['kib_per_stream']} KiB | {r['rss_kib_after'] / 1024:.1f} | {r['delivery_ms_p50']} ms "
+            f"| {r['delivery_ms_p99']} ms | {r['delivery_ms_max']} ms |"
+        )
+    lines.append("<!-- idle-streams:end -->")
+    replace_section(Path("docs/benchmarks.md"), lines, "Idle change streams: memory and fan-out")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
