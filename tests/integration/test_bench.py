@@ -45,6 +45,8 @@ def test_a_tiny_bench_run_has_no_errors_and_writes_its_report(tmp_path: Path) ->
         assert (run["errors"], run["non_2xx"]) == (0, 0), run  # PATCH with a right If-Match every time
         assert run["worker_hwm_mib"], run
         assert run["non_2xx_statuses"] == {}, run  # the service counted no answer outside 2xx either
+        assert run["p99_ms"] <= run["p999_ms"] <= run["max_ms"], run
+        assert run["co_corrected"] is False, run  # Debian's wrk is closed-loop: the report says so
     assert results["cold_start_seconds"]["sqlite"] > 0
     report = docs.read_text()
     assert "Written by hand, kept." in report

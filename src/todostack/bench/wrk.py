@@ -19,10 +19,11 @@ _DONE = r"""
 done = function(summary, latency, requests)
   io.write(string.format(
     'BENCH_JSON {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,' ..
-    '"timeout":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d,"mean_us":%.1f}\n',
+    '"timeout":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"p999_us":%d,"max_us":%d,"mean_us":%.1f}\n',
     summary.requests, summary.duration, summary.errors.connect, summary.errors.read,
     summary.errors.write, summary.errors.status, summary.errors.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean))
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9),
+    latency.max, latency.mean))
 end
 """
 
@@ -145,6 +146,11 @@ class WrkResult:
     max_ms: float
     errors: int  # socket errors: connect, read, write, timeout
     non_2xx: int  # answers with a status of 400 or more (wrk's "status" errors)
+    p999_ms: float = 0.0
+    # Debian's wrk (4.x) is closed-loop: each connection sends its next request only when the last
+    # one is answered, so a stall delays requests that were never sent instead of showing as their
+    # latency (coordinated omission). Only wrk2's constant-rate mode (-R) corrects for it.
+    co_corrected: bool = False
 
 
 def run_wrk(url: str, script: Path, *, connections: int, threads: int, seconds: float) -> WrkResult:
@@ -178,6 +184,8 @@ def run_wrk(url: str, script: Path, *, connections: int, threads: int, seconds: 
         p90_ms=raw["p90_us"] / 1000,
         p99_ms=raw["p99_us"] / 1000,
         max_ms=raw["max_us"] / 1000,
+        p999_ms=raw["p999_us"] / 1000,
+        co_corrected=False,
         errors=raw["connect"] + raw["read"] + raw["write"] + raw["timeout"],
         non_2xx=raw["status"],
     )
