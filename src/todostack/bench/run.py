@@ -254,6 +254,10 @@ def _run_backends(
 
 
 def main(args: argparse.Namespace, argv: list[str]) -> int:
+    if args.scale:
+        from todostack.bench.scale import main as scale
+
+        return scale(args, argv)
     started = time.monotonic()
     extra = dict(item.split("=", 1) for item in args.env)
     if args.gc == "tuned":

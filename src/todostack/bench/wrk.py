@@ -10,12 +10,12 @@ from pathlib import Path
 
 from todostack.bench.options import SCENARIO_NAMES
 
-__all__ = ["SCENARIOS", "Workload", "WrkResult", "run_wrk", "script_for"]
+__all__ = ["DONE_LUA", "SCENARIOS", "Workload", "WrkResult", "run_wrk", "script_for"]
 
 SCENARIOS = SCENARIO_NAMES
 
 # One JSON line at the end of every run: what wrk measured, in microseconds.
-_DONE = r"""
+DONE_LUA = r"""
 done = function(summary, latency, requests)
   io.write(string.format(
     'BENCH_JSON {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,' ..
@@ -129,7 +129,7 @@ def script_for(scenario: str, workload: Workload, threads: int, directory: Path)
     ]
     if scenario in ("patch", "mixed"):
         parts.append(_PATCH_POOL)
-    parts += [_REQUEST[scenario], _DONE]
+    parts += [_REQUEST[scenario], DONE_LUA]
     path = directory / f"{scenario}.lua"
     path.write_text("\n".join(parts))
     return path
