@@ -62,7 +62,7 @@ def test_the_raw_floor_runs_in_turn_with_the_services_get_one(tmp_path: Path) ->
         "bench",
         "--backends=postgresql",
         f"--postgres-url={require_postgres()}",
-        "--scenarios=get-one",
+        "--scenarios=get-one,list,create",
         "--connections=8,16",
         "--duration=1",
         "--warmup=0.3",
@@ -78,14 +78,15 @@ def test_the_raw_floor_runs_in_turn_with_the_services_get_one(tmp_path: Path) ->
     assert done.returncode == 0, done.stderr
     [results_file] = tmp_path.glob("*-floor.json")
     runs = json.loads(results_file.read_text())["runs"]
-    # Floor and service alternate at the first connection count, so both see the same machine.
-    order = [(r["target"], r["connections"], r["repeat"]) for r in runs]
-    assert order == [
-        ("baseline_raw", 8, 1),
-        ("todostack", 8, 1),
-        ("baseline_raw", 8, 2),
-        ("todostack", 8, 2),
-        ("todostack", 16, 1),
-        ("todostack", 16, 2),
-    ]
+    # Each scenario's floor and the service alternate at the first connection count, so both see
+    # the same machine.
+    order = [(r["scenario"], r["target"], r["connections"], r["repeat"]) for r in runs]
+    expected = []
+    for scenario in ("get-one", "list", "create"):
+        for repeat in (1, 2):
+            expected += [(scenario, "baseline_raw", 8, repeat), (scenario, "todostack", 8, repeat)]
+        expected += [(scenario, "todostack", 16, 1), (scenario, "todostack", 16, 2)]
+    assert order == expected
+    # The floor answers the same requests as the service, authenticated, and every one is a 2xx.
+    assert all(r["non_2xx"] == 0 for r in runs), [(r["scenario"], r["target"], r["non_2xx"]) for r in runs]
     assert all(r["requests"] > 0 and r["errors"] == 0 for r in runs), runs
