@@ -24,8 +24,10 @@ def _settings(url: str) -> Settings:
 
 @pytest.mark.parametrize("dialect", ["postgres", "sqlite"])
 def test_shipped_migrations_are_numbered_from_one(dialect: str) -> None:
+    # Gaps are allowed: work in parallel reserves ranges (0010-, 0020-, …) so merges do not clash.
     versions = [m.version for m in load_migrations(dialect)]
-    assert versions == list(range(1, len(versions) + 1))
+    assert versions[0] == 1
+    assert versions == sorted(set(versions))
 
 
 @pytest.mark.parametrize(
