@@ -6,9 +6,12 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
-from tests.pg import require_postgres
+import asyncpg
+
+from tests.pg import require_postgres, run_sync
 from tests.server import FAST_HASHING
 
 
@@ -90,3 +93,55 @@ def test_the_raw_floor_runs_in_turn_with_the_services_get_one(tmp_path: Path) ->
     # The floor answers the same requests as the service, authenticated, and every one is a 2xx.
     assert all(r["non_2xx"] == 0 for r in runs), [(r["scenario"], r["target"], r["non_2xx"]) for r in runs]
     assert all(r["requests"] > 0 and r["errors"] == 0 for r in runs), runs
+
+
+def test_a_tiny_scale_run_measures_every_scenario_at_every_size_and_plots_nothing_it_did_not_run(
+    tmp_path: Path,
+) -> None:
+    docs = tmp_path / "benchmarks.md"
+    docs.write_text("# Benchmarks\n")
+    admin, database = require_postgres(), f"ts_scale_{uuid.uuid4().hex[:10]}"
+    command = [
+        sys.executable,
+        "-m",
+        "todostack",
+        "bench",
+        "--scale",
+        f"--postgres-url={admin}",
+        f"--scale-database={database}",  # never the one a real run may be using
+        "--sizes=3000,6000",
+        "--heavy-todos=1000",
+        "--scale-users=50",
+        "--connections=4",
+        "--duration=1",
+        "--warmup=0.3",
+        "--repeats=1",
+        "--workers=1",
+        f"--results-dir={tmp_path}",
+        f"--docs={docs}",
+    ]
+    try:
+        done = subprocess.run(command, env={**os.environ, **FAST_HASHING}, capture_output=True, text=True, timeout=600)
+    finally:
+        run_sync(_drop(admin, database))
+    assert done.returncode == 0, done.stderr
+    [results_file] = tmp_path.glob("*-scale.json")
+    runs = json.loads(results_file.read_text())["runs"]
+    seen = {(r["rows"], r["scenario"]) for r in runs}
+    scenarios = ("get-one", "list-first", "list-deep", "search", "create", "patch")
+    assert seen == {(rows, s) for rows in (3000, 6000) for s in scenarios}
+    for run in runs:
+        assert run["requests"] > 0, run
+        assert (run["errors"], run["non_2xx"]) == (0, 0), run
+    report = docs.read_text()
+    assert "| `list-deep` |" in report
+    assert "p99 6,000" in report
+    assert "todos      " not in report  # the progress bar goes to stderr, not the report
+
+
+async def _drop(admin: str, database: str) -> None:
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+    finally:
+        await conn.close()

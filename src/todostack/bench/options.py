@@ -79,3 +79,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     scale.add_argument("--heavy-todos", type=int, default=100_000, help="the heavy user's todos (at most half)")
     scale.add_argument("--scale-users", type=int, default=10_000, help="users the other todos are spread over")
+    scale.add_argument(
+        "--scale-database",
+        default="todostack_bench_scale",
+        help="the database --scale drops and creates for each size (on --postgres-url's server)",
+    )
