@@ -34,6 +34,7 @@ from todostack.bench.report import coordinated_omission_note, replace_section
 from todostack.bench.seed import seed_patch_pool
 from todostack.bench.servers import serve_todostack
 from todostack.bench.wrk import DONE_LUA, Workload, WrkResult, run_wrk, script_for
+from todostack.runtime import Settings, size_service
 
 __all__ = ["SCALE_SCENARIOS", "main"]
 
@@ -309,7 +310,7 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
         "label": "scale",
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "todostack bench " + " ".join(argv),
-        "workers": args.workers,
+        "workers": args.workers or size_service(Settings.from_env(dict(os.environ))).workers,
         "connections": int(args.connections.split(",")[0]),
         "runs": [],
         "sizes": [],
