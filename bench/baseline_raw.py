@@ -1,26 +1,42 @@
-"""The floor: a minimal ASGI app with no framework, answering ``get-one`` with the same query.
+"""The floor: a minimal ASGI app with no framework, answering ``get-one``, ``list`` and ``create``
+with the same SQL as the service.
 
-No routing library, no validation, no authentication: one asyncpg pool per worker, one
-``SELECT`` by id, msgspec to encode. ``todostack bench`` runs it under granian with the same
-worker count as the service and reports the service as a percentage of it.
+No routing library, no validation beyond what the SQL needs, no middleware, no metrics, no
+logging: per worker, a LIFO queue of asyncpg connections; the bearer token checked with the
+service's own codec (the same HMAC, so authentication costs the same); then the statement the
+service's repository sends for that request, with the same columns, filters and index use, and
+the same transaction shape (a create is one autocommit ``INSERT … SELECT … RETURNING``), and
+msgspec to encode. ``todostack bench`` runs it under granian with the same worker count and
+event loop as the service, in turn with the service's runs, and reports each scenario as a
+share of it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import uuid
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 import asyncpg
 import msgspec
 
-_QUERY = (
-    "SELECT id, owner_id, list_id, title, notes, completed, completed_at, due, priority, tags, position,"
-    " created_at, updated_at, version FROM todos WHERE id = $1"
-)
-_PREFIX = "/api/v1/todos/"
+from todostack.adapters.postgres.repositories import _OLDEST_LIST, _OWN_LIST
+from todostack.adapters.sql import TODO_COLUMNS
+from todostack.adapters.tokens import HmacTokenCodec
+
+_GET = f"SELECT {TODO_COLUMNS} FROM todos WHERE id = $1 AND owner_id = $2"
+_LIST = f"SELECT {TODO_COLUMNS} FROM todos WHERE owner_id = $1 AND list_id = $2 ORDER BY position ASC, id ASC LIMIT $3"
+_PREFIX = "/api/v1/todos"
+_PRIORITY = ("none", "low", "medium", "high")
+_RANK = {name: rank for rank, name in enumerate(_PRIORITY)}
 _encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder(dict[str, Any]).decode
 _JSON = [(b"content-type", b"application/json")]
-_pool: Any = None
+_NOT_FOUND = b'{"detail":"not found"}'
+_state: dict[str, Any] = {}
 
 
 async def _init(conn: Any) -> None:
@@ -32,37 +48,129 @@ async def _respond(send: Any, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def _out(r: Any) -> dict[str, Any]:
+    return {
+        "id": r[0],
+        "list_id": r[2],
+        "title": r[3],
+        "notes": r[4],
+        "completed": r[5],
+        "completed_at": r[6],
+        "due": r[7],
+        "priority": _PRIORITY[r[8]],
+        "tags": r[9],
+        "order": r[10],
+        "created_at": r[11],
+        "updated_at": r[12],
+        "version": r[13],
+    }
+
+
+async def _lifespan(receive: Any, send: Any) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            idle: asyncio.LifoQueue[Any] = asyncio.LifoQueue()
+            for _ in range(int(os.environ.get("BASELINE_POOL_SIZE", "10"))):
+                conn = await asyncpg.connect(os.environ["BASELINE_DATABASE_URL"])
+                await _init(conn)
+                idle.put_nowait(conn)
+            _state["idle"] = idle
+            _state["tokens"] = HmacTokenCodec(os.environ["BASELINE_SECRET_KEY"])
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            idle = _state["idle"]
+            while not idle.empty():
+                await idle.get_nowait().close()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def _body(receive: Any) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _create(conn: Any, owner: str, body: bytes) -> bytes:
+    data = _decode(body)
+    now = datetime.now(UTC)
+    list_id = data.get("list_id")
+    values = (
+        str(uuid.uuid4()),
+        owner,
+        data["title"],
+        data.get("notes", ""),
+        False,
+        None,
+        None,
+        _RANK[data.get("priority", "none")],
+        list(data.get("tags", [])),
+        data.get("order"),
+        now,
+        now,
+        1,
+    )
+    if list_id is None:
+        r = await conn.fetchrow(_OLDEST_LIST, *values)
+    else:
+        r = await conn.fetchrow(_OWN_LIST, *values[:2], list_id, *values[2:])
+    todo = {
+        "id": values[0],
+        "list_id": r[0],
+        "title": values[2],
+        "notes": values[3],
+        "completed": False,
+        "completed_at": None,
+        "due": None,
+        "priority": _PRIORITY[values[7]],
+        "tags": values[8],
+        "order": r[1],
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+    }
+    return _encode(todo)
+
+
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    global _pool
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                _pool = await asyncpg.create_pool(
-                    os.environ["BASELINE_DATABASE_URL"],
-                    min_size=1,
-                    max_size=int(os.environ.get("BASELINE_POOL_SIZE", "10")),
-                    init=_init,
-                )
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await _pool.close()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await _lifespan(receive, send)
+        return
     path: str = scope["path"]
     if path == "/healthz":
         await _respond(send, 200, b'{"status":"ok"}')
         return
-    if not path.startswith(_PREFIX):
-        await _respond(send, 404, b'{"detail":"not found"}')
+    owner = None
+    for name, value in scope["headers"]:
+        if name == b"authorization" and value.startswith(b"Bearer "):
+            owner = _state["tokens"].verify(value[7:].decode(), datetime.now(UTC))
+    if owner is None:
+        await _respond(send, 401, b'{"detail":"sign in"}')
         return
+    idle: asyncio.LifoQueue[Any] = _state["idle"]
+    conn = idle.get_nowait() if not idle.empty() else await idle.get()
     try:
-        row = await _pool.fetchrow(_QUERY, path[len(_PREFIX) :])
-    except asyncpg.DataError:
-        row = None
-    if row is None:
-        await _respond(send, 404, b'{"detail":"not found"}')
-        return
-    todo = dict(row)
-    todo["order"] = todo.pop("position")
-    await _respond(send, 200, _encode(todo))
+        if scope["method"] == "POST" and path == _PREFIX:
+            await _respond(send, 201, await _create(conn, owner, await _body(receive)))
+        elif path == _PREFIX:
+            query = dict(parse_qsl(scope["query_string"].decode()))
+            limit = int(query.get("limit", "50"))
+            rows = await conn.fetch(_LIST, owner, query["list_id"], limit + 1)
+            items = [_out(r) for r in rows[:limit]]
+            # The service's next cursor is the last item's sort key and id, base64url JSON.
+            nxt = f"{items[-1]['order']}.{items[-1]['id']}" if len(rows) > limit else None
+            await _respond(send, 200, _encode({"items": items, "next": nxt}))
+        elif path.startswith(_PREFIX + "/"):
+            try:
+                r = await conn.fetchrow(_GET, path[len(_PREFIX) + 1 :], owner)
+            except asyncpg.DataError:
+                r = None
+            await _respond(send, 404, _NOT_FOUND) if r is None else await _respond(send, 200, _encode(_out(r)))
+        else:
+            await _respond(send, 404, _NOT_FOUND)
+    finally:
+        idle.put_nowait(conn)

@@ -94,6 +94,7 @@ async def open_storage(
             acquire_timeout=rq.db_acquire_timeout_seconds,
             # No statement outlives the longest request budget, deadline or not.
             statement_timeout=max(rq.read_timeout_seconds, rq.write_timeout_seconds),
+            prepared_statements=db.prepared_statements,
             observe=observe,
         )
         return Storage(pg, pg.ping, pg.close, pg.sleep, pg.pool_state, pg.number_changes)
@@ -109,7 +110,7 @@ async def open_storage(
 async def migrate(settings: Settings) -> list[Migration]:
     """Apply pending migrations; returns what was applied."""
     if settings.database.dialect == "postgresql":
-        return await migrate_postgres(settings.database.url)
+        return await migrate_postgres(settings.database.url, prepared_statements=settings.database.prepared_statements)
     if settings.database.dialect == "sqlite":
         return await migrate_sqlite(settings.database.url)
     return []
@@ -117,7 +118,8 @@ async def migrate(settings: Settings) -> list[Migration]:
 
 async def pending_migrations(settings: Settings) -> list[Migration]:
     if settings.database.dialect == "postgresql":
-        return await pending_postgres_migrations(settings.database.url)
+        db = settings.database
+        return await pending_postgres_migrations(db.url, prepared_statements=db.prepared_statements)
     return []
 
 

@@ -6,9 +6,12 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
-from tests.pg import require_postgres
+import asyncpg
+
+from tests.pg import require_postgres, run_sync
 from tests.server import FAST_HASHING
 
 
@@ -45,6 +48,8 @@ def test_a_tiny_bench_run_has_no_errors_and_writes_its_report(tmp_path: Path) ->
         assert (run["errors"], run["non_2xx"]) == (0, 0), run  # PATCH with a right If-Match every time
         assert run["worker_hwm_mib"], run
         assert run["non_2xx_statuses"] == {}, run  # the service counted no answer outside 2xx either
+        assert run["p99_ms"] <= run["p999_ms"] <= run["max_ms"], run
+        assert run["co_corrected"] is False, run  # Debian's wrk is closed-loop: the report says so
     assert results["cold_start_seconds"]["sqlite"] > 0
     report = docs.read_text()
     assert "Written by hand, kept." in report
@@ -60,7 +65,7 @@ def test_the_raw_floor_runs_in_turn_with_the_services_get_one(tmp_path: Path) ->
         "bench",
         "--backends=postgresql",
         f"--postgres-url={require_postgres()}",
-        "--scenarios=get-one",
+        "--scenarios=get-one,list,create",
         "--connections=8,16",
         "--duration=1",
         "--warmup=0.3",
@@ -76,14 +81,67 @@ def test_the_raw_floor_runs_in_turn_with_the_services_get_one(tmp_path: Path) ->
     assert done.returncode == 0, done.stderr
     [results_file] = tmp_path.glob("*-floor.json")
     runs = json.loads(results_file.read_text())["runs"]
-    # Floor and service alternate at the first connection count, so both see the same machine.
-    order = [(r["target"], r["connections"], r["repeat"]) for r in runs]
-    assert order == [
-        ("baseline_raw", 8, 1),
-        ("todostack", 8, 1),
-        ("baseline_raw", 8, 2),
-        ("todostack", 8, 2),
-        ("todostack", 16, 1),
-        ("todostack", 16, 2),
-    ]
+    # Each scenario's floor and the service alternate at the first connection count, so both see
+    # the same machine.
+    order = [(r["scenario"], r["target"], r["connections"], r["repeat"]) for r in runs]
+    expected = []
+    for scenario in ("get-one", "list", "create"):
+        for repeat in (1, 2):
+            expected += [(scenario, "baseline_raw", 8, repeat), (scenario, "todostack", 8, repeat)]
+        expected += [(scenario, "todostack", 16, 1), (scenario, "todostack", 16, 2)]
+    assert order == expected
+    # The floor answers the same requests as the service, authenticated, and every one is a 2xx.
+    assert all(r["non_2xx"] == 0 for r in runs), [(r["scenario"], r["target"], r["non_2xx"]) for r in runs]
     assert all(r["requests"] > 0 and r["errors"] == 0 for r in runs), runs
+
+
+def test_a_tiny_scale_run_measures_every_scenario_at_every_size_and_plots_nothing_it_did_not_run(
+    tmp_path: Path,
+) -> None:
+    docs = tmp_path / "benchmarks.md"
+    docs.write_text("# Benchmarks\n")
+    admin, database = require_postgres(), f"ts_scale_{uuid.uuid4().hex[:10]}"
+    command = [
+        sys.executable,
+        "-m",
+        "todostack",
+        "bench",
+        "--scale",
+        f"--postgres-url={admin}",
+        f"--scale-database={database}",  # never the one a real run may be using
+        "--sizes=3000,6000",
+        "--heavy-todos=1000",
+        "--scale-users=50",
+        "--connections=4",
+        "--duration=1",
+        "--warmup=0.3",
+        "--repeats=1",
+        "--workers=1",
+        f"--results-dir={tmp_path}",
+        f"--docs={docs}",
+    ]
+    try:
+        done = subprocess.run(command, env={**os.environ, **FAST_HASHING}, capture_output=True, text=True, timeout=600)
+    finally:
+        run_sync(_drop(admin, database))
+    assert done.returncode == 0, done.stderr
+    [results_file] = tmp_path.glob("*-scale.json")
+    runs = json.loads(results_file.read_text())["runs"]
+    seen = {(r["rows"], r["scenario"]) for r in runs}
+    scenarios = ("get-one", "list-first", "list-deep", "search", "create", "patch")
+    assert seen == {(rows, s) for rows in (3000, 6000) for s in scenarios}
+    for run in runs:
+        assert run["requests"] > 0, run
+        assert (run["errors"], run["non_2xx"]) == (0, 0), run
+    report = docs.read_text()
+    assert "| `list-deep` |" in report
+    assert "p99 6,000" in report
+    assert "todos      " not in report  # the progress bar goes to stderr, not the report
+
+
+async def _drop(admin: str, database: str) -> None:
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+    finally:
+        await conn.close()

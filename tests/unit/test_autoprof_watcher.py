@@ -232,3 +232,37 @@ def test_usage_from_cgroup_files(
     limits = read_cgroup_limits(tree(tmp_path, files))
     assert read_cpu_usage_seconds(limits) == cpu_seconds
     assert read_memory_working_set(limits) == working_set
+
+
+class ScriptedLag:
+    """Event-loop lag samples from a script (``LagProbe.measure``'s contract)."""
+
+    def __init__(self, samples: list[float | None]) -> None:
+        self.samples = iter(samples)
+
+    def measure(self) -> float | None:
+        return next(self.samples)
+
+
+@pytest.mark.parametrize(
+    ("samples", "fired"),
+    [
+        ([0.0, 0.9, 0.0, 0.0, 0.0, 0.0], []),  # one stall of the whole machine: no report
+        ([0.9, 0.9, 0.0, 0.9, 0.9, 0.9], [5]),  # a loop that stays blocked: the third check in a row
+    ],
+    ids=["one-stall", "lasting"],
+)
+def test_event_loop_lag_must_last_checks_in_a_row(samples: list[float | None], fired: list[int]) -> None:
+    settings = replace(SETTINGS, lag_threshold_seconds=0.5)
+    assert settings.lag_checks_in_a_row == 3  # the default
+    quiet = [(0.0, 0.0, 10 * MIB, 10 * MIB)] * len(samples)
+    w = Watcher(
+        settings,
+        FakeProfiler(),
+        [Collect()],
+        reader=FakeReader(iter(quiet)),  # type: ignore[arg-type]
+        lag=ScriptedLag(samples),  # type: ignore[arg-type]
+    )
+    reports = [w.check() for _ in samples]
+    assert [i for i, r in enumerate(reports) if r is not None] == fired
+    assert all(r.breach.metric == "lag" for r in reports if r is not None)

@@ -70,3 +70,27 @@ def test_runs_recorded_before_statuses_were_counted_still_summarize() -> None:
     del old["non_2xx_statuses"]
     [row] = summarize([old])
     assert row["non_2xx_statuses"] == {}
+
+
+def test_the_report_has_p99_9_and_max_and_says_coordinated_omission_was_not_corrected(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    runs = [{**_run(n, {}), "p999_ms": 5.0 + n, "max_ms": 10.0 * n, "co_corrected": False} for n in (1, 2, 3)]
+    [row] = summarize(runs)
+    assert (row["p999_ms"], row["max_ms"], row["co_corrected"]) == (7.0, 30.0, False)
+    docs = tmp_path / "benchmarks.md"
+    machine = {"cores": 2, "cpu": "test", "memory_gib": 1, "kernel": "6", "python": "3.11"}
+    results = {
+        "runs": runs,
+        "machine": machine,
+        "started_at": "2026-11-25T00:00:00+00:00",
+        "label": "test",
+        "elapsed_seconds": 1.0,
+        "command": "todostack bench",
+        "workers": 1,
+        "service_env": {},
+        "cold_start_seconds": {},
+    }
+    write_report(results, tmp_path / "r.json", docs)
+    text = docs.read_text()
+    assert "| p99 ms | p99.9 ms | max ms |" in text
+    assert "| 3.00 | 7.00 | 30.0 |" in text
+    assert "Coordinated-omission correction: **not applied**" in text

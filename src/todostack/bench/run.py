@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 
 from todostack.bench.options import BENCH_DATABASE
-from todostack.bench.report import write_report
+from todostack.bench.report import FLOOR_SCENARIOS, write_report
 from todostack.bench.seed import seed, seed_patch_pool
 from todostack.bench.servers import Server, cold_start_seconds, otlp_sink, serve_baseline, serve_todostack
 from todostack.bench.wrk import Workload, WrkResult, run_wrk, script_for
@@ -124,8 +124,9 @@ def _scenarios(
     floor: Server | None = None,
 ) -> None:
     """Every scenario at every connection count, after a warm-up. With ``floor``, each round of
-    ``get-one`` at the first connection count is paired with the same round on the floor, run
-    just before it: a ratio of runs minutes apart on a shared machine carries its drift."""
+    ``get-one``, ``list`` and ``create`` at the first connection count is paired with the same
+    round on the floor, run just before it: a ratio of runs minutes apart on a shared machine
+    carries its drift."""
     threads = max(1, min(os.cpu_count() or 1, 4))
     connections = [int(c) for c in args.connections.split(",")]
     for scenario in args.scenarios.split(","):
@@ -133,8 +134,8 @@ def _scenarios(
             rounds = ["warmup", *range(1, repeats + 1)]
             for round_ in rounds:
                 seconds = args.warmup if round_ == "warmup" else duration
-                if floor is not None and scenario == "get-one" and conns == connections[0]:
-                    _floor_round(floor, workload, conns, round_, seconds, tmp, runs)
+                if floor is not None and scenario in FLOOR_SCENARIOS and conns == connections[0]:
+                    _floor_round(floor, workload, scenario, conns, round_, seconds, tmp, runs)
                 if scenario in ("patch", "mixed"):
                     # PATCH targets start at version 1 in every run: If-Match is always right.
                     workload = asyncio.run(seed_patch_pool(server.url, workload, max(2 * conns, 64)))
@@ -178,24 +179,25 @@ def _floor_server(database_url: str, workers: int, pool: int, loop: str, logs: P
 def _floor_round(
     floor: Server,
     workload: Workload,
+    scenario: str,
     conns: int,
     round_: int | str,
     seconds: float,
     tmp: Path,
     runs: list[dict[str, Any]],
 ) -> None:
-    """One round of ``get-one`` on the floor (the report compares at the first connection count)."""
+    """One round of ``scenario`` on the floor (the report compares at the first connection count)."""
     threads = max(1, min(os.cpu_count() or 1, 4))
-    script = script_for("get-one", workload, threads, tmp)
+    script = script_for(scenario, workload, threads, tmp)
     result, usage = _measure(floor, script, connections=conns, threads=threads, seconds=seconds)
     if round_ == "warmup":
         return
-    print(f"  raw floor  get-one           c={conns:<4} #{round_}: {result.rps:8.0f} req/s", file=sys.stderr)
+    print(f"  raw floor  {scenario:<17} c={conns:<4} #{round_}: {result.rps:8.0f} req/s", file=sys.stderr)
     runs.append(
         {
             "target": "baseline_raw",
             "backend": "postgresql",
-            "scenario": "get-one",
+            "scenario": scenario,
             "connections": conns,
             "repeat": round_,
             **asdict(result),
@@ -242,11 +244,11 @@ def _run_backends(
                     runs=results["runs"],
                     floor=floor,
                 )
-                if floor is not None and "get-one" not in args.scenarios.split(","):
+                if floor is not None and not set(FLOOR_SCENARIOS) & set(args.scenarios.split(",")):
                     conns = int(args.connections.split(",")[0])
                     for round_ in ["warmup", *range(1, repeats + 1)]:
                         seconds = args.warmup if round_ == "warmup" else duration
-                        _floor_round(floor, workload, conns, round_, seconds, tmp, results["runs"])
+                        _floor_round(floor, workload, "get-one", conns, round_, seconds, tmp, results["runs"])
                 results["rss_after_mib"] = {
                     **results.get("rss_after_mib", {}),
                     backend: [round(w.rss_bytes / 2**20, 1) for w in server.workers()],
@@ -254,6 +256,10 @@ def _run_backends(
 
 
 def main(args: argparse.Namespace, argv: list[str]) -> int:
+    if args.scale:
+        from todostack.bench.scale import main as scale
+
+        return scale(args, argv)
     started = time.monotonic()
     extra = dict(item.split("=", 1) for item in args.env)
     if args.gc == "tuned":

@@ -182,7 +182,11 @@ def serve_baseline(
         str(baseline.parent),
         f"{baseline.stem}:app",
     ]
-    env = {"BASELINE_DATABASE_URL": database_url, "BASELINE_POOL_SIZE": str(pool_size)}
+    env = {
+        "BASELINE_DATABASE_URL": database_url,
+        "BASELINE_POOL_SIZE": str(pool_size),
+        "BASELINE_SECRET_KEY": BENCH_SECRET,
+    }
     with _process(command, env, log, "/healthz", port) as server:
         yield server
 

@@ -10,19 +10,20 @@ from pathlib import Path
 
 from todostack.bench.options import SCENARIO_NAMES
 
-__all__ = ["SCENARIOS", "Workload", "WrkResult", "run_wrk", "script_for"]
+__all__ = ["DONE_LUA", "SCENARIOS", "Workload", "WrkResult", "run_wrk", "script_for"]
 
 SCENARIOS = SCENARIO_NAMES
 
 # One JSON line at the end of every run: what wrk measured, in microseconds.
-_DONE = r"""
+DONE_LUA = r"""
 done = function(summary, latency, requests)
   io.write(string.format(
     'BENCH_JSON {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,' ..
-    '"timeout":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d,"mean_us":%.1f}\n',
+    '"timeout":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"p999_us":%d,"max_us":%d,"mean_us":%.1f}\n',
     summary.requests, summary.duration, summary.errors.connect, summary.errors.read,
     summary.errors.write, summary.errors.status, summary.errors.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean))
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9),
+    latency.max, latency.mean))
 end
 """
 
@@ -128,7 +129,7 @@ def script_for(scenario: str, workload: Workload, threads: int, directory: Path)
     ]
     if scenario in ("patch", "mixed"):
         parts.append(_PATCH_POOL)
-    parts += [_REQUEST[scenario], _DONE]
+    parts += [_REQUEST[scenario], DONE_LUA]
     path = directory / f"{scenario}.lua"
     path.write_text("\n".join(parts))
     return path
@@ -145,6 +146,11 @@ class WrkResult:
     max_ms: float
     errors: int  # socket errors: connect, read, write, timeout
     non_2xx: int  # answers with a status of 400 or more (wrk's "status" errors)
+    p999_ms: float = 0.0
+    # Debian's wrk (4.x) is closed-loop: each connection sends its next request only when the last
+    # one is answered, so a stall delays requests that were never sent instead of showing as their
+    # latency (coordinated omission). Only wrk2's constant-rate mode (-R) corrects for it.
+    co_corrected: bool = False
 
 
 def run_wrk(url: str, script: Path, *, connections: int, threads: int, seconds: float) -> WrkResult:
@@ -178,6 +184,8 @@ def run_wrk(url: str, script: Path, *, connections: int, threads: int, seconds: 
         p90_ms=raw["p90_us"] / 1000,
         p99_ms=raw["p99_us"] / 1000,
         max_ms=raw["max_us"] / 1000,
+        p999_ms=raw["p999_us"] / 1000,
+        co_corrected=False,
         errors=raw["connect"] + raw["read"] + raw["write"] + raw["timeout"],
         non_2xx=raw["status"],
     )

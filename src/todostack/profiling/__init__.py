@@ -2,7 +2,7 @@
 
     profile.py    StackProfile: stacks with values and labels (every profile here is one)
     pprof.py      profile.proto, gzipped: written for ``go tool pprof``, read back for the CLI
-    cpu.py        the sampler (every thread, ~100 Hz, asyncio task names as labels)
+    cpu.py        the sampler (every thread, ~50 Hz, asyncio task names as labels)
     heap.py       in-use memory by allocation site (tracemalloc)
     tasks.py      every asyncio task and thread with its stack
     flamegraph.py a self-contained SVG

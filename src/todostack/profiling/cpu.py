@@ -1,4 +1,4 @@
-"""The CPU profile: an in-process sampler over every Python thread, ~100 times a second.
+"""The CPU profile: an in-process sampler over every Python thread, ~50 times a second.
 
 Each tick reads every thread's own CPU clock (``pthread_getcpuclockid``) and its current stack
 (``sys._current_frames``). A thread that used CPU since the last tick gets one sample, valued in

@@ -17,7 +17,7 @@ __all__ = ["Profiler"]
 
 
 class Profiler:
-    def __init__(self, *, hz: int = 100, heap: HeapTracking | None = None) -> None:
+    def __init__(self, *, hz: int = 50, heap: HeapTracking | None = None) -> None:
         self.hz = hz
         self.loops = LoopThreads()
         self.main_thread = MainThreadSampler()

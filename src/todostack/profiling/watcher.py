@@ -70,7 +70,10 @@ class Watcher:
             "memory": Trigger("memory", s.memory_threshold, s.suppress_checks, s.checks_in_a_row),
         }
         if s.lag_threshold_seconds > 0:
-            self.triggers["lag"] = Trigger("lag", s.lag_threshold_seconds, s.suppress_checks, s.checks_in_a_row)
+            # One lag sample is one callback's wait: a machine-wide stall (another process, the
+            # host) shows in every worker at once. CPU is averaged over a window; lag must last.
+            in_a_row = max(s.checks_in_a_row, s.lag_checks_in_a_row)
+            self.triggers["lag"] = Trigger("lag", s.lag_threshold_seconds, s.suppress_checks, in_a_row)
         if s.throttle_threshold > 0:
             throttling = Trigger("throttling", s.throttle_threshold, s.suppress_checks, s.checks_in_a_row)
             self.triggers["throttling"] = throttling

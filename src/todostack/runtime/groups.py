@@ -75,6 +75,14 @@ class DatabaseSettings:
         text,
     )
     pool_size: int = setting("TODOSTACK_DB_POOL_SIZE", 10, "connections per worker", whole(1, 1000))
+    prepared_statements: bool = setting(
+        "TODOSTACK_DB_PREPARED_STATEMENTS",
+        True,
+        "`off` behind PgBouncer in transaction pooling: no named prepared statements and no settings sent"
+        " at connection start-up (the statement timeout goes in each transaction); see [deploy](docs/deploy.md)",
+        switch,
+        show=on_off,
+    )
 
     @property
     def dialect(self) -> Literal["postgresql", "sqlite", "memory"]:

@@ -50,8 +50,19 @@ class ProfilingSettings:
     checks_in_a_row: int = setting(
         _P + "CHECKS_IN_A_ROW", 1, "checks over the threshold before the first report", whole(1, 10_000)
     )
+    lag_checks_in_a_row: int = setting(
+        _P + "LAG_CHECKS_IN_A_ROW",
+        3,
+        "checks with event-loop lag over its threshold before a report: one stall of the whole machine is not one",
+        whole(1, 10_000),
+    )
     cpu_seconds: float = setting(_P + "CPU_SECONDS", 10.0, "length of a CPU profile", number(0.1, 600), show=repr)
-    cpu_hz: int = setting(_P + "CPU_HZ", 100, "CPU samples per second", whole(1, 1000))
+    cpu_hz: int = setting(
+        _P + "CPU_HZ",
+        50,
+        "CPU samples per second while a profile runs (what it costs: docs/benchmarks.md)",
+        whole(1, 1000),
+    )
     directory: str = setting(_P + "DIR", "var/profiles", "where reports go", text)
     webhook_url: str | None = setting(_P + "WEBHOOK_URL", None, "Slack-compatible webhook for reports", text)
     report_timeout_seconds: float = setting(

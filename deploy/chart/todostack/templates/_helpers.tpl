@@ -116,6 +116,8 @@ Refusals of combinations the schema cannot express; rendered by every template t
   value: {{ .Values.database.postgresql.poolSize | quote }}
 - name: TODOSTACK_DB_CONNECTION_BUDGET
   value: {{ .Values.database.postgresql.connectionBudget | quote }}
+- name: TODOSTACK_DB_PREPARED_STATEMENTS
+  value: {{ ternary "on" "off" .Values.database.postgresql.preparedStatements | quote }}
 {{- else }}
 - name: TODOSTACK_DATABASE_URL
   value: sqlite:////data/todostack.db

@@ -54,9 +54,13 @@ class PostgresDatabase:
         acquire_timeout: float = 1.0,
         url: str = "",
         observe: StatementObserver | None = None,
+        transaction_cap_ms: int | None = None,
     ) -> None:
         self._pool = pool
         self.acquire_timeout = acquire_timeout
+        # Behind a transaction pooler: the server-side cap, set in each write transaction instead
+        # of once per connection (see ``connect``).
+        self.transaction_cap_ms = transaction_cap_ms
         parts = urlsplit(url)
         self.db = Database("postgresql", parts.path.lstrip("/"), parts.hostname, parts.port or 5432)
         self.observe = observe  # statement durations
@@ -76,16 +80,30 @@ class PostgresDatabase:
         statement_timeout: float | None = None,
         max_idle_seconds: float = 300.0,
         observe: StatementObserver | None = None,
+        prepared_statements: bool = True,
     ) -> PostgresDatabase:
-        """``statement_timeout`` caps every statement on the server, deadline or not (seconds)."""
+        """``statement_timeout`` caps every statement on the server, deadline or not (seconds).
+
+        ``prepared_statements=False`` is for a pooler in transaction mode (PgBouncer 1.18 keeps no
+        prepared statement from one transaction to the next, and refuses start-up parameters it
+        does not know, ``statement_timeout`` among them): asyncpg then keeps no named statements
+        (it parses each statement again in the message batch that runs it), nothing is sent at
+        start-up, and the cap goes into each write transaction as ``SET LOCAL``. Reads run as
+        single statements there, bounded by the request's deadline (the driver's cancel request,
+        which the pooler forwards to the right server).
+        """
+        cap_ms = None if statement_timeout is None else max(1, round(statement_timeout * 1000))
         server_settings = {}
-        if statement_timeout is not None:
-            server_settings["statement_timeout"] = str(max(1, round(statement_timeout * 1000)))
+        if cap_ms is not None and prepared_statements:
+            server_settings["statement_timeout"] = str(cap_ms)
+        cache_size = 100 if prepared_statements else 0  # 100: asyncpg's default
 
         async def connect() -> asyncpg.Connection[Any]:
             left = context.remaining()
             timeout = CONNECT_TIMEOUT_S if left is None else max(0.01, min(left, CONNECT_TIMEOUT_S))
-            conn: asyncpg.Connection[Any] = await asyncpg.connect(url, server_settings=server_settings, timeout=timeout)
+            conn: asyncpg.Connection[Any] = await asyncpg.connect(
+                url, server_settings=server_settings, statement_cache_size=cache_size, timeout=timeout
+            )
             keep_alive(conn)
             try:
                 await _init_connection(conn)
@@ -97,7 +115,13 @@ class PostgresDatabase:
         pool = ConnectionPool(connect, min_size=min_size, max_size=max_size, max_idle_seconds=max_idle_seconds)
         # A worker started while the database is away starts anyway (not ready) and reconnects.
         await pool.open(tolerate=is_unavailable)
-        return cls(pool, acquire_timeout=acquire_timeout, url=url, observe=observe)
+        return cls(
+            pool,
+            acquire_timeout=acquire_timeout,
+            url=url,
+            observe=observe,
+            transaction_cap_ms=None if prepared_statements else cap_ms,
+        )
 
     def __call__(self, *, write: bool = False, autocommit: bool = False) -> PostgresUnitOfWork:
         return PostgresUnitOfWork(self, write=write and not autocommit, autocommit=write and autocommit)
@@ -180,7 +204,8 @@ class PostgresUnitOfWork:
             if self._write:
                 left = statement_timeout()
                 if left is None:
-                    await self._conn.execute("BEGIN")
+                    cap = self._db.transaction_cap_ms
+                    await self._conn.execute("BEGIN" if cap is None else f"BEGIN; SET LOCAL statement_timeout = {cap}")
                 else:
                     # 0 would mean "no limit" to PostgreSQL: at least a millisecond.
                     ms = max(1, int(left * 1000))
@@ -260,39 +285,60 @@ async def _applied(conn: asyncpg.Connection[Any]) -> dict[int, str]:
     return {r[0]: r[1] for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")}
 
 
-async def pending_postgres_migrations(url: str) -> list[Migration]:
+async def pending_postgres_migrations(url: str, *, prepared_statements: bool = True) -> list[Migration]:
     """Migrations not yet applied; raises ``MigrationError`` on an edited history."""
-    conn = await asyncpg.connect(url)
+    conn = await asyncpg.connect(url, statement_cache_size=100 if prepared_statements else 0)
     try:
         return check_applied(load_migrations("postgres"), await _applied(conn))
     finally:
         await conn.close()
 
 
-async def migrate_postgres(url: str) -> list[Migration]:
+_MIGRATIONS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
+    " checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+)
+
+
+async def _apply(conn: asyncpg.Connection[Any], migration: Migration) -> None:
+    await conn.execute(migration.sql)
+    await conn.execute(
+        "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+        migration.version,
+        migration.name,
+        migration.checksum,
+    )
+
+
+async def migrate_postgres(url: str, *, prepared_statements: bool = True) -> list[Migration]:
     """Apply pending migrations, each in its own transaction, under an advisory lock.
 
     Two migrators started together are safe: the second waits for the lock, then finds
-    nothing left to do.
+    nothing left to do. Through a transaction pooler (``prepared_statements=False``) a session
+    lock would be taken on one server connection and released on another: there all pending
+    migrations run in one transaction, under a transaction-scoped lock.
     """
+    if not prepared_statements:
+        conn = await asyncpg.connect(url, statement_cache_size=0)
+        try:
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+                await conn.execute(_MIGRATIONS_TABLE)
+                todo = check_applied(load_migrations("postgres"), await _applied(conn))
+                for migration in todo:
+                    await _apply(conn, migration)
+            return todo
+        finally:
+            await conn.close()
     conn = await asyncpg.connect(url)
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
         try:
-            await conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
-                " checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
-            )
+            await conn.execute(_MIGRATIONS_TABLE)
             todo = check_applied(load_migrations("postgres"), await _applied(conn))
             for migration in todo:
                 async with conn.transaction():
-                    await conn.execute(migration.sql)
-                    await conn.execute(
-                        "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                        migration.version,
-                        migration.name,
-                        migration.checksum,
-                    )
+                    await _apply(conn, migration)
             return todo
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)

@@ -259,7 +259,14 @@ class PgTodos:
         if query.after is not None:
             op = "<" if query.descending else ">"
             key = _KEY_CAST[query.sort].format(arg(query.after.key))
-            where.append(f"({expr}, id) {op} ({key}, {arg(query.after.id)}::uuid)")
+            # The cursor's values go in as scalar subqueries, for the planner: given the values
+            # themselves, it estimates the comparison from the key's histogram over the whole
+            # table (positions of every user's lists mixed together), expects a handful of rows
+            # deep in a big list, and picks a bitmap scan plus a sort of everything after the
+            # cursor (1,600 rows 32 pages into a 4,000-todo list; tests/integration/
+            # test_index_plans.py). Values it cannot see get the default estimate (a third of
+            # the list), and the list is read in index order, 51 rows, however deep the page.
+            where.append(f"({expr}, id) {op} ((SELECT {key}), (SELECT {arg(query.after.id)}::uuid))")
         sql = (
             f"SELECT {TODO_COLUMNS} FROM todos WHERE {' AND '.join(where)}"
             f" ORDER BY {expr} {direction}, id {direction} LIMIT {arg(query.limit + 1)}"

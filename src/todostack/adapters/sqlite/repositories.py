@@ -27,6 +27,10 @@ __all__ = ["SqliteIdempotency", "SqliteLists", "SqliteTodos", "SqliteUsers"]
 _SORT_EXPR = sort_expressions("COALESCE(due, 'z')")
 
 
+# FTS5's trigram index answers substrings of three characters or more (migration 0040).
+_TRIGRAM = 3
+
+
 class SqliteUsers:
     def __init__(self, conn: ObservedConnection) -> None:
         self._c = conn
@@ -201,6 +205,10 @@ class SqliteTodos:
             where.append("EXISTS (SELECT 1 FROM json_each(todos.tags) WHERE json_each.value = ?)")
             args.append(f.tag)
         if f.text is not None:
+            if len(f.text) >= _TRIGRAM:
+                # The trigram index finds the candidates; the exact test below still decides.
+                where.append("rowid IN (SELECT rowid FROM todos_text WHERE todos_text MATCH ?)")
+                args.append('"' + f.text.replace('"', '""') + '"')  # one phrase: the substring
             where.append("instr(py_lower(title || ' ' || notes), py_lower(?)) > 0")
             args.append(f.text)
         expr = _SORT_EXPR[query.sort]
