@@ -147,7 +147,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     owner = None
     for name, value in scope["headers"]:
         if name == b"authorization" and value.startswith(b"Bearer "):
-            owner = _state["tokens"].verify(value[7:].decode(), datetime.now(UTC))
+            claims = _state["tokens"].verify(value[7:].decode(), datetime.now(UTC))
+            owner = claims.user_id if claims is not None else None
     if owner is None:
         await _respond(send, 401, b'{"detail":"sign in"}')
         return
