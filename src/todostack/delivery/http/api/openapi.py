@@ -233,6 +233,8 @@ def _complete_operation(path: str, operation: dict[str, Any]) -> None:
     )
     responses.setdefault("500", {"description": "The server failed; the answer says nothing more", "content": _PROBLEM})
     cors = _ANY_ORIGIN if path.startswith(_PUBLIC_PREFIX) else _NO_CORS
+    # A route that documents its own 429 (sign-in's throttle) still says when to come back.
+    responses["429"].setdefault("headers", {}).setdefault("Retry-After", dict(_RETRY_AFTER))
     for response in responses.values():
         headers = response.setdefault("headers", {})
         headers.setdefault("RateLimit", dict(_RATE_LIMIT))

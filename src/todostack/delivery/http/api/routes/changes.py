@@ -162,7 +162,11 @@ async def _events(
 )
 async def stream_changes(
     request: ApiRequest,
-    since: Annotated[int | None, QueryParameter(ge=0, le=_ID_MAX, description="resume after this change id")] = None,
+    since: Annotated[
+        int | None,
+        # Litestar drops a zero lower bound from an optional parameter's schema: said again for the document.
+        QueryParameter(ge=0, le=_ID_MAX, description="resume after this change id", schema_extra={"minimum": 0}),
+    ] = None,
     last_event_id: Annotated[
         str | None,
         HeaderParameter(
