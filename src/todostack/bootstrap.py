@@ -6,8 +6,9 @@ builds, and ``entrypoints`` decide the settings and call it."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
@@ -63,6 +64,8 @@ __all__ = [
     "pending_migrations",
     "with_secret_key",
 ]
+
+log = logging.getLogger("todostack.feed")
 
 
 def with_secret_key(settings: Settings) -> Settings:
@@ -169,7 +172,7 @@ async def open_services(
             read_slots=max(1, min(settings.database.pool_size, 8) // 2),
         )
         # With tracing on, each use case call is a span (a no-op wrapper otherwise).
-        async with _feed_running(settings, feed):
+        async with _feed_running(settings, feed, store):
             yield Services(
                 auth=traced(auth, "auth"),
                 lists=traced(ListService(store.uow, clock, ids, quotas, cursors=cursors), "lists"),
@@ -190,12 +193,20 @@ async def open_services(
 
 
 @asynccontextmanager
-async def _feed_running(settings: Settings, feed: ChangeHub) -> AsyncIterator[None]:
+async def _feed_running(settings: Settings, feed: ChangeHub, store: Storage) -> AsyncIterator[None]:
     """The change feed's pump (and, on PostgreSQL, its LISTEN connection) for this worker."""
     runs = [feed.run()]
     if settings.database.dialect == "postgresql":
-        listen_url = settings.feed.listen_url or settings.database.url
-        runs.append(PgChangeListener(listen_url, feed.poke, fallback_seconds=feed.poll_seconds).run())
+        listen_url = settings.feed.listen_url
+        if listen_url is None and settings.database.prepared_statements:
+            listen_url = settings.database.url
+        if listen_url is not None:
+            runs.append(PgChangeListener(listen_url, feed.poke, fallback_seconds=feed.poll_seconds).run())
+        elif store.number_changes is not None:
+            # Behind PgBouncer (transaction pooling) with no direct URL: LISTEN cannot work through
+            # the pooler, so number and look for changes through the pool, once a second.
+            log.warning("change feed: no TODOSTACK_FEED_LISTEN_URL behind a pooler; polling the outbox each second")
+            runs.append(_number_changes_forever(store.number_changes, feed.poke, 1.0))
     tasks = [asyncio.create_task(run, name="todostack-feed") for run in runs]
     try:
         yield
@@ -204,6 +215,16 @@ async def _feed_running(settings: Settings, feed: ChangeHub) -> AsyncIterator[No
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _number_changes_forever(number: Callable[[], Awaitable[int]], wake: Callable[[], None], every: float) -> None:
+    while True:
+        try:
+            if await number():
+                wake()
+        except Exception:
+            log.warning("change feed: numbering changes through the pool failed", exc_info=True)
+        await asyncio.sleep(every)
 
 
 def create_app(

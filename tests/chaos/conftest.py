@@ -50,7 +50,7 @@ def need_root() -> None:
         pytest.skip("SKIPPING chaos: needs root (private PostgreSQL as user postgres, tmpfs, cgroups)")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def cluster() -> Iterator[PrivateCluster]:
     need_root()
     tools = require_tools()
@@ -95,7 +95,9 @@ class PgService:
     pg_url: str  # direct, for reading the database behind the service's back
 
 
-@pytest.fixture(scope="session")
+# Module-scoped: the experiments share it, and it stops (with its proxy thread) once they are done;
+# kept for the session, its server and the proxy's pumping ran beside every later test.
+@pytest.fixture(scope="module")
 def shared_pg_service(cluster: PrivateCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgService]:
     direct = _fresh_database(cluster)
     with FaultProxy("127.0.0.1", cluster.port) as proxy:

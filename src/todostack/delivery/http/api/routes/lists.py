@@ -63,7 +63,7 @@ def _one(todo_list: TodoList, status: int = 200, extra: dict[str, str] | None = 
 async def all_lists(
     request: ApiRequest,
     limit: Annotated[int, QueryParameter(ge=1, le=LIST_LIMIT_MAX)] = LIST_LIMIT_DEFAULT,
-    cursor: Annotated[str | None, QueryParameter(max_length=1000, pattern=r"^[A-Za-z0-9_-]*$")] = None,
+    cursor: Annotated[str | None, QueryParameter(max_length=1000, pattern=r"^[A-Za-z0-9_.-]*$")] = None,
 ) -> Response[ListPage]:
     services = request.services
     principal = request.principal
