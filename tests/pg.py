@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -64,3 +64,18 @@ def fresh_schema() -> Iterator[str]:
         yield f"{url}{sep}{urlencode({'search_path': f'{schema},public'})}"
     finally:
         run_sync(_execute(url, f"DROP SCHEMA {schema} CASCADE"))
+
+
+@asynccontextmanager
+async def fresh_schema_async() -> AsyncIterator[str]:
+    """``fresh_schema`` for async tests: its statements are awaited, never run on the test's loop
+    synchronously (a ``DROP SCHEMA … CASCADE`` of a migrated schema takes long enough under load to
+    trip the blocked-loop check)."""
+    url = require_postgres()
+    schema = f"ts_{uuid.uuid4().hex[:12]}"
+    await _execute(url, f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{sep}{urlencode({'search_path': f'{schema},public'})}"
+    finally:
+        await _execute(url, f"DROP SCHEMA {schema} CASCADE")

@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.pg import fresh_schema
+from tests.pg import fresh_schema, fresh_schema_async
 from todostack.adapters.migrations import Migration, MigrationError, check_applied, load_migrations
 from todostack.bootstrap import migrate, pending_migrations
 from todostack.runtime import Settings
@@ -60,7 +60,7 @@ async def test_two_sqlite_migrators_at_once(tmp_path: Path) -> None:
 
 
 async def test_two_postgres_migrators_at_once() -> None:
-    with fresh_schema() as url:
+    async with fresh_schema_async() as url:
         settings = _settings(url)
         assert len(await pending_migrations(settings)) == len(load_migrations("postgres"))
         results = await asyncio.gather(*(migrate(settings) for _ in range(3)))
@@ -69,7 +69,7 @@ async def test_two_postgres_migrators_at_once() -> None:
 
 
 async def test_postgres_refuses_an_edited_history() -> None:
-    with fresh_schema() as url:
+    async with fresh_schema_async() as url:
         await migrate(_settings(url))
         conn = await asyncpg.connect(url)
         try:
