@@ -44,9 +44,10 @@ browser: ## Debian's Chromium for the browser tests (Playwright drives it; it do
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
 	  else echo "The browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; }
 
-# The coverage floor: what the whole suite covered in-process when it was set (79.6 %, rounded down;
-# the e2e servers run in processes of their own and are not counted). Raise it, never lower it.
-COVERAGE_FLOOR := 79
+# The coverage floor: what the whole suite covered in-process when it was set (81.8 % in the two
+# clean-clone runs of 2026-11-30, rounded down; the e2e servers run in processes of their own and are
+# not counted). Raise it, never lower it.
+COVERAGE_FLOOR := 81
 
 pytest: $(VENV_STAMP) browser wrk pprof chaos-tools ebpf deploy-tools spectral pgbouncer
 	.venv/bin/pytest --cov=todostack --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
