@@ -15,14 +15,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
-from edge_overhead import TRAEFIK, _chart_chain, _cpu_seconds  # beside this script
+from edge_overhead import _chart_chain, _cpu_seconds, run_traefik  # beside this script
 
 from todostack.bench.servers import free_port
 
@@ -54,24 +52,8 @@ def _traefik(tmp: Path, dynamic: dict[str, Any], *, ping: bool = False) -> Itera
     else:
         (tmp / "dynamic.yaml").write_text(json.dumps(dynamic))
         static["providers"] = {"file": {"filename": str(tmp / "dynamic.yaml")}}
-    (tmp / "traefik.yaml").write_text(json.dumps(static))
-    process = subprocess.Popen([str(TRAEFIK), f"--configFile={tmp / 'traefik.yaml'}"])
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/ping", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"Traefik did not come up: {(tmp / 'traefik.log').read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield url, process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    with run_traefik(tmp, static, port, "/ping") as running:
+        yield running
 
 
 def _wrk(url: str, connections: int, seconds: float) -> int:

@@ -82,6 +82,30 @@ def _chart_chain() -> tuple[dict[str, Any], list[str]]:
 
 
 @contextlib.contextmanager
+def run_traefik(tmp: Path, static: dict[str, Any], port: int, ready_path: str) -> Iterator[tuple[str, int]]:
+    """Traefik started with ``static`` as its configuration, once ``ready_path`` answers 200 on
+    its ``web`` entry point (``port``); its URL and pid. Stopped on the way out."""
+    (tmp / "traefik.yaml").write_text(json.dumps(static))
+    process = subprocess.Popen([str(TRAEFIK), f"--configFile={tmp / 'traefik.yaml'}"])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}{ready_path}", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"Traefik did not come up: {(tmp / 'traefik.log').read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield url, process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+@contextlib.contextmanager
 def _traefik(backend: str, tmp: Path, *, bare: bool) -> Iterator[tuple[str, int]]:
     if not TRAEFIK.exists():
         raise SystemExit(f"Traefik is missing ({TRAEFIK}): run `make deploy-tools`")
@@ -107,24 +131,8 @@ def _traefik(backend: str, tmp: Path, *, bare: bool) -> Iterator[tuple[str, int]
         "providers": {"file": {"filename": str(tmp / "dynamic.yaml")}},
         "log": {"level": "ERROR", "filePath": str(tmp / "traefik.log")},
     }
-    (tmp / "traefik.yaml").write_text(json.dumps(static))
-    process = subprocess.Popen([str(TRAEFIK), f"--configFile={tmp / 'traefik.yaml'}"])
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"Traefik did not come up: {(tmp / 'traefik.log').read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield url, process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    with run_traefik(tmp, static, port, "/healthz") as running:
+        yield running
 
 
 async def _database(admin_url: str, name: str, *, drop: bool = False) -> str:
