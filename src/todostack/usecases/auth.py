@@ -18,14 +18,14 @@ from datetime import datetime, timedelta
 
 from todostack.domain import (
     AuthenticationFailed,
-    FieldError,
     Forbidden,
     Invalid,
     Principal,
     TodoList,
     User,
 )
-from todostack.domain.users import normalize_email, normalize_password, validate_password
+from todostack.domain.lists import DEFAULT_LIST_NAME
+from todostack.domain.users import email_errors, normalize_email, normalize_password, password_errors
 from todostack.usecases.idempotency import Created, fingerprint, run_idempotent
 from todostack.usecases.ports import (
     Clock,
@@ -38,9 +38,8 @@ from todostack.usecases.ports import (
 )
 from todostack.usecases.signin_throttle import SignInThrottle
 
-__all__ = ["ANONYMOUS_SCOPE", "DEFAULT_LIST_NAME", "AuthService", "IssuedToken"]
+__all__ = ["ANONYMOUS_SCOPE", "AuthService", "IssuedToken"]
 
-DEFAULT_LIST_NAME = "Inbox"
 # Idempotency keys sent without credentials (registration) share one scope.
 ANONYMOUS_SCOPE = ""
 _WRONG = "wrong email or password"
@@ -102,17 +101,12 @@ class AuthService:
         # does not tell which emails are registered.
         self._dummy_hash: str | None = None
 
-    def _new_password(self, password: str, errors: list[FieldError]) -> str:
-        password = normalize_password(password)
-        validate_password(password, errors, self._common)
-        return password
-
     async def register(self, email: str, password: str, idempotency_key: str | None = None) -> Created[User]:
         """Create an account. A taken email gets the same answer as a new one (an account that
         is never stored), so registering tells nobody who has an account here."""
-        errors: list[FieldError] = []
-        email = normalize_email(email, errors)
-        password = self._new_password(password, errors)
+        email = normalize_email(email)
+        password = normalize_password(password)
+        errors = email_errors(email) + password_errors(password, self._common)
         if errors:
             raise Invalid(errors)
         password_hash = await self._hasher.hash(password)
@@ -259,8 +253,8 @@ class AuthService:
         except AuthenticationFailed:
             # The caller is signed in: a 401 would read as "signed out".
             raise Forbidden("current_password is not the current password") from None
-        errors: list[FieldError] = []
-        new = self._new_password(new, errors)
+        new = normalize_password(new)
+        errors = password_errors(new, self._common)
         if errors:
             raise Invalid(errors)
         password_hash = await self._hasher.hash(new)
