@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-
-from collections.abc import Callable
 
 from todostack.domain import FieldError
 from todostack.domain.lists import list_name_errors
