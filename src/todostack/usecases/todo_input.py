@@ -7,7 +7,7 @@ the order of the fields, into one ``Invalid`` (one 422 answer naming every offen
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import TypeVar
 
 from todostack.domain import FieldError, Invalid
@@ -25,7 +25,7 @@ from todostack.domain.todos import (
 from todostack.usecases.commands import UNSET, Maybe, NewTodo, TodoChanges
 from todostack.usecases.queries import LIMIT_MAX, TodoFilter
 
-__all__ = ["as_changes", "valid_changes", "valid_filter", "valid_todo"]
+__all__ = ["as_changes", "set_fields", "valid_changes", "valid_filter", "valid_todo"]
 
 T = TypeVar("T")
 
@@ -80,6 +80,11 @@ def as_changes(cmd: NewTodo) -> TodoChanges:
         tags=cmd.tags,
         order=UNSET if cmd.order is None else cmd.order,
     )
+
+
+def set_fields(changes: TodoChanges) -> dict[str, object]:
+    """The fields ``changes`` sets, by name: what ``Todo.revised`` takes."""
+    return {f.name: value for f in fields(changes) if (value := getattr(changes, f.name)) is not UNSET}
 
 
 def valid_filter(todo_filter: TodoFilter, limit: int) -> TodoFilter:

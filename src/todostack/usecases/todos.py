@@ -12,7 +12,7 @@ from todostack.usecases.lists import get_list
 from todostack.usecases.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
 from todostack.usecases.queries import Cursor, CursorCodec, Page, SortField, TodoFilter, TodoQuery, sort_key
 from todostack.usecases.quotas import Quotas, check_todos
-from todostack.usecases.todo_input import as_changes, valid_changes, valid_filter, valid_todo
+from todostack.usecases.todo_input import as_changes, set_fields, valid_changes, valid_filter, valid_todo
 
 __all__ = ["TodoService"]
 
@@ -139,10 +139,11 @@ class TodoService:
         After a few such races it takes the row lock instead, so a busy todo is never refused.
         """
         normalized = valid_changes(changes)
+        fields = set_fields(normalized)
         for _ in range(_OPTIMISTIC_TRIES):
             async with self._uow() as uow:
                 current = await self._checked(uow, principal, todo_id, normalized, expected)
-            updated = self._changed(current, normalized)
+            updated = current.revised(self._clock(), **fields)
             if updated is None:
                 return current
             async with self._uow(write=True, autocommit=True) as uow:
@@ -152,7 +153,7 @@ class TodoService:
                 return updated
         async with self._uow(write=True) as uow:
             current = await self._checked(uow, principal, todo_id, normalized, expected, for_update=True)
-            updated = self._changed(current, normalized)
+            updated = current.revised(self._clock(), **fields)
             if updated is None:
                 return current
             await uow.todos.update(updated)
@@ -175,22 +176,6 @@ class TodoService:
         if changes.list_id is not UNSET and changes.list_id != current.list_id:
             await get_list(uow, principal, changes.list_id)
         return current
-
-    def _changed(self, current: Todo, changes: TodoChanges) -> Todo | None:
-        """``current`` with the (normalized) changes and its next version; None if nothing changes."""
-        given: dict[str, object] = {
-            "title": changes.title,
-            "list_id": changes.list_id,
-            "notes": changes.notes,
-            "completed": changes.completed,
-            "priority": changes.priority,
-            "tags": changes.tags,
-            "order": changes.order,
-        }
-        fields = {name: value for name, value in given.items() if value is not UNSET}
-        if changes.due is not UNSET:
-            fields["due"] = changes.due  # normalized by update()
-        return current.revised(self._clock(), **fields)
 
     async def replace(self, principal: Principal, todo_id: str, cmd: NewTodo, expected: VersionCheck = None) -> Todo:
         """Replace every writable field (PUT). A missing ``list_id`` keeps the current list."""
