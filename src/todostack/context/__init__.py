@@ -3,7 +3,9 @@
 One ``RequestContext`` per request, held in a ``contextvars.ContextVar`` so that every layer can
 reach it without passing it through each signature: the HTTP layer creates it, the auth middleware
 puts the principal in it, the adapters read the remaining budget from it and hand that to the
-database. It imports nothing of the project, so any layer may import it.
+database. It imports nothing of the project but the eBPF probes, so any layer may import it.
+``request.py`` holds ``RequestContext``, ``cancelled.py`` the causes and the exceptions below;
+this module, which context is the current one.
 
 What it carries:
 
@@ -13,7 +15,7 @@ What it carries:
 * ``after(fn)``: a cleanup that runs exactly once, in its own task, when the request ends or is
   cancelled (``context.AfterFunc``); its ``stop()`` says whether it prevented the call.
 
-Exceptions raised here (both are ``Exception``, unlike ``asyncio.CancelledError``)::
+Exceptions raised here (all are ``Exception``, unlike ``asyncio.CancelledError``)::
 
     Cancelled             the work stopped for a recorded cause
     ├── DeadlineExceeded  the budget ran out before (or while) the work could be done
