@@ -97,11 +97,11 @@ async def test_patch_that_changes_nothing_keeps_the_version(world: World, alice:
 
 async def test_reopen_clears_completed_at_and_complete_keeps_first_time(world: World, alice: Principal) -> None:
     todo = (await world.todos.create(alice, NewTodo(title="t"))).value
-    done = await world.todos.complete(alice, todo.id)
+    done = await world.todos.update(alice, todo.id, TodoChanges(completed=True))
     world.clock.advance(60)
     again = await world.todos.update(alice, todo.id, TodoChanges(completed=True, title="t2"))
     assert again.completed_at == done.completed_at == T0
-    reopened = await world.todos.reopen(alice, todo.id)
+    reopened = await world.todos.update(alice, todo.id, TodoChanges(completed=False))
     assert (reopened.completed, reopened.completed_at) == (False, None)
 
 
@@ -192,14 +192,14 @@ async def test_other_users_todos_are_not_found(world: World, alice: Principal, b
         world.todos.get(bob, todo.id),
         world.todos.update(bob, todo.id, TodoChanges(title="mine")),
         world.todos.delete(bob, todo.id),
-        world.todos.move(bob, todo.id, (await world.lists.all(bob))[0].id),
+        world.todos.update(bob, todo.id, TodoChanges(list_id=(await world.lists.all(bob))[0].id)),
     ]
     for attempt in attempts:
         with pytest.raises(NotFound):
             await attempt
     bobs_list = (await world.lists.all(bob))[0]
     with pytest.raises(NotFound):
-        await world.todos.move(alice, todo.id, bobs_list.id)
+        await world.todos.update(alice, todo.id, TodoChanges(list_id=bobs_list.id))
     with pytest.raises(NotFound):
         await world.todos.create(alice, NewTodo(title="x", list_id=bobs_list.id))
     assert (await world.todos.get(alice, todo.id)).title == "secret"
@@ -208,7 +208,7 @@ async def test_other_users_todos_are_not_found(world: World, alice: Principal, b
 async def test_move_between_own_lists(world: World, alice: Principal) -> None:
     work = (await world.lists.create(alice, NewList("Work"))).value
     todo = (await world.todos.create(alice, NewTodo(title="t"))).value
-    moved = await world.todos.move(alice, todo.id, work.id)
+    moved = await world.todos.update(alice, todo.id, TodoChanges(list_id=work.id))
     assert moved.list_id == work.id
     page = await world.todos.search(alice, TodoFilter(list_id=work.id))
     assert [t.id for t in page.items] == [todo.id]

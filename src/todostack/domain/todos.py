@@ -8,8 +8,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar, dataclass_transform
 
-from todostack.domain.errors import FieldError, PreconditionFailed
-from todostack.domain.text import check_text
+from todostack.domain.errors import FieldError
+from todostack.domain.text import text_errors
+from todostack.domain.versions import check_version
 
 __all__ = [
     "NOTES_MAX",
@@ -19,11 +20,14 @@ __all__ = [
     "TITLE_MAX",
     "Priority",
     "Todo",
+    "due_errors",
     "normalize_due",
     "normalize_tags",
     "normalize_title",
-    "validate_notes",
-    "validate_order",
+    "notes_errors",
+    "order_errors",
+    "tags_errors",
+    "title_errors",
 ]
 
 TITLE_MAX = 500
@@ -86,6 +90,40 @@ class Todo:
     updated_at: datetime
     version: int = 1
 
+    @classmethod
+    def new(
+        cls,
+        *,
+        id: str,
+        owner_id: str,
+        list_id: str,
+        title: str,
+        notes: str,
+        completed: bool,
+        due: datetime | None,
+        priority: Priority,
+        tags: tuple[str, ...],
+        order: int,
+        now: datetime,
+    ) -> Todo:
+        """A todo as first written, at version 1: created ``now``, and completed ``now`` if it
+        starts completed."""
+        return cls(
+            id=id,
+            owner_id=owner_id,
+            list_id=list_id,
+            title=title,
+            notes=notes,
+            completed=completed,
+            completed_at=_completion_time(completed, None, now),
+            due=due,
+            priority=priority,
+            tags=tags,
+            order=order,
+            created_at=now,
+            updated_at=now,
+        )
+
     def check_version(self, expected: Collection[int] | None) -> None:
         """Refuse a change made against another version than this one (If-Match)."""
         check_version(self.version, expected)
@@ -94,13 +132,13 @@ class Todo:
         """This todo with ``changes`` applied, stamped ``now`` and one version on; None when
         nothing would change. A todo completed again keeps the time it was first completed."""
         completed = changes.get("completed", self.completed)
-        candidate = replace(self, **changes, completed_at=completion_time(completed, self, now))
+        candidate = replace(self, **changes, completed_at=_completion_time(completed, self, now))
         if candidate == self:
             return None
         return replace(candidate, updated_at=now, version=self.version + 1)
 
 
-def completion_time(completed: bool, before: Todo | None, now: datetime) -> datetime | None:
+def _completion_time(completed: bool, before: Todo | None, now: datetime) -> datetime | None:
     """When a todo that is (or is becoming) ``completed`` was completed."""
     if not completed:
         return None
@@ -109,50 +147,50 @@ def completion_time(completed: bool, before: Todo | None, now: datetime) -> date
     return now
 
 
-def check_version(current: int, expected: Collection[int] | None) -> None:
-    if expected is not None and current not in expected:
-        raise PreconditionFailed("the resource was changed since you read it", current)
+# Each rule below answers what is wrong with a value (normalized first where a normalizer
+# exists): an empty list when nothing is. The use cases gather them into one ``Invalid``.
 
 
-def normalize_title(raw: str, errors: list[FieldError]) -> str:
-    title = raw.strip()
+def normalize_title(raw: str) -> str:
+    return raw.strip()
+
+
+def title_errors(title: str) -> list[FieldError]:
+    errors: list[FieldError] = []
     if not 1 <= len(title) <= TITLE_MAX:
         errors.append(FieldError("title", f"must be 1 to {TITLE_MAX} characters after trimming"))
-    check_text("title", title, errors)
-    return title
+    return errors + text_errors("title", title)
 
 
-def validate_notes(notes: str, errors: list[FieldError]) -> None:
+def notes_errors(notes: str) -> list[FieldError]:
+    errors: list[FieldError] = []
     if len(notes) > NOTES_MAX:
         errors.append(FieldError("notes", f"must be at most {NOTES_MAX} characters"))
-    check_text("notes", notes, errors)
+    return errors + text_errors("notes", notes)
 
 
-def normalize_tags(raw: list[str] | tuple[str, ...], errors: list[FieldError]) -> tuple[str, ...]:
+def normalize_tags(raw: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """Trim tags and drop duplicates, keeping the first occurrence's position."""
-    seen: dict[str, None] = {}
-    for tag in raw:
-        t = tag.strip()
-        if not 1 <= len(t) <= TAG_MAX or "\x00" in t:
-            errors.append(FieldError("tags", f"each tag must be 1 to {TAG_MAX} characters, none of them NUL"))
-            return ()
-        seen.setdefault(t, None)
-    if len(seen) > TAGS_MAX:
-        errors.append(FieldError("tags", f"at most {TAGS_MAX} tags"))
-    return tuple(seen)
+    return tuple(dict.fromkeys(tag.strip() for tag in raw))
 
 
-def validate_order(order: int, errors: list[FieldError]) -> None:
+def tags_errors(tags: tuple[str, ...]) -> list[FieldError]:
+    if any(not 1 <= len(tag) <= TAG_MAX or "\x00" in tag for tag in tags):
+        return [FieldError("tags", f"each tag must be 1 to {TAG_MAX} characters, none of them NUL")]
+    if len(tags) > TAGS_MAX:
+        return [FieldError("tags", f"at most {TAGS_MAX} tags")]
+    return []
+
+
+def order_errors(order: int) -> list[FieldError]:
     if not -ORDER_MAX <= order <= ORDER_MAX:
-        errors.append(FieldError("order", f"must be between {-ORDER_MAX} and {ORDER_MAX}"))
+        return [FieldError("order", f"must be between {-ORDER_MAX} and {ORDER_MAX}")]
+    return []
 
 
-def normalize_due(due: datetime | None, errors: list[FieldError], field: str = "due") -> datetime | None:
-    """Every due date in UTC; a date-time without an offset is taken as UTC.
-
-    A valid RFC 3339 date-time at the calendar's edge (``0001-01-01T00:00:00+14:00``) has no UTC
-    instant in years 1-9999: that is the client's mistake, said under ``field``.
-    """
+def normalize_due(due: datetime | None) -> datetime | None:
+    """Every due date in UTC; a date-time without an offset is taken as UTC. None for a
+    date-time with no UTC instant (``due_errors`` names it)."""
     if due is None:
         return None
     if due.tzinfo is None:
@@ -160,5 +198,12 @@ def normalize_due(due: datetime | None, errors: list[FieldError], field: str = "
     try:
         return due.astimezone(UTC)
     except OverflowError:
-        errors.append(FieldError(field, "must fall within the years 0001-9999 once converted to UTC"))
         return None
+
+
+def due_errors(due: datetime | None, field: str = "due") -> list[FieldError]:
+    """A valid RFC 3339 date-time at the calendar's edge (``0001-01-01T00:00:00+14:00``) has no UTC
+    instant in years 1-9999: that is the client's mistake, said under ``field``."""
+    if due is not None and normalize_due(due) is None:
+        return [FieldError(field, "must fall within the years 0001-9999 once converted to UTC")]
+    return []

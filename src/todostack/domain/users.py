@@ -9,16 +9,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from todostack.domain.errors import FieldError
-from todostack.domain.text import check_text
+from todostack.domain.text import text_errors
 
 __all__ = [
     "PASSWORD_MAX",
     "PASSWORD_MIN",
     "Principal",
     "User",
+    "email_errors",
     "normalize_email",
     "normalize_password",
-    "validate_password",
+    "password_errors",
 ]
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
@@ -42,11 +43,15 @@ class Principal:
     user_id: str
 
 
-def normalize_email(raw: str, errors: list[FieldError]) -> str:
-    email = raw.strip().lower()
+def normalize_email(raw: str) -> str:
+    return raw.strip().lower()
+
+
+def email_errors(email: str) -> list[FieldError]:
+    """What is wrong with a (normalized) email address; empty when nothing is."""
     if not _EMAIL.match(email) or len(email) > 320 or "\x00" in email:
-        errors.append(FieldError("email", "must be an email address like name@example.com"))
-    return email
+        return [FieldError("email", "must be an email address like name@example.com")]
+    return []
 
 
 def normalize_password(password: str) -> str:
@@ -60,21 +65,21 @@ def _repeats_a_short_unit(text: str) -> bool:
     return any(len(text) % n == 0 and text == text[:n] * (len(text) // n) for n in range(1, 5))
 
 
-def validate_password(password: str, errors: list[FieldError], common: Container[str] = frozenset()) -> None:
-    """A new password (already normalised): long enough, not a well-known one, no NUL.
+def password_errors(password: str, common: Container[str] = frozenset()) -> list[FieldError]:
+    """What is wrong with a new password (already normalised): too short or too long, a well-known
+    one, NUL in it; empty when nothing is.
 
     ``common`` holds well-known passwords in lower case; a password that is one of them, or one
     of them written twice, is refused whatever its case.
     """
-    check_text("password", password, errors)
+    errors = text_errors("password", password)
     if len(password) < PASSWORD_MIN:
-        errors.append(
-            FieldError("password", f"must be at least {PASSWORD_MIN} characters (counted after Unicode normalisation)")
-        )
-        return
+        return [
+            *errors,
+            FieldError("password", f"must be at least {PASSWORD_MIN} characters (counted after Unicode normalisation)"),
+        ]
     if len(password) > PASSWORD_MAX:
-        errors.append(FieldError("password", f"must be at most {PASSWORD_MAX} characters"))
-        return
+        return [*errors, FieldError("password", f"must be at most {PASSWORD_MAX} characters")]
     folded = password.casefold()
     half = len(folded) // 2
     if folded in common or (folded[:half] == folded[half:] and folded[:half] in common):
@@ -87,3 +92,4 @@ def validate_password(password: str, errors: list[FieldError], common: Container
         )
     elif _repeats_a_short_unit(folded) or not folded.strip():
         errors.append(FieldError("password", "is a few characters repeated, which attackers try first; choose another"))
+    return errors

@@ -9,24 +9,17 @@ within that many seconds.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 from collections.abc import Callable, Container
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from todostack.domain import (
-    AuthenticationFailed,
-    FieldError,
-    Forbidden,
-    Invalid,
-    Principal,
-    TodoList,
-    User,
-)
-from todostack.domain.users import normalize_email, normalize_password, validate_password
+from todostack.domain import AuthenticationFailed, Forbidden, Invalid, Principal, TodoList, User
+from todostack.domain.lists import DEFAULT_LIST_NAME
+from todostack.domain.users import email_errors, normalize_email, normalize_password, password_errors
 from todostack.usecases.idempotency import Created, fingerprint, run_idempotent
+from todostack.usecases.passwords import PasswordCheck
 from todostack.usecases.ports import (
     Clock,
     IdGenerator,
@@ -38,12 +31,10 @@ from todostack.usecases.ports import (
 )
 from todostack.usecases.signin_throttle import SignInThrottle
 
-__all__ = ["ANONYMOUS_SCOPE", "DEFAULT_LIST_NAME", "AuthService", "IssuedToken"]
+__all__ = ["ANONYMOUS_SCOPE", "AuthService", "IssuedToken"]
 
-DEFAULT_LIST_NAME = "Inbox"
 # Idempotency keys sent without credentials (registration) share one scope.
 ANONYMOUS_SCOPE = ""
-_WRONG = "wrong email or password"
 _MAX_REMEMBERED_SESSIONS = 100_000
 
 
@@ -87,32 +78,24 @@ class AuthService:
     ) -> None:
         self._uow = uow
         self._hasher = hasher
+        self._passwords = PasswordCheck(uow, hasher, throttle)
         self._tokens = tokens
         self._clock = clock
         self._ids = ids
         self._ttl = token_ttl
-        self._throttle = throttle
         self._common = common_passwords
         self._check_every = session_check_seconds
         self._session_ids = session_ids
         self._monotonic = monotonic
         self._seen: dict[str, _Seen] = {}
         self._next_prune: datetime | None = None
-        # Verifying a password for an unknown email still costs one hash, so response time
-        # does not tell which emails are registered.
-        self._dummy_hash: str | None = None
-
-    def _new_password(self, password: str, errors: list[FieldError]) -> str:
-        password = normalize_password(password)
-        validate_password(password, errors, self._common)
-        return password
 
     async def register(self, email: str, password: str, idempotency_key: str | None = None) -> Created[User]:
         """Create an account. A taken email gets the same answer as a new one (an account that
         is never stored), so registering tells nobody who has an account here."""
-        errors: list[FieldError] = []
-        email = normalize_email(email, errors)
-        password = self._new_password(password, errors)
+        email = normalize_email(email)
+        password = normalize_password(password)
+        errors = email_errors(email) + password_errors(password, self._common)
         if errors:
             raise Invalid(errors)
         password_hash = await self._hasher.hash(password)
@@ -146,41 +129,9 @@ class AuthService:
                 exists=exists,
             )
 
-    async def _check_password(self, email: str, password: str, address: str | None) -> User:
-        """The user whose password this is, throttled before any hashing."""
-        admission = None if self._throttle is None else await self._throttle.admit(address, email)
-        try:
-            user = await self._verify(email, password)
-        except AuthenticationFailed:
-            raise
-        except BaseException:
-            if admission is not None and self._throttle is not None:
-                await asyncio.shield(self._throttle.abandoned(admission))
-            raise
-        if admission is not None and self._throttle is not None:
-            await self._throttle.succeeded(admission)
-        return user
-
-    async def _verify(self, email: str, password: str) -> User:
-        async with self._uow() as uow:
-            user = await uow.users.get_by_email(email)
-        if user is None:
-            if self._dummy_hash is None:
-                self._dummy_hash = await self._hasher.hash("not-a-real-password")
-            await self._hasher.verify(self._dummy_hash, password)
-            raise AuthenticationFailed(_WRONG)
-        normalized = normalize_password(password)
-        ok = await self._hasher.verify(user.password_hash, normalized)
-        if not ok and normalized != password:
-            # Accounts made before passwords were normalised hashed them as typed.
-            ok = await self._hasher.verify(user.password_hash, password)
-        if not ok:
-            raise AuthenticationFailed(_WRONG)
-        return user
-
     async def authenticate(self, email: str, password: str, address: str | None = None) -> IssuedToken:
         """Sign in: a new session and its token. ``address`` is the client's, for throttling."""
-        user = await self._check_password(email.strip().lower(), password, address)
+        user = await self._passwords.owner(email.strip().lower(), password, address)
         return await self._open_session(user.id)
 
     async def _open_session(self, user_id: str) -> IssuedToken:
@@ -255,12 +206,12 @@ class AuthService:
         session, and open a new one for the caller."""
         user = await self.current_user(principal)
         try:
-            await self._check_password(user.email, current, address)
+            await self._passwords.owner(user.email, current, address)
         except AuthenticationFailed:
             # The caller is signed in: a 401 would read as "signed out".
             raise Forbidden("current_password is not the current password") from None
-        errors: list[FieldError] = []
-        new = self._new_password(new, errors)
+        new = normalize_password(new)
+        errors = password_errors(new, self._common)
         if errors:
             raise Invalid(errors)
         password_hash = await self._hasher.hash(new)

@@ -13,7 +13,7 @@ from todostack.domain import (
     Principal,
     TodoList,
 )
-from todostack.domain.lists import normalize_list_name
+from todostack.domain.lists import list_name_errors, normalize_list_name
 from todostack.usecases.commands import NewList, VersionCheck
 from todostack.usecases.idempotency import Created, fingerprint, present, run_idempotent
 from todostack.usecases.ports import Clock, IdGenerator, ListPosition, UnitOfWork, UnitOfWorkFactory
@@ -30,6 +30,14 @@ async def get_list(uow: UnitOfWork, principal: Principal, list_id: str, *, for_u
     if found is None:
         raise NotFound(f"list {list_id} not found")
     return found
+
+
+def _valid_name(raw: str) -> str:
+    name = normalize_list_name(raw)
+    errors = list_name_errors(name)
+    if errors:
+        raise Invalid(errors)
+    return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +85,7 @@ class ListService:
         self._cursors = cursors if cursors is not None else CursorCodec.ephemeral()
 
     async def create(self, principal: Principal, cmd: NewList, idempotency_key: str | None = None) -> Created[TodoList]:
-        errors: list[FieldError] = []
-        name = normalize_list_name(cmd.name, errors)
-        if errors:
-            raise Invalid(errors)
+        name = _valid_name(cmd.name)
         now = self._clock()
         async with self._uow(write=True) as uow:
 
@@ -124,16 +129,13 @@ class ListService:
         return ListPage(items, next_cursor)
 
     async def rename(self, principal: Principal, list_id: str, name: str, expected: VersionCheck = None) -> TodoList:
-        errors: list[FieldError] = []
-        name = normalize_list_name(name, errors)
-        if errors:
-            raise Invalid(errors)
+        name = _valid_name(name)
         async with self._uow(write=True) as uow:
             current = await get_list(uow, principal, list_id, for_update=True)
             current.check_version(expected)
-            if current.name == name:
-                return current
             updated = current.renamed(name, self._clock())
+            if updated is None:
+                return current
             await uow.lists.update(updated)
             await uow.commit()
             return updated

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from todostack.domain import Conflict, Principal, Todo, TodoList, User
 from todostack.usecases.commands import NewTodo, TodoChanges
-from todostack.usecases.idempotency import Created
 from todostack.usecases.ports import Clock, UnitOfWorkFactory
 from todostack.usecases.queries import LIMIT_MAX, SortField, TodoFilter
 from todostack.usecases.todos import TodoService
@@ -56,10 +55,10 @@ class TodoBackendService:
                 return todos
             cursor = page.next_cursor
 
-    async def create(self, title: str, completed: bool, order: int | None) -> Created[Todo]:
+    async def create(self, title: str, completed: bool, order: int | None) -> Todo:
         await self._ensure_demo_list()
         cmd = NewTodo(title=title, list_id=DEMO_LIST_ID, completed=completed, order=order)
-        return await self._todos.create(_DEMO, cmd, list_capacity=self._capacity)
+        return await self._todos.create_in_capped_list(_DEMO, cmd, self._capacity)
 
     async def get(self, todo_id: str) -> Todo:
         return await self._todos.get(_DEMO, todo_id)

@@ -1,43 +1,18 @@
-"""Todos: create, read, update, replace, delete, complete, move, reorder, search."""
+"""Todos: create, read, update, replace, delete, reorder, search."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from todostack.domain import (
-    Conflict,
-    FieldError,
-    Invalid,
-    NotFound,
-    Principal,
-    Todo,
-    TodoList,
-)
-from todostack.domain.text import check_text
-from todostack.domain.todos import (
-    completion_time,
-    normalize_due,
-    normalize_tags,
-    normalize_title,
-    validate_notes,
-    validate_order,
-)
-from todostack.usecases.auth import DEFAULT_LIST_NAME
+from todostack.domain import Conflict, FieldError, Invalid, NotFound, Principal, Todo, TodoList
+from todostack.domain.lists import DEFAULT_LIST_NAME
 from todostack.usecases.commands import UNSET, NewTodo, TodoChanges, VersionCheck
 from todostack.usecases.idempotency import Created, fingerprint, present, run_idempotent
 from todostack.usecases.lists import get_list
 from todostack.usecases.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
-from todostack.usecases.queries import (
-    LIMIT_MAX,
-    Cursor,
-    CursorCodec,
-    Page,
-    SortField,
-    TodoFilter,
-    TodoQuery,
-    sort_key,
-)
+from todostack.usecases.queries import Cursor, CursorCodec, Page, SortField, TodoFilter, TodoQuery, sort_key
 from todostack.usecases.quotas import Quotas, check_todos
+from todostack.usecases.todo_input import as_changes, set_fields, valid_changes, valid_filter, valid_todo
 
 __all__ = ["TodoService"]
 
@@ -75,50 +50,14 @@ class TodoService:
         await uow.lists.add(inbox)
         return inbox
 
-    async def create(
-        self,
-        principal: Principal,
-        cmd: NewTodo,
-        idempotency_key: str | None = None,
-        *,
-        list_capacity: int | None = None,
-    ) -> Created[Todo]:
-        """Create a todo; without ``list_id`` it goes to the owner's first list.
-
-        ``list_capacity`` caps how many todos the target list may hold (the public demo list).
-        """
-        errors: list[FieldError] = []
-        title = normalize_title(cmd.title, errors)
-        validate_notes(cmd.notes, errors)
-        tags = normalize_tags(cmd.tags, errors)
-        if cmd.order is not None:
-            validate_order(cmd.order, errors)
-        due = normalize_due(cmd.due, errors)
-        if errors:
-            raise Invalid(errors)
-        now = self._clock()
-        draft = Todo(
-            id=self._ids(),
-            owner_id=principal.user_id,
-            list_id="",  # chosen as it is stored
-            title=title,
-            notes=cmd.notes,
-            completed=cmd.completed,
-            completed_at=completion_time(cmd.completed, None, now),
-            due=due,
-            priority=cmd.priority,
-            tags=tags,
-            order=0,  # chosen as it is stored
-            created_at=now,
-            updated_at=now,
-        )
-        # The demo list has a cap of its own (exact); accounts have a quota on all their todos.
-        quotas = self._quotas if list_capacity is None else Quotas()
-        if idempotency_key is None and list_capacity is None:
+    async def create(self, principal: Principal, cmd: NewTodo, idempotency_key: str | None = None) -> Created[Todo]:
+        """Create a todo; without ``list_id`` it goes to the owner's first list."""
+        draft = self._draft(principal, cmd)
+        if idempotency_key is None:
             # The common case is one statement: no transaction around it (the quota's count is a
             # read before it; see ``check_todos`` for what that means under concurrency).
             async with self._uow(write=True, autocommit=True) as uow:
-                await check_todos(uow, quotas, principal.user_id)
+                await check_todos(uow, self._quotas, principal.user_id)
                 placed = await uow.todos.place(draft, list_id=cmd.list_id, order=cmd.order)
                 await uow.commit()
             if placed is not None:
@@ -129,38 +68,55 @@ class TodoService:
         async with self._uow(write=True) as uow:
 
             async def create() -> Todo:
-                await check_todos(uow, quotas, principal.user_id)
-                if list_capacity is None:
-                    placed = await uow.todos.place(draft, list_id=cmd.list_id, order=cmd.order)
-                    if placed is not None:
-                        return placed
-                # A capped list is locked first: concurrent creates then count one after the
-                # other, each seeing the rows the ones before it committed, so the cap is exact
-                # (without the lock, PostgreSQL's READ COMMITTED let 1,004 into a 1,000 cap).
-                todo_list = await self._target_list(uow, principal, cmd.list_id, lock=list_capacity is not None)
-                if (
-                    list_capacity is not None
-                    and await uow.todos.count_in_list(principal.user_id, todo_list.id) >= list_capacity
-                ):
-                    raise Conflict(f"this list is full ({list_capacity} todos); delete some first")
-                order = cmd.order
-                if order is None:
-                    highest = await uow.todos.max_order(principal.user_id, todo_list.id)
-                    order = 0 if highest is None else highest + 1
-                todo = replace(draft, list_id=todo_list.id, order=order)
-                await uow.todos.add(todo)
-                return todo
+                await check_todos(uow, self._quotas, principal.user_id)
+                placed = await uow.todos.place(draft, list_id=cmd.list_id, order=cmd.order)
+                if placed is not None:
+                    return placed
+                todo_list = await self._target_list(uow, principal, cmd.list_id)
+                return await _append(uow, draft, todo_list, cmd.order)
 
             return await run_idempotent(
                 uow,
                 scope=principal.user_id,
                 key=idempotency_key,
                 digest=fingerprint("todo", cmd),
-                now=now,
+                now=draft.created_at,
                 result_type=Todo,
                 create=create,
                 exists=lambda t: present(uow.todos.get(principal.user_id, t.id)),
             )
+
+    async def create_in_capped_list(self, principal: Principal, cmd: NewTodo, capacity: int) -> Todo:
+        """Create a todo in a list that holds at most ``capacity`` todos (the public demo list),
+        or ``Conflict`` when it is full. The list's cap replaces the account's quota."""
+        draft = self._draft(principal, cmd)
+        async with self._uow(write=True) as uow:
+            # The list is locked first: concurrent creates then count one after the other, each
+            # seeing the rows the ones before it committed, so the cap is exact (without the
+            # lock, PostgreSQL's READ COMMITTED let 1,004 into a 1,000 cap).
+            todo_list = await self._target_list(uow, principal, cmd.list_id, lock=True)
+            if await uow.todos.count_in_list(principal.user_id, todo_list.id) >= capacity:
+                raise Conflict(f"this list is full ({capacity} todos); delete some first")
+            todo = await _append(uow, draft, todo_list, cmd.order)
+            await uow.commit()
+        return todo
+
+    def _draft(self, principal: Principal, cmd: NewTodo) -> Todo:
+        """The todo ``cmd`` asks for, checked; its list and order are chosen as it is stored."""
+        cmd = valid_todo(cmd)
+        return Todo.new(
+            id=self._ids(),
+            owner_id=principal.user_id,
+            list_id="",
+            title=cmd.title,
+            notes=cmd.notes,
+            completed=cmd.completed,
+            due=cmd.due,
+            priority=cmd.priority,
+            tags=cmd.tags,
+            order=0,
+            now=self._clock(),
+        )
 
     async def get(self, principal: Principal, todo_id: str) -> Todo:
         async with self._uow() as uow:
@@ -182,21 +138,12 @@ class TodoService:
         in between makes it read again; with ``expected`` (If-Match) that read answers 412.
         After a few such races it takes the row lock instead, so a busy todo is never refused.
         """
-        errors: list[FieldError] = []
-        title = UNSET if changes.title is UNSET else normalize_title(changes.title, errors)
-        if changes.notes is not UNSET:
-            validate_notes(changes.notes, errors)
-        tags = UNSET if changes.tags is UNSET else normalize_tags(changes.tags, errors)
-        if changes.order is not UNSET:
-            validate_order(changes.order, errors)
-        due = changes.due if changes.due is UNSET else normalize_due(changes.due, errors)
-        if errors:
-            raise Invalid(errors)
-        normalized = replace(changes, title=title, tags=tags, due=due)
+        normalized = valid_changes(changes)
+        fields = set_fields(normalized)
         for _ in range(_OPTIMISTIC_TRIES):
             async with self._uow() as uow:
                 current = await self._checked(uow, principal, todo_id, normalized, expected)
-            updated = self._changed(current, normalized)
+            updated = current.revised(self._clock(), **fields)
             if updated is None:
                 return current
             async with self._uow(write=True, autocommit=True) as uow:
@@ -206,7 +153,7 @@ class TodoService:
                 return updated
         async with self._uow(write=True) as uow:
             current = await self._checked(uow, principal, todo_id, normalized, expected, for_update=True)
-            updated = self._changed(current, normalized)
+            updated = current.revised(self._clock(), **fields)
             if updated is None:
                 return current
             await uow.todos.update(updated)
@@ -230,44 +177,9 @@ class TodoService:
             await get_list(uow, principal, changes.list_id)
         return current
 
-    def _changed(self, current: Todo, changes: TodoChanges) -> Todo | None:
-        """``current`` with the (normalized) changes and its next version; None if nothing changes."""
-        given: dict[str, object] = {
-            "title": changes.title,
-            "list_id": changes.list_id,
-            "notes": changes.notes,
-            "completed": changes.completed,
-            "priority": changes.priority,
-            "tags": changes.tags,
-            "order": changes.order,
-        }
-        fields = {name: value for name, value in given.items() if value is not UNSET}
-        if changes.due is not UNSET:
-            fields["due"] = changes.due  # normalized by update()
-        return current.revised(self._clock(), **fields)
-
     async def replace(self, principal: Principal, todo_id: str, cmd: NewTodo, expected: VersionCheck = None) -> Todo:
         """Replace every writable field (PUT). A missing ``list_id`` keeps the current list."""
-        changes = TodoChanges(
-            title=cmd.title,
-            list_id=UNSET if cmd.list_id is None else cmd.list_id,
-            notes=cmd.notes,
-            completed=cmd.completed,
-            due=cmd.due,
-            priority=cmd.priority,
-            tags=cmd.tags,
-            order=UNSET if cmd.order is None else cmd.order,
-        )
-        return await self.update(principal, todo_id, changes, expected)
-
-    async def complete(self, principal: Principal, todo_id: str, expected: VersionCheck = None) -> Todo:
-        return await self.update(principal, todo_id, TodoChanges(completed=True), expected)
-
-    async def reopen(self, principal: Principal, todo_id: str, expected: VersionCheck = None) -> Todo:
-        return await self.update(principal, todo_id, TodoChanges(completed=False), expected)
-
-    async def move(self, principal: Principal, todo_id: str, list_id: str, expected: VersionCheck = None) -> Todo:
-        return await self.update(principal, todo_id, TodoChanges(list_id=list_id), expected)
+        return await self.update(principal, todo_id, as_changes(cmd), expected)
 
     async def delete(self, principal: Principal, todo_id: str, expected: VersionCheck = None) -> None:
         async with self._uow(write=True) as uow:
@@ -306,18 +218,7 @@ class TodoService:
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page:
-        errors: list[FieldError] = []
-        if not 1 <= limit <= LIMIT_MAX:
-            errors.append(FieldError("limit", f"must be between 1 and {LIMIT_MAX}"))
-        check_text("q", todo_filter.text or "", errors)
-        check_text("tag", todo_filter.tag or "", errors)
-        todo_filter = replace(
-            todo_filter,
-            due_before=normalize_due(todo_filter.due_before, errors, "due_before"),
-            due_after=normalize_due(todo_filter.due_after, errors, "due_after"),
-        )
-        if errors:
-            raise Invalid(errors)
+        todo_filter = valid_filter(todo_filter, limit)
         after = self._cursors.decode(cursor, sort, descending) if cursor else None
         query = TodoQuery(principal.user_id, todo_filter, sort, descending, limit, after)
         async with self._uow() as uow:
@@ -332,3 +233,13 @@ class TodoService:
             last = items[-1]
             next_cursor = self._cursors.encode(Cursor(sort, descending, sort_key(last, sort), last.id))
         return Page(items, next_cursor)
+
+
+async def _append(uow: UnitOfWork, draft: Todo, todo_list: TodoList, order: int | None) -> Todo:
+    """Add ``draft`` to ``todo_list`` at ``order``, or after the list's last todo."""
+    if order is None:
+        highest = await uow.todos.max_order(draft.owner_id, todo_list.id)
+        order = 0 if highest is None else highest + 1
+    todo = replace(draft, list_id=todo_list.id, order=order)
+    await uow.todos.add(todo)
+    return todo

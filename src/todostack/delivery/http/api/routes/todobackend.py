@@ -95,8 +95,7 @@ async def tb_all(request: ApiRequest) -> Annotated[list[TBTodo], Meta(max_length
 @post("/", status_code=201, summary="Add a todo to the demo list", responses=problems(*BODY, 409))
 async def tb_create(request: ApiRequest, data: JSONBody[TBCreate]) -> Response[TBTodo]:
     services = request.services
-    created = await services.todobackend.create(data.title, data.completed, data.order)
-    todo = _out(request, created.value)
+    todo = _out(request, await services.todobackend.create(data.title, data.completed, data.order))
     return Response(todo, status_code=201, headers={"Location": todo.url})
 
 

@@ -1,107 +1,22 @@
-"""The request context: Go's ``context.Context`` for asyncio.
-
-One ``RequestContext`` per request, held in a ``contextvars.ContextVar`` so that every layer can
-reach it without passing it through each signature: the HTTP layer creates it, the auth middleware
-puts the principal in it, the adapters read the remaining budget from it and hand that to the
-database. It imports nothing of the project, so any layer may import it.
-
-What it carries:
-
-* ``request_id``: from ``X-Request-ID`` or generated; echoed in the answer and in every log line.
-* ``deadline``: an absolute ``loop.time()``; ``remaining()`` is what callees ask for.
-* ``cause``: why the work was cancelled, recorded once, first writer wins (``context.Cause``).
-* ``after(fn)``: a cleanup that runs exactly once, in its own task, when the request ends or is
-  cancelled (``context.AfterFunc``); its ``stop()`` says whether it prevented the call.
-
-Exceptions raised here (both are ``Exception``, unlike ``asyncio.CancelledError``)::
-
-    Cancelled             the work stopped for a recorded cause
-    ├── DeadlineExceeded  the budget ran out before (or while) the work could be done
-    ├── Overloaded        the work was refused at once instead of queueing without bound
-    ├── Unavailable       the database is unreachable, refusing, restarting or out of connections
-    └── StorageFull       the database's disk is full: writes cannot be kept, reads still can
-"""
+"""``RequestContext``: one request's deadline, cancellation cause and cleanup hooks."""
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-import enum
 import inspect
 import itertools
 import logging
 from collections.abc import Callable
 from typing import Any
 
+from todostack.context.cancelled import Cancelled, Cause, DeadlineExceeded
 from todostack.ebpf import probes
 
-__all__ = [
-    "Cancelled",
-    "Cause",
-    "DeadlineExceeded",
-    "Overloaded",
-    "RequestContext",
-    "StorageFull",
-    "Unavailable",
-    "current",
-    "remaining",
-    "reset",
-    "use",
-]
+__all__ = ["RequestContext"]
 
 log = logging.getLogger("todostack.context")
 Hook = Callable[[], object]
-
-
-class Cause(enum.StrEnum):
-    DEADLINE_EXCEEDED = "deadline_exceeded"
-    CLIENT_DISCONNECTED = "client_disconnected"
-    SHUTDOWN = "shutdown"
-    OVERLOADED = "overloaded"
-    DATABASE_UNAVAILABLE = "database_unavailable"
-    STORAGE_FULL = "storage_full"
-
-
-class Cancelled(Exception):
-    cause: Cause = Cause.SHUTDOWN
-
-    def __init__(self, detail: str, cause: Cause | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        if cause is not None:
-            self.cause = cause
-
-
-class DeadlineExceeded(Cancelled):
-    cause = Cause.DEADLINE_EXCEEDED
-
-
-class Overloaded(Cancelled):
-    cause = Cause.OVERLOADED
-
-    def __init__(self, detail: str, retry_after_seconds: int = 1) -> None:
-        super().__init__(detail)
-        self.retry_after_seconds = retry_after_seconds
-
-
-class Unavailable(Cancelled):
-    """The database cannot serve now (down, refusing, restarting, no connection slot): retry later."""
-
-    cause = Cause.DATABASE_UNAVAILABLE
-
-    def __init__(self, detail: str, retry_after_seconds: int = 1) -> None:
-        super().__init__(detail)
-        self.retry_after_seconds = retry_after_seconds
-
-
-class StorageFull(Cancelled):
-    """The database's filesystem is full: the write was not kept (it was rolled back)."""
-
-    cause = Cause.STORAGE_FULL
-
-    def __init__(self, detail: str, retry_after_seconds: int = 5) -> None:
-        super().__init__(detail)
-        self.retry_after_seconds = retry_after_seconds
 
 
 class RequestContext:
@@ -242,26 +157,3 @@ def _spawn_hook(fn: Hook, request_id: str) -> None:
     task = asyncio.get_running_loop().create_task(run(), context=contextvars.Context())
     _hook_tasks.add(task)
     task.add_done_callback(_hook_tasks.discard)
-
-
-_current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar("todostack_request", default=None)
-
-
-def current() -> RequestContext | None:
-    """The context of the request being served, if any."""
-    return _current.get()
-
-
-def remaining() -> float | None:
-    """The current request's remaining budget in seconds, ``None`` outside a request."""
-    ctx = _current.get()
-    return None if ctx is None else ctx.remaining()
-
-
-def use(ctx: RequestContext | None) -> contextvars.Token[RequestContext | None]:
-    """Make ``ctx`` current; give the token back to ``reset`` when done."""
-    return _current.set(ctx)
-
-
-def reset(token: contextvars.Token[RequestContext | None]) -> None:
-    _current.reset(token)
