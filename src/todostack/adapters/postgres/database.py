@@ -13,7 +13,7 @@ from todostack import context
 from todostack.adapters.migrations import Migration, check_applied, load_migrations
 from todostack.adapters.postgres.auth_tables import PgAttempts, PgSessions
 from todostack.adapters.postgres.changes import PgChanges
-from todostack.adapters.postgres.deadlines import TimedConnection, statement_timeout
+from todostack.adapters.postgres.deadlines import TimedConnection, postgres_timer, statement_timeout
 from todostack.adapters.postgres.feed import sequence
 from todostack.adapters.postgres.pool import Connection, ConnectionPool
 from todostack.adapters.postgres.repositories import (
@@ -27,8 +27,9 @@ from todostack.adapters.storage import StatementObserver
 from todostack.adapters.waiting import bounded_wait
 from todostack.context import DeadlineExceeded
 from todostack.domain import TodoError
+from todostack.observability.db_spans import Database
 from todostack.observability.process import PoolState
-from todostack.observability.tracing import Database
+from todostack.observability.tracing import Tracing
 
 __all__ = ["PostgresDatabase", "PostgresUnitOfWork", "migrate_postgres", "pending_postgres_migrations"]
 
@@ -54,6 +55,7 @@ class PostgresDatabase:
         acquire_timeout: float = 1.0,
         url: str = "",
         observe: StatementObserver | None = None,
+        tracing: Tracing | None = None,
         transaction_cap_ms: int | None = None,
     ) -> None:
         self._pool = pool
@@ -62,8 +64,8 @@ class PostgresDatabase:
         # of once per connection (see ``connect``).
         self.transaction_cap_ms = transaction_cap_ms
         parts = urlsplit(url)
-        self.db = Database("postgresql", parts.path.lstrip("/"), parts.hostname, parts.port or 5432)
-        self.observe = observe  # statement durations
+        db = Database("postgresql", parts.path.lstrip("/"), parts.hostname, parts.port or 5432)
+        self.timer = postgres_timer(db, observe, tracing)  # every statement: metrics, probes, spans
 
     def pool_state(self) -> PoolState:
         pool = self._pool
@@ -80,6 +82,7 @@ class PostgresDatabase:
         statement_timeout: float | None = None,
         max_idle_seconds: float = 300.0,
         observe: StatementObserver | None = None,
+        tracing: Tracing | None = None,
         prepared_statements: bool = True,
     ) -> PostgresDatabase:
         """``statement_timeout`` caps every statement on the server, deadline or not (seconds).
@@ -120,6 +123,7 @@ class PostgresDatabase:
             acquire_timeout=acquire_timeout,
             url=url,
             observe=observe,
+            tracing=tracing,
             transaction_cap_ms=None if prepared_statements else cap_ms,
         )
 
@@ -219,7 +223,7 @@ class PostgresUnitOfWork:
             if is_unavailable(exc):
                 raise unavailable(exc) from exc
             raise
-        self.connection = conn = TimedConnection(self._conn, self._db.db, self._db.observe)
+        self.connection = conn = TimedConnection(self._conn, self._db.timer)
         self.users = PgUsers(conn)
         self.lists = PgLists(conn)
         self.todos = PgTodos(conn)

@@ -24,10 +24,12 @@ from todostack.adapters.sqlite.repositories import (
     SqliteUsers,
 )
 from todostack.adapters.sqlite.statements import ObservedConnection
+from todostack.adapters.statements import StatementTimer
 from todostack.adapters.storage import StatementObserver
 from todostack.adapters.waiting import bounded_wait
 from todostack.context import StorageFull
-from todostack.observability.tracing import Database
+from todostack.observability.db_spans import Database
+from todostack.observability.tracing import Tracing
 
 __all__ = ["SqliteDatabase", "migrate_sqlite", "sqlite_path"]
 
@@ -78,10 +80,10 @@ class SqliteDatabase:
         acquire_timeout: float = 1.0,
         path: str = ":memory:",
         observe: StatementObserver | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self._path = path
-        self.db = Database("sqlite", path)
-        self.observe = observe  # statement durations
+        self.timer = StatementTimer(Database("sqlite", path), observe, tracing)  # metrics, probes, spans
         self._idle: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         for conn in connections:
             self._idle.put_nowait(conn)
@@ -93,7 +95,13 @@ class SqliteDatabase:
 
     @classmethod
     async def connect(
-        cls, url: str, *, size: int = 4, acquire_timeout: float = 1.0, observe: StatementObserver | None = None
+        cls,
+        url: str,
+        *,
+        size: int = 4,
+        acquire_timeout: float = 1.0,
+        observe: StatementObserver | None = None,
+        tracing: Tracing | None = None,
     ) -> SqliteDatabase:
         path = sqlite_path(url)
         in_memory = path == ":memory:"
@@ -110,7 +118,7 @@ class SqliteDatabase:
             # Nobody else can see this database: migrate it on its only connection.
             for migration in load_migrations("sqlite"):
                 await connections[0].executescript(migration.sql)
-        return cls(connections, acquire_timeout=acquire_timeout, path=path, observe=observe)
+        return cls(connections, acquire_timeout=acquire_timeout, path=path, observe=observe, tracing=tracing)
 
     def __call__(self, *, write: bool = False, autocommit: bool = False) -> SqliteUnitOfWork:
         return SqliteUnitOfWork(self, write=write, autocommit=write and autocommit)
@@ -232,7 +240,7 @@ class SqliteUnitOfWork:
         ctx = context.current()
         if ctx is not None:
             self._stop_interrupt = ctx.after(self._interrupt)
-        observed = ObservedConnection(conn, self._db.db, self._db.observe)
+        observed = ObservedConnection(conn, self._db.timer)
         self.users = SqliteUsers(observed)
         self.lists = SqliteLists(observed)
         self.todos = SqliteTodos(observed)
