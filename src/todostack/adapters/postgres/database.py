@@ -16,12 +16,8 @@ from todostack.adapters.postgres.changes import PgChanges
 from todostack.adapters.postgres.deadlines import TimedConnection, postgres_timer, statement_timeout
 from todostack.adapters.postgres.feed import sequence
 from todostack.adapters.postgres.pool import Connection, ConnectionPool
-from todostack.adapters.postgres.repositories import (
-    PgIdempotency,
-    PgLists,
-    PgTodos,
-    PgUsers,
-)
+from todostack.adapters.postgres.repositories import PgIdempotency, PgLists, PgUsers
+from todostack.adapters.postgres.todos import PgTodos
 from todostack.adapters.postgres.unavailable import is_unavailable, keep_alive, unavailable
 from todostack.adapters.storage import StatementObserver
 from todostack.adapters.waiting import bounded_wait

@@ -17,13 +17,9 @@ from todostack import context
 from todostack.adapters.migrations import Migration, check_applied, load_migrations
 from todostack.adapters.sqlite.auth_tables import SqliteAttempts, SqliteSessions
 from todostack.adapters.sqlite.changes import SqliteChanges
-from todostack.adapters.sqlite.repositories import (
-    SqliteIdempotency,
-    SqliteLists,
-    SqliteTodos,
-    SqliteUsers,
-)
+from todostack.adapters.sqlite.repositories import SqliteIdempotency, SqliteLists, SqliteUsers
 from todostack.adapters.sqlite.statements import ObservedConnection
+from todostack.adapters.sqlite.todos import SqliteTodos
 from todostack.adapters.statements import StatementTimer
 from todostack.adapters.storage import StatementObserver
 from todostack.adapters.waiting import bounded_wait
