@@ -2,7 +2,7 @@
 
 The budget goes to asyncpg as the statement's driver timeout: when it runs out, asyncpg sends
 PostgreSQL a cancel request, so the server stops working on the abandoned query. Write
-transactions also carry it as ``SET LOCAL statement_timeout`` (see ``database.py``). A task
+transactions also carry it as ``SET LOCAL statement_timeout`` (see ``unit_of_work.py``). A task
 cancelled for any other cause (client gone, shutdown) is cancelled on the server the same way.
 """
 
