@@ -41,14 +41,15 @@ class StatementTimer:
         # starts, inside the probes, so a statement refused for want of time is still counted.
         self.timeout = timeout
 
-    async def run(self, call: Callable[..., Awaitable[T]], sql: str, args: Any) -> T:
+    async def run(self, call: Callable[..., Awaitable[T]], sql: str, args: tuple[Any, ...]) -> T:
         """``await call(sql, *args)`` (``timeout=`` added when the driver takes one), with the
         probes, the observer and the span around it."""
         system = self.system
         probes.db_start(system, sql)
         started = time.perf_counter()
         try:
-            tracer = None if self.tracing is None else self.tracing.recording_tracer()
+            tracing = self.tracing  # off (no tracer): two comparisons, no call
+            tracer = tracing.recording_tracer() if tracing is not None and tracing.tracer is not None else None
             if self.timeout is not None:
                 if tracer is None:
                     return await call(sql, *args, timeout=self.timeout())

@@ -108,7 +108,7 @@ class RequestScopeMiddleware:
         tracing: Tracing | None = None,
     ) -> None:
         self.app = app
-        # A holder with no tracer when none is given: one comparison per request, as when off.
+        # A holder with no tracer when none is given: tracing off.
         self.tracing = tracing if tracing is not None else Tracing()
         # Long-lived streams: no deadline, not in flight, a limit of their own (``Lifecycle``).
         self.stream_paths = stream_paths
@@ -154,7 +154,8 @@ class RequestScopeMiddleware:
             compression=self.compression,
         )
         span = None
-        if scope["path"] not in UNTIMED_PATHS:  # probes and scrapes are not traced
+        # Tracing off: one comparison. Probes and scrapes are not traced.
+        if self.tracing.tracer is not None and scope["path"] not in UNTIMED_PATHS:
             span = start_server_span(
                 self.tracing, method, scope["path"], scope["headers"], scope.get("scheme", "http"), scope.get("server")
             )
