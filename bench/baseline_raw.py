@@ -23,12 +23,12 @@ from urllib.parse import parse_qsl
 import asyncpg
 import msgspec
 
-from todostack.adapters.postgres.repositories import _OLDEST_LIST, _OWN_LIST
-from todostack.adapters.sql import TODO_COLUMNS
+from todostack.adapters.postgres.todos import PLACE_IN_LIST, PLACE_IN_OLDEST_LIST, TODO_BY_ID, search_statement
 from todostack.adapters.tokens import HmacTokenCodec
+from todostack.usecases.queries import SortField, TodoFilter, TodoQuery
 
-_GET = f"SELECT {TODO_COLUMNS} FROM todos WHERE id = $1 AND owner_id = $2"
-_LIST = f"SELECT {TODO_COLUMNS} FROM todos WHERE owner_id = $1 AND list_id = $2 ORDER BY position ASC, id ASC LIMIT $3"
+# The first page of a list in its own order: owner $1, list $2, the limit (plus one) $3.
+_LIST, _ = search_statement(TodoQuery("", TodoFilter(list_id=""), SortField.ORDER, False, 0, None))
 _PREFIX = "/api/v1/todos"
 _PRIORITY = ("none", "low", "medium", "high")
 _RANK = {name: rank for rank, name in enumerate(_PRIORITY)}
@@ -115,9 +115,9 @@ async def _create(conn: Any, owner: str, body: bytes) -> bytes:
         1,
     )
     if list_id is None:
-        r = await conn.fetchrow(_OLDEST_LIST, *values)
+        r = await conn.fetchrow(PLACE_IN_OLDEST_LIST, *values)
     else:
-        r = await conn.fetchrow(_OWN_LIST, *values[:2], list_id, *values[2:])
+        r = await conn.fetchrow(PLACE_IN_LIST, *values[:2], list_id, *values[2:])
     todo = {
         "id": values[0],
         "list_id": r[0],
@@ -167,7 +167,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             await _respond(send, 200, _encode({"items": items, "next": nxt}))
         elif path.startswith(_PREFIX + "/"):
             try:
-                r = await conn.fetchrow(_GET, path[len(_PREFIX) + 1 :], owner)
+                r = await conn.fetchrow(TODO_BY_ID, path[len(_PREFIX) + 1 :], owner)
             except asyncpg.DataError:
                 r = None
             await _respond(send, 404, _NOT_FOUND) if r is None else await _respond(send, 200, _encode(_out(r)))

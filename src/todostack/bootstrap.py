@@ -43,7 +43,8 @@ from todostack.delivery.http.asgi.scope import Budgets
 from todostack.observability.alerts import AlertQueue
 from todostack.observability.metrics import Metrics
 from todostack.observability.otel_metrics import build_metrics
-from todostack.observability.tracing import traced
+from todostack.observability.tracing import Tracing
+from todostack.observability.usecase_spans import traced
 from todostack.profiling.autoprof import Autoprof
 from todostack.runtime import Settings, SettingsError, size_service
 from todostack.runtime.plan import WorkerPlan
@@ -85,7 +86,11 @@ def with_secret_key(settings: Settings) -> Settings:
 
 
 async def open_storage(
-    settings: Settings, pool_size: int | None = None, *, observe: StatementObserver | None = None
+    settings: Settings,
+    pool_size: int | None = None,
+    *,
+    observe: StatementObserver | None = None,
+    tracing: Tracing | None = None,
 ) -> Storage:
     db = settings.database
     rq = settings.requests
@@ -99,11 +104,16 @@ async def open_storage(
             statement_timeout=max(rq.read_timeout_seconds, rq.write_timeout_seconds),
             prepared_statements=db.prepared_statements,
             observe=observe,
+            tracing=tracing,
         )
         return Storage(pg, pg.ping, pg.close, pg.sleep, pg.pool_state, pg.number_changes)
     if db.dialect == "sqlite":
         lite = await SqliteDatabase.connect(
-            db.url, size=min(db.pool_size, 8), acquire_timeout=rq.db_acquire_timeout_seconds, observe=observe
+            db.url,
+            size=min(db.pool_size, 8),
+            acquire_timeout=rq.db_acquire_timeout_seconds,
+            observe=observe,
+            tracing=tracing,
         )
         return Storage(lite, lite.ping, lite.close, lite.sleep)
     mem = InMemoryDatabase()
@@ -133,8 +143,10 @@ async def open_services(
     storage: Storage | None = None,
     clock: Clock = utc_now,
     ids: IdGenerator = new_id,
+    tracing: Tracing | None = None,
 ) -> AsyncIterator[Services]:
     settings = with_secret_key(settings)
+    tracing = tracing if tracing is not None else Tracing()
     store = storage if storage is not None else await open_storage(settings)
     redis = RedisAttempts.from_url(settings.auth.redis_url) if settings.auth.redis_url else None
     try:
@@ -174,13 +186,13 @@ async def open_services(
         # With tracing on, each use case call is a span (a no-op wrapper otherwise).
         async with _feed_running(settings, feed, store):
             yield Services(
-                auth=traced(auth, "auth"),
-                lists=traced(ListService(store.uow, clock, ids, quotas, cursors=cursors), "lists"),
-                todos=traced(todos, "todos"),
+                auth=traced(tracing, auth, "auth"),
+                lists=traced(tracing, ListService(store.uow, clock, ids, quotas, cursors=cursors), "lists"),
+                todos=traced(tracing, todos, "todos"),
                 todobackend=traced(
-                    TodoBackendService(store.uow, todos, clock, settings.todobackend_capacity), "todobackend"
+                    tracing, TodoBackendService(store.uow, todos, clock, settings.todobackend_capacity), "todobackend"
                 ),
-                changes=traced(changes, "changes"),
+                changes=traced(tracing, changes, "changes"),
                 feed=feed,
                 check_ready=store.ping,
                 db_sleep=store.sleep,
@@ -256,6 +268,7 @@ def create_app(
         feed=FeedOptions(settings.feed.heartbeat_seconds, settings.feed.retry_ms, settings.feed.max_streams),
     )
     alerts = AlertQueue(rq.alert_webhook_url)
+    tracing = Tracing()  # this worker's: set up when it starts, off until then (and without OTEL_*)
     lifecycle = Lifecycle(
         max_inflight=config.max_inflight, policy=config.shutdown, max_streams=settings.feed.max_streams
     )
@@ -274,7 +287,9 @@ def create_app(
         if storage is not None:  # the caller's: the caller closes it
             yield storage
             return
-        store = await open_storage(settings, plan.sizing.db_pool_size, observe=metrics.observe_statement)
+        store = await open_storage(
+            settings, plan.sizing.db_pool_size, observe=metrics.observe_statement, tracing=tracing
+        )
         try:
             yield store
         finally:
@@ -288,9 +303,16 @@ def create_app(
         lifecycle,
         autoprof,
         storage=worker_storage,
-        services=lambda store: open_services(settings, storage=store),
+        services=lambda store: open_services(settings, storage=store, tracing=tracing),
         span_exporter=span_exporter,
+        tracing=tracing,
     )
     return create_http_app(
-        config, worker.run, metrics=metrics, alerts=alerts, lifecycle=lifecycle, profiles=autoprof.on_demand
+        config,
+        worker.run,
+        metrics=metrics,
+        alerts=alerts,
+        lifecycle=lifecycle,
+        profiles=autoprof.on_demand,
+        tracing=tracing,
     )

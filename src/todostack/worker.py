@@ -14,7 +14,7 @@ import platform
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import version as package_version
 from typing import Any
 
@@ -29,7 +29,7 @@ from todostack.observability.logs import flush_logs, flush_logs_forever
 from todostack.observability.metrics import Metrics
 from todostack.observability.process import GcWatch, ProcessSampler
 from todostack.observability.scrape import serve_metrics
-from todostack.observability.tracing import set_tracer, setup_tracing
+from todostack.observability.tracing import Tracing, setup_tracing
 from todostack.profiling.autoprof import Autoprof
 from todostack.runtime import Settings
 from todostack.runtime.memory import GuardStep, MemoryGuard, scavenge_forever
@@ -54,12 +54,14 @@ class Worker:
     storage: Callable[[], AbstractAsyncContextManager[Storage]]
     services: Callable[[Storage], AbstractAsyncContextManager[Services]]
     span_exporter: SpanExporter | None = None  # tests: tracing on, spans going there
+    # This worker's tracer, set up when it starts; the app, storage and services were handed it.
+    tracing: Tracing = field(default_factory=Tracing)
 
     @asynccontextmanager
     async def run(self) -> AsyncIterator[Services]:
         """In the worker's event loop (the app's lifespan): start, yield the services, stop."""
         async with AsyncExitStack() as stack:
-            await stack.enter_async_context(_tracing(self.span_exporter))
+            await stack.enter_async_context(_tracing(self.tracing, self.span_exporter))
             await stack.enter_async_context(_otel_metrics(self.metrics))
             gc_watch = stack.enter_context(_gc_watch(self.metrics))
             self._tune_process()
@@ -154,16 +156,16 @@ def _exit_now(code: int) -> None:
 
 
 @asynccontextmanager
-async def _tracing(exporter: SpanExporter | None) -> AsyncIterator[None]:
+async def _tracing(tracing: Tracing, exporter: SpanExporter | None) -> AsyncIterator[None]:
     # After the fork, in the worker: exporters started before a fork do not survive it.
     # Off the event loop: the SDK reads entry points and resource detectors (~0.1 s).
-    provider = await asyncio.to_thread(setup_tracing, os.environ, exporter=exporter)
+    provider = await asyncio.to_thread(setup_tracing, tracing, os.environ, exporter=exporter)
     try:
         yield
     finally:
         if provider is not None:
             provider.shutdown()  # sends what is still batched
-            set_tracer(None)
+            tracing.use(None)
 
 
 @asynccontextmanager

@@ -23,11 +23,12 @@ import asyncpg
 import pytest
 
 from tests.pg import require_postgres, run_sync
-from todostack.adapters.postgres.database import migrate_postgres
-from todostack.adapters.postgres.repositories import PgLists, PgTodos, PgUsers
+from todostack.adapters.postgres.migrate import migrate_postgres
+from todostack.adapters.postgres.repositories import PgLists, PgUsers
+from todostack.adapters.postgres.todos import PgTodos
 from todostack.adapters.sqlite import SqliteDatabase
-from todostack.adapters.sqlite.database import migrate_sqlite
-from todostack.adapters.sqlite.repositories import SqliteTodos
+from todostack.adapters.sqlite.migrate import migrate_sqlite
+from todostack.adapters.sqlite.todos import SqliteTodos
 from todostack.bench.bulk import BulkFacts, bulk_seed
 from todostack.domain import Priority, Todo, TodoList, User
 from todostack.usecases.queries import Cursor, SortField, TodoFilter, TodoQuery, sort_key

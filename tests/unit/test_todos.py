@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.fakes import T0, World
-from todostack.adapters.memory.store import _Todos
+from todostack.adapters.memory.repositories import MemoryTodos
 from todostack.domain import Conflict, Invalid, NotFound, PreconditionFailed, Principal, Priority, Todo
 from todostack.domain.errors import IdempotencyKeyReused
 from todostack.usecases import NewList, NewTodo, TodoChanges, TodoFilter
@@ -129,9 +129,9 @@ class _Rival:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, times: int, *, deletes: bool = False) -> None:
         self.times, self.landed = times, 0
-        original = _Todos.update_if
+        original = MemoryTodos.update_if
 
-        async def racing(repo: _Todos, todo: Todo, *, version: int) -> bool:
+        async def racing(repo: MemoryTodos, todo: Todo, *, version: int) -> bool:
             if self.landed < self.times:
                 self.landed += 1
                 if deletes:
@@ -142,7 +142,7 @@ class _Rival:
                     await repo.update(replace(stored, notes=f"rival {self.landed}", version=stored.version + 1))
             return await original(repo, todo, version=version)
 
-        monkeypatch.setattr(_Todos, "update_if", racing)
+        monkeypatch.setattr(MemoryTodos, "update_if", racing)
 
 
 @pytest.mark.parametrize(

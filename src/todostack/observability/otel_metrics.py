@@ -1,6 +1,6 @@
 """OpenTelemetry metrics over OTLP, beside the Prometheus endpoint (when an endpoint is configured).
 
-Same variables as the traces (see ``tracing``); ``OTEL_METRIC_EXPORT_INTERVAL`` (ms, default
+Same variables as the traces (see ``tracing`` and ``otel_env``); ``OTEL_METRIC_EXPORT_INTERVAL`` (ms, default
 60000) sets how often. Without an OTLP endpoint nothing is set up and recording costs one
 comparison.
 
@@ -39,7 +39,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from todostack import __version__
-from todostack.observability.tracing import otlp_endpoint, otlp_protocol, resource, tracing_disabled
+from todostack.observability.otel_env import otlp_endpoint, otlp_protocol, resource, tracing_disabled
 
 __all__ = ["OtelInstruments", "build_metrics"]
 

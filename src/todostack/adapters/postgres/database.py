@@ -1,43 +1,30 @@
-"""PostgreSQL: a pool per worker process, units of work, readiness and migrations."""
+"""PostgreSQL: a pool per worker process, connecting, readiness; units of work open on it
+(``unit_of_work.py``); migrations: ``migrate.py``."""
 
 from __future__ import annotations
 
-import asyncio
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
 
 from todostack import context
-from todostack.adapters.migrations import Migration, check_applied, load_migrations
-from todostack.adapters.postgres.auth_tables import PgAttempts, PgSessions
-from todostack.adapters.postgres.changes import PgChanges
-from todostack.adapters.postgres.deadlines import TimedConnection, statement_timeout
+from todostack.adapters.postgres.deadlines import postgres_timer
 from todostack.adapters.postgres.feed import sequence
 from todostack.adapters.postgres.pool import Connection, ConnectionPool
-from todostack.adapters.postgres.repositories import (
-    PgIdempotency,
-    PgLists,
-    PgTodos,
-    PgUsers,
-)
 from todostack.adapters.postgres.unavailable import is_unavailable, keep_alive, unavailable
+from todostack.adapters.postgres.unit_of_work import PostgresUnitOfWork
 from todostack.adapters.storage import StatementObserver
 from todostack.adapters.waiting import bounded_wait
-from todostack.context import DeadlineExceeded
-from todostack.domain import TodoError
+from todostack.observability.db_spans import Database
 from todostack.observability.process import PoolState
-from todostack.observability.tracing import Database
+from todostack.observability.tracing import Tracing
 
-__all__ = ["PostgresDatabase", "PostgresUnitOfWork", "migrate_postgres", "pending_postgres_migrations"]
+__all__ = ["PostgresDatabase"]
 
 # Longest wait for a new connection outside a request (the pool's background refill); inside
 # one, the request's remaining budget when that is shorter.
 CONNECT_TIMEOUT_S = 5.0
-
-# pg_advisory_lock key: "todostack" in ASCII, truncated to a bigint.
-_MIGRATION_LOCK = 0x746F646F737461
 
 
 async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
@@ -54,6 +41,7 @@ class PostgresDatabase:
         acquire_timeout: float = 1.0,
         url: str = "",
         observe: StatementObserver | None = None,
+        tracing: Tracing | None = None,
         transaction_cap_ms: int | None = None,
     ) -> None:
         self._pool = pool
@@ -62,8 +50,8 @@ class PostgresDatabase:
         # of once per connection (see ``connect``).
         self.transaction_cap_ms = transaction_cap_ms
         parts = urlsplit(url)
-        self.db = Database("postgresql", parts.path.lstrip("/"), parts.hostname, parts.port or 5432)
-        self.observe = observe  # statement durations
+        db = Database("postgresql", parts.path.lstrip("/"), parts.hostname, parts.port or 5432)
+        self.timer = postgres_timer(db, observe, tracing)  # every statement: metrics, probes, spans
 
     def pool_state(self) -> PoolState:
         pool = self._pool
@@ -80,6 +68,7 @@ class PostgresDatabase:
         statement_timeout: float | None = None,
         max_idle_seconds: float = 300.0,
         observe: StatementObserver | None = None,
+        tracing: Tracing | None = None,
         prepared_statements: bool = True,
     ) -> PostgresDatabase:
         """``statement_timeout`` caps every statement on the server, deadline or not (seconds).
@@ -120,6 +109,7 @@ class PostgresDatabase:
             acquire_timeout=acquire_timeout,
             url=url,
             observe=observe,
+            tracing=tracing,
             transaction_cap_ms=None if prepared_statements else cap_ms,
         )
 
@@ -172,175 +162,3 @@ class PostgresDatabase:
 
     async def close(self) -> None:
         await self._pool.close()
-
-
-class PostgresUnitOfWork:
-    """One pooled connection; a transaction only for writes (reads run as single statements).
-
-    A write transaction starts with the request's remaining budget as its ``statement_timeout``
-    (``BEGIN`` and ``SET LOCAL`` go in one round trip); every statement also carries it as the
-    driver timeout (``TimedConnection``). An ``autocommit`` write is one statement the caller
-    vouches for: it commits on its own, and ``commit`` has nothing left to send.
-    """
-
-    users: PgUsers
-    lists: PgLists
-    todos: PgTodos
-    idempotency: PgIdempotency
-    sessions: PgSessions
-    attempts: PgAttempts
-    changes: PgChanges
-    connection: TimedConnection
-
-    def __init__(self, db: PostgresDatabase, *, write: bool, autocommit: bool = False) -> None:
-        self._db = db
-        self._write = write
-        self._autocommit = autocommit
-        self._open = False
-
-    async def __aenter__(self) -> Self:
-        self._conn = await self._db.acquire()
-        try:
-            if self._write:
-                left = statement_timeout()
-                if left is None:
-                    cap = self._db.transaction_cap_ms
-                    await self._conn.execute("BEGIN" if cap is None else f"BEGIN; SET LOCAL statement_timeout = {cap}")
-                else:
-                    # 0 would mean "no limit" to PostgreSQL: at least a millisecond.
-                    ms = max(1, int(left * 1000))
-                    try:
-                        await self._conn.execute(f"BEGIN; SET LOCAL statement_timeout = {ms}", timeout=left)
-                    except TimeoutError:
-                        raise DeadlineExceeded("the request ran out of time starting a transaction") from None
-                self._open = True
-        except BaseException as exc:
-            await self._db.release(self._conn, interrupted=True)
-            if is_unavailable(exc):
-                raise unavailable(exc) from exc
-            raise
-        self.connection = conn = TimedConnection(self._conn, self._db.db, self._db.observe)
-        self.users = PgUsers(conn)
-        self.lists = PgLists(conn)
-        self.todos = PgTodos(conn)
-        self.idempotency = PgIdempotency(conn)
-        self.sessions = PgSessions(conn)
-        self.attempts = PgAttempts(conn)
-        self.changes = PgChanges(conn)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        # A statement cut short (a deadline, a cancelled request) is still being cancelled on the
-        # server: the pool waits for that before it lends the connection again, so no work
-        # outlives its request. A domain error (not found, a conflict) leaves it as it was.
-        interrupted = exc_type is not None and not issubclass(exc_type, TodoError)
-        rollback_failed: Exception | None = None
-        try:
-            if self._open:
-                self._open = False
-                left = context.remaining()
-                if interrupted or (left is not None and left <= 0):
-                    # The pool's settling rolls back, bounded, in its own task: a dead or
-                    # black-holed link must not hold this answer past its deadline.
-                    interrupted = True
-                else:
-                    try:
-                        await self._conn.execute("ROLLBACK", timeout=left)
-                    except Exception as failed:  # noqa: BLE001 - raised below, once the connection is settled
-                        interrupted = True
-                        rollback_failed = failed
-                    except asyncio.CancelledError:
-                        interrupted = True
-                        raise
-        finally:
-            await self._db.release(self._conn, interrupted=interrupted)
-        for error in (exc, rollback_failed):
-            if error is not None and is_unavailable(error):
-                # Lost mid-way (a write may or may not have been committed: the answer says so).
-                raise unavailable(error) from error
-        if rollback_failed is not None:
-            raise rollback_failed
-
-    async def commit(self) -> None:
-        if self._autocommit:
-            return
-        if not self._open:
-            raise RuntimeError("commit on a read-only unit of work")
-        try:
-            await self._conn.execute("COMMIT", timeout=statement_timeout())
-        except (TimeoutError, asyncpg.QueryCanceledError):
-            raise DeadlineExceeded("the request ran out of time while committing") from None
-        self._open = False
-
-
-async def _applied(conn: asyncpg.Connection[Any]) -> dict[int, str]:
-    exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
-    if not exists:
-        return {}
-    return {r[0]: r[1] for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")}
-
-
-async def pending_postgres_migrations(url: str, *, prepared_statements: bool = True) -> list[Migration]:
-    """Migrations not yet applied; raises ``MigrationError`` on an edited history."""
-    conn = await asyncpg.connect(url, statement_cache_size=100 if prepared_statements else 0)
-    try:
-        return check_applied(load_migrations("postgres"), await _applied(conn))
-    finally:
-        await conn.close()
-
-
-_MIGRATIONS_TABLE = (
-    "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
-    " checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
-)
-
-
-async def _apply(conn: asyncpg.Connection[Any], migration: Migration) -> None:
-    await conn.execute(migration.sql)
-    await conn.execute(
-        "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-        migration.version,
-        migration.name,
-        migration.checksum,
-    )
-
-
-async def migrate_postgres(url: str, *, prepared_statements: bool = True) -> list[Migration]:
-    """Apply pending migrations, each in its own transaction, under an advisory lock.
-
-    Two migrators started together are safe: the second waits for the lock, then finds
-    nothing left to do. Through a transaction pooler (``prepared_statements=False``) a session
-    lock would be taken on one server connection and released on another: there all pending
-    migrations run in one transaction, under a transaction-scoped lock.
-    """
-    if not prepared_statements:
-        conn = await asyncpg.connect(url, statement_cache_size=0)
-        try:
-            async with conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
-                await conn.execute(_MIGRATIONS_TABLE)
-                todo = check_applied(load_migrations("postgres"), await _applied(conn))
-                for migration in todo:
-                    await _apply(conn, migration)
-            return todo
-        finally:
-            await conn.close()
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
-        try:
-            await conn.execute(_MIGRATIONS_TABLE)
-            todo = check_applied(load_migrations("postgres"), await _applied(conn))
-            for migration in todo:
-                async with conn.transaction():
-                    await _apply(conn, migration)
-            return todo
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
-    finally:
-        await conn.close()

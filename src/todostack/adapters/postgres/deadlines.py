@@ -2,26 +2,25 @@
 
 The budget goes to asyncpg as the statement's driver timeout: when it runs out, asyncpg sends
 PostgreSQL a cancel request, so the server stops working on the abandoned query. Write
-transactions also carry it as ``SET LOCAL statement_timeout`` (see ``database.py``). A task
+transactions also carry it as ``SET LOCAL statement_timeout`` (see ``unit_of_work.py``). A task
 cancelled for any other cause (client gone, shutdown) is cancelled on the server the same way.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias
 
 import asyncpg
 
 from todostack import context
+from todostack.adapters.statements import StatementTimer
 from todostack.adapters.storage import StatementObserver
 from todostack.context import DeadlineExceeded
-from todostack.ebpf import probes
-from todostack.observability import tracing
-from todostack.observability.tracing import Database
+from todostack.observability.db_spans import Database
+from todostack.observability.tracing import Tracing
 
-__all__ = ["Conn", "TimedConnection", "statement_timeout"]
+__all__ = ["Conn", "TimedConnection", "postgres_timer", "statement_timeout"]
 
 Conn: TypeAlias = "asyncpg.Connection[Any]"
 
@@ -34,16 +33,25 @@ def statement_timeout() -> float | None:
     return left
 
 
+def postgres_timer(
+    db: Database, observe: StatementObserver | None = None, tracing: Tracing | None = None
+) -> StatementTimer:
+    """The statement timer of a PostgreSQL database: each statement bounded by the request's budget."""
+    return StatementTimer(db, observe, tracing, timeout=statement_timeout)
+
+
+_UNNAMED = postgres_timer(Database("postgresql", ""))
+
+
 class TimedConnection:
-    """The four calls the repositories make, each bounded by the request's deadline, timed for
-    the metrics and, when tracing is on, wrapped in a database client span."""
+    """The four calls the repositories make, each bounded by the request's deadline and run
+    through the database's ``StatementTimer`` (metrics, probes, spans)."""
 
-    __slots__ = ("db", "observe", "raw")
+    __slots__ = ("raw", "timer")
 
-    def __init__(self, raw: Conn, db: Database | None = None, observe: StatementObserver | None = None) -> None:
+    def __init__(self, raw: Conn, timer: StatementTimer = _UNNAMED) -> None:
         self.raw = raw
-        self.db = db or Database("postgresql", "")
-        self.observe = observe
+        self.timer = timer
 
     async def execute(self, query: str, *args: Any) -> str:
         result: str = await self._run(self.raw.execute, query, args)
@@ -61,20 +69,11 @@ class TimedConnection:
         return await self._run(self.raw.fetchval, query, args)
 
     async def _run(self, call: Callable[..., Awaitable[Any]], query: str, args: tuple[Any, ...]) -> Any:
-        probes.db_start("postgresql", query)
-        started = time.perf_counter()
         try:
-            if not tracing.recording():
-                return await call(query, *args, timeout=statement_timeout())
-            with tracing.db_span(self.db, query):
-                return await call(query, *args, timeout=statement_timeout())
+            return await self.timer.run(call, query, args)
         except (TimeoutError, asyncpg.QueryCanceledError):
             # The driver's timeout, or the server's statement_timeout: either way the budget is spent.
             raise _expired() from None
-        finally:
-            probes.db_done("postgresql", query, time.perf_counter() - started)
-            if self.observe is not None:
-                self.observe("postgresql", tracing.operation_of(query), time.perf_counter() - started)
 
 
 def _expired() -> DeadlineExceeded:

@@ -1,61 +1,25 @@
-"""PostgreSQL repositories on one asyncpg connection (the unit of work's)."""
+"""PostgreSQL repositories on one asyncpg connection (the unit of work's): users, lists and
+idempotency keys; the todos have a module of their own (``todos.py``), sessions and sign-in
+attempts theirs (``auth_tables.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 import asyncpg
 
 from todostack.adapters.postgres.deadlines import TimedConnection
 from todostack.adapters.snapshots import decode_snapshot, encode_snapshot
-from todostack.adapters.sql import LIST_COLUMNS, TODO_COLUMNS, sort_expressions
-from todostack.domain import Conflict, NotFound, Priority, Todo, TodoList, User
+from todostack.adapters.sql import LIST_COLUMNS, USER_COLUMNS
+from todostack.domain import Conflict, TodoList, User
 from todostack.usecases.idempotency import IDEMPOTENCY_TTL
 from todostack.usecases.ports import ListPosition, Snapshot, StoredClaim
-from todostack.usecases.queries import SortField, TodoQuery
 
-__all__ = ["PgIdempotency", "PgLists", "PgTodos", "PgUsers"]
-
-_SORT_EXPR = sort_expressions("COALESCE(due, 'infinity'::timestamptz)")
-_KEY_CAST = {
-    SortField.ORDER: "{}::bigint",
-    SortField.CREATED: "{}::timestamptz",
-    SortField.PRIORITY: "{}::smallint",
-    SortField.DUE: "COALESCE({}::timestamptz, 'infinity'::timestamptz)",
-}
-
-
-def _todo(r: asyncpg.Record) -> Todo:
-    # Positional, in Todo's field order (the contract suite checks every field): a frozen
-    # dataclass pays per argument, and keywords cost 30 % more on a 50-row page.
-    return Todo(
-        r[0],  # id
-        r[1],  # owner_id
-        r[2],  # list_id
-        r[3],  # title
-        r[4],  # notes
-        r[5],  # completed
-        r[6],  # completed_at
-        r[7],  # due
-        _BY_RANK[r[8]],  # priority
-        tuple(r[9]),  # tags
-        r[10],  # order
-        r[11],  # created_at
-        r[12],  # updated_at
-        r[13],  # version
-    )
-
-
-_BY_RANK = {p.rank: p for p in Priority}
+__all__ = ["PgIdempotency", "PgLists", "PgUsers"]
 
 
 def _list(r: asyncpg.Record) -> TodoList:
     return TodoList(id=r[0], owner_id=r[1], name=r[2], created_at=r[3], updated_at=r[4], version=r[5])
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class PgUsers:
@@ -65,7 +29,7 @@ class PgUsers:
     async def add(self, user: User) -> None:
         try:
             await self._c.execute(
-                "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)",
+                f"INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4)",
                 user.id,
                 user.email,
                 user.password_hash,
@@ -75,11 +39,11 @@ class PgUsers:
             raise Conflict("an account with this email already exists") from None
 
     async def get(self, user_id: str) -> User | None:
-        r = await self._c.fetchrow("SELECT id, email, password_hash, created_at FROM users WHERE id = $1", user_id)
+        r = await self._c.fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE id = $1", user_id)
         return None if r is None else User(r[0], r[1], r[2], r[3])
 
     async def get_by_email(self, email: str) -> User | None:
-        r = await self._c.fetchrow("SELECT id, email, password_hash, created_at FROM users WHERE email = $1", email)
+        r = await self._c.fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE email = $1", email)
         return None if r is None else User(r[0], r[1], r[2], r[3])
 
     async def set_password_hash(self, user_id: str, password_hash: str) -> None:
@@ -160,191 +124,6 @@ class PgLists:
 
     async def delete(self, owner_id: str, list_id: str) -> None:
         await self._c.execute("DELETE FROM todo_lists WHERE id = $1 AND owner_id = $2", list_id, owner_id)
-
-
-class PgTodos:
-    def __init__(self, conn: TimedConnection) -> None:
-        self._c = conn
-
-    async def add(self, todo: Todo) -> None:
-        try:
-            await self._c.execute(
-                f"INSERT INTO todos ({TODO_COLUMNS})"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                *_todo_values(todo),
-            )
-        except asyncpg.UniqueViolationError:
-            raise Conflict("todo id already exists") from None
-        except asyncpg.ForeignKeyViolationError:
-            raise NotFound(f"list {todo.list_id} not found") from None
-
-    async def place(self, todo: Todo, *, list_id: str | None, order: int | None) -> Todo | None:
-        # One round trip instead of three (find the list, find its highest position, insert);
-        # run outside a transaction, one instead of five. Like the three statements, it does not
-        # lock the list: two todos appended to a list at the same moment may share a position,
-        # and the id then orders them.
-        values = _todo_values(todo)
-        args: tuple[object, ...]
-        if list_id is None:
-            source, args = _OLDEST_LIST, (*values[:2], *values[3:10], order, *values[11:])
-        else:
-            source, args = _OWN_LIST, (*values[:2], list_id, *values[3:10], order, *values[11:])
-        try:
-            r = await self._c.fetchrow(source, *args)
-        except asyncpg.UniqueViolationError:
-            raise Conflict("todo id already exists") from None
-        except asyncpg.ForeignKeyViolationError:  # the list was deleted by a transaction meanwhile
-            if list_id is not None:
-                raise NotFound(f"list {list_id} not found") from None
-            raise Conflict("the list was deleted while the todo was added; retry") from None
-        return None if r is None else replace(todo, list_id=r[0], order=r[1])
-
-    async def get(self, owner_id: str, todo_id: str, *, for_update: bool = False) -> Todo | None:
-        lock = " FOR UPDATE" if for_update else ""
-        r = await self._c.fetchrow(
-            f"SELECT {TODO_COLUMNS} FROM todos WHERE id = $1 AND owner_id = $2{lock}", todo_id, owner_id
-        )
-        return None if r is None else _todo(r)
-
-    async def update(self, todo: Todo) -> None:
-        try:
-            await self._c.execute(
-                "UPDATE todos SET list_id = $3, title = $4, notes = $5, completed = $6, completed_at = $7,"
-                " due = $8, priority = $9, tags = $10, position = $11, created_at = $12, updated_at = $13,"
-                " version = $14 WHERE id = $1 AND owner_id = $2",
-                *_todo_values(todo),
-            )
-        except asyncpg.ForeignKeyViolationError:
-            raise NotFound(f"list {todo.list_id} not found") from None
-
-    async def update_if(self, todo: Todo, *, version: int) -> bool:
-        try:
-            status = await self._c.execute(
-                "UPDATE todos SET list_id = $3, title = $4, notes = $5, completed = $6, completed_at = $7,"
-                " due = $8, priority = $9, tags = $10, position = $11, created_at = $12, updated_at = $13,"
-                " version = $14 WHERE id = $1 AND owner_id = $2 AND version = $15",
-                *_todo_values(todo),
-                version,
-            )
-        except asyncpg.ForeignKeyViolationError:
-            raise NotFound(f"list {todo.list_id} not found") from None
-        return status == "UPDATE 1"
-
-    async def delete(self, owner_id: str, todo_id: str) -> None:
-        await self._c.execute("DELETE FROM todos WHERE id = $1 AND owner_id = $2", todo_id, owner_id)
-
-    async def search(self, query: TodoQuery) -> list[Todo]:
-        f = query.filter
-        args: list[object] = [query.owner_id]
-        where = ["owner_id = $1"]
-
-        def arg(value: object) -> str:
-            args.append(value)
-            return f"${len(args)}"
-
-        if f.list_id is not None:
-            where.append(f"list_id = {arg(f.list_id)}")
-        if f.completed is not None:
-            where.append(f"completed = {arg(f.completed)}")
-        if f.due_before is not None:
-            where.append(f"due < {arg(f.due_before)}")
-        if f.due_after is not None:
-            where.append(f"due > {arg(f.due_after)}")
-        if f.tag is not None:
-            where.append(f"tags @> ARRAY[{arg(f.tag)}::text]")
-        if f.text is not None:
-            where.append(f"(title || ' ' || notes) ILIKE {arg('%' + _escape_like(f.text) + '%')}")
-        expr = _SORT_EXPR[query.sort]
-        direction = "DESC" if query.descending else "ASC"
-        if query.after is not None:
-            op = "<" if query.descending else ">"
-            key = _KEY_CAST[query.sort].format(arg(query.after.key))
-            # The cursor's values go in as scalar subqueries, for the planner: given the values
-            # themselves, it estimates the comparison from the key's histogram over the whole
-            # table (positions of every user's lists mixed together), expects a handful of rows
-            # deep in a big list, and picks a bitmap scan plus a sort of everything after the
-            # cursor (1,600 rows 32 pages into a 4,000-todo list; tests/integration/
-            # test_index_plans.py). Values it cannot see get the default estimate (a third of
-            # the list), and the list is read in index order, 51 rows, however deep the page.
-            where.append(f"({expr}, id) {op} ((SELECT {key}), (SELECT {arg(query.after.id)}::uuid))")
-        sql = (
-            f"SELECT {TODO_COLUMNS} FROM todos WHERE {' AND '.join(where)}"
-            f" ORDER BY {expr} {direction}, id {direction} LIMIT {arg(query.limit + 1)}"
-        )
-        return [_todo(r) for r in await self._c.fetch(sql, *args)]
-
-    async def count_for_owner(self, owner_id: str, up_to: int) -> int:
-        n: int = await self._c.fetchval(
-            "SELECT count(*) FROM (SELECT 1 FROM todos WHERE owner_id = $1 LIMIT $2) AS held", owner_id, up_to
-        )
-        return n
-
-    async def count_in_list(self, owner_id: str, list_id: str) -> int:
-        n: int = await self._c.fetchval(
-            "SELECT count(*) FROM todos WHERE owner_id = $1 AND list_id = $2", owner_id, list_id
-        )
-        return n
-
-    async def max_order(self, owner_id: str, list_id: str) -> int | None:
-        # ORDER BY … LIMIT 1 rather than max(): one step down the (owner, list, position) index.
-        n: int | None = await self._c.fetchval(
-            "SELECT position FROM todos WHERE owner_id = $1 AND list_id = $2 ORDER BY position DESC LIMIT 1",
-            owner_id,
-            list_id,
-        )
-        return n
-
-    async def complete_all(self, owner_id: str, list_id: str, now: datetime) -> int:
-        status = await self._c.execute(
-            "UPDATE todos SET completed = true, completed_at = $3, updated_at = $3, version = version + 1"
-            " WHERE owner_id = $1 AND list_id = $2 AND NOT completed",
-            owner_id,
-            list_id,
-            now,
-        )
-        return int(status.rsplit(" ", 1)[1])
-
-    async def clear_completed(self, owner_id: str, list_id: str) -> int:
-        status = await self._c.execute(
-            "DELETE FROM todos WHERE owner_id = $1 AND list_id = $2 AND completed", owner_id, list_id
-        )
-        return int(status.rsplit(" ", 1)[1])
-
-
-def _placing(list_param: str, source: str) -> str:
-    # $1 id, $2 owner, then the list (if named), the fields from title to tags, the order
-    # (NULL: one past the highest), created_at, updated_at, version.
-    n = 3 if list_param else 2
-    p = [f"${i}" for i in range(n + 1, n + 12)]
-    return (
-        f"INSERT INTO todos ({TODO_COLUMNS}) SELECT $1, $2, l.id, {', '.join(p[:7])},"
-        f" COALESCE({p[7]}::bigint, (SELECT t.position + 1 FROM todos t WHERE t.owner_id = $2"
-        " AND t.list_id = l.id ORDER BY t.position DESC LIMIT 1), 0),"
-        f" {', '.join(p[8:])} FROM ({source}) l RETURNING list_id, position"
-    )
-
-
-_OWN_LIST = _placing("$3", "SELECT id FROM todo_lists WHERE id = $3 AND owner_id = $2")
-_OLDEST_LIST = _placing("", "SELECT id FROM todo_lists WHERE owner_id = $2 ORDER BY created_at, id LIMIT 1")
-
-
-def _todo_values(t: Todo) -> tuple[object, ...]:
-    return (
-        t.id,
-        t.owner_id,
-        t.list_id,
-        t.title,
-        t.notes,
-        t.completed,
-        t.completed_at,
-        t.due,
-        t.priority.rank,
-        list(t.tags),
-        t.order,
-        t.created_at,
-        t.updated_at,
-        t.version,
-    )
 
 
 class PgIdempotency:

@@ -41,6 +41,7 @@ from todostack.delivery.http.asgi.types import HeaderDecorator, RawHeaders
 from todostack.delivery.web import SECURITY_HEADERS, web_router
 from todostack.observability.alerts import AlertQueue, run_alert_queue
 from todostack.observability.metrics import Metrics
+from todostack.observability.tracing import Tracing
 from todostack.profiling.ondemand import OnDemand
 from todostack.profiling.profiler import Profiler
 
@@ -117,9 +118,12 @@ def create_http_app(
     alerts: AlertQueue | None = None,
     lifecycle: Lifecycle | None = None,
     profiles: OnDemand | None = None,
+    tracing: Tracing | None = None,
 ) -> Litestar:
-    """Build the ASGI app. ``open_services`` runs once per worker, inside its event loop."""
+    """Build the ASGI app. ``open_services`` runs once per worker, inside its event loop;
+    ``tracing``: the worker's tracer (off when not given)."""
     metrics = metrics if metrics is not None else Metrics()
+    tracing = tracing if tracing is not None else Tracing()
     alerts = alerts if alerts is not None else AlertQueue(None)
     if lifecycle is None:
         lifecycle = Lifecycle(
@@ -180,7 +184,7 @@ def create_http_app(
     app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
-        exception_handlers=exception_handlers,
+        exception_handlers=exception_handlers(tracing),
         before_request=validate_body,
         plugins=[StrictStructSchemaPlugin()],
         openapi_config=_openapi(),
@@ -201,6 +205,7 @@ def create_http_app(
         decorate=_decorator(config.todobackend_enabled),
         compression=config.compression,
         stream_paths=frozenset({changes.STREAM_PATH}),
+        tracing=tracing,
     )
     # Outermost: the client's address, scheme and host are settled before anything reads them.
     app.asgi_handler = TrustedProxies(  # type: ignore[assignment]

@@ -30,7 +30,7 @@ from todostack.domain import (
     TodoError,
     TooManyAttempts,
 )
-from todostack.observability import tracing
+from todostack.observability.tracing import Tracing
 
 __all__ = ["QUOTA_PROBLEM", "exception_handlers", "problem_response"]
 
@@ -133,16 +133,18 @@ def _incomplete_body(request: Request[Any, Any, Any], exc: IncompleteBody) -> Re
     return problem_response(request, 400, IncompleteBody.detail)
 
 
-def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    tracing.record_exception(exc)
-    return problem_response(request, 500, "the server failed to handle this request; it has been logged")
+def exception_handlers(tracing: Tracing) -> ExceptionHandlersMap:
+    """The handlers, one per kind of error; an unexpected one is also recorded on the request's span."""
 
+    def unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        tracing.record_exception(exc)
+        return problem_response(request, 500, "the server failed to handle this request; it has been logged")
 
-exception_handlers: ExceptionHandlersMap = {
-    TodoError: _domain_error,
-    Cancelled: _cancelled,
-    HTTPException: _http_error,
-    IncompleteBody: _incomplete_body,
-    Exception: _unexpected,
-}
+    return {
+        TodoError: _domain_error,
+        Cancelled: _cancelled,
+        HTTPException: _http_error,
+        IncompleteBody: _incomplete_body,
+        Exception: unexpected,
+    }

@@ -34,7 +34,8 @@ from todostack.delivery.http.asgi.lifecycle import Lifecycle
 from todostack.delivery.http.asgi.problem import CAUSE_STATUS
 from todostack.delivery.http.asgi.types import ASGIApp, HeaderDecorator, RawHeaders, Receive, Scope, Send
 from todostack.ebpf import probes
-from todostack.observability import tracing
+from todostack.observability.server_spans import start_server_span
+from todostack.observability.tracing import Tracing
 
 __all__ = ["UNTIMED_PATHS", "Budgets", "Finished", "HeaderDecorator", "RawHeaders", "RequestScopeMiddleware"]
 
@@ -104,8 +105,11 @@ class RequestScopeMiddleware:
         decorate: HeaderDecorator | None = None,
         compression: Compression | None = None,
         stream_paths: frozenset[str] = frozenset(),
+        tracing: Tracing | None = None,
     ) -> None:
         self.app = app
+        # A holder with no tracer when none is given: tracing off.
+        self.tracing = tracing if tracing is not None else Tracing()
         # Long-lived streams: no deadline, not in flight, a limit of their own (``Lifecycle``).
         self.stream_paths = stream_paths
         self.budgets = budgets
@@ -150,9 +154,10 @@ class RequestScopeMiddleware:
             compression=self.compression,
         )
         span = None
-        if scope["path"] not in UNTIMED_PATHS:  # probes and scrapes are not traced
-            span = tracing.start_server_span(
-                method, scope["path"], scope["headers"], scope.get("scheme", "http"), scope.get("server")
+        # Tracing off: one comparison. Probes and scrapes are not traced.
+        if self.tracing.tracer is not None and scope["path"] not in UNTIMED_PATHS:
+            span = start_server_span(
+                self.tracing, method, scope["path"], scope["headers"], scope.get("scheme", "http"), scope.get("server")
             )
         try:
             if stream:
