@@ -11,7 +11,7 @@ import asyncio
 import gc
 import os
 import platform
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -21,6 +21,7 @@ from typing import Any
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from todostack.adapters.storage import Storage
+from todostack.changefeed import feed_running
 from todostack.delivery.http import Services
 from todostack.delivery.http.asgi.lifecycle import Lifecycle
 from todostack.ebpf import probes
@@ -37,7 +38,7 @@ from todostack.runtime.parent import watch_server
 from todostack.runtime.plan import WorkerPlan
 from todostack.runtime.readings import read_runtime
 
-__all__ = ["Worker", "guard_alert"]
+__all__ = ["Worker", "guard_alert", "worker_storage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,9 @@ class Worker:
                 await stack.enter_async_context(
                     serve_metrics(self.metrics, self.settings.server.host, self.settings.limits.metrics_port)
                 )
-            yield await stack.enter_async_context(self.services(store))
+            services = await stack.enter_async_context(self.services(store))
+            await stack.enter_async_context(feed_running(self.settings, services.feed, store))
+            yield services
 
     def _tune_process(self) -> None:
         """The build-info gauge, the default executor sized from effective CPUs, GC thresholds, probes."""
@@ -146,6 +149,21 @@ def guard_alert(step: GuardStep, share: int | None) -> Alert:
             "share_mib": str((share or 0) >> 20),
         },
     )
+
+
+@asynccontextmanager
+async def worker_storage(
+    given: Storage | None, open_storage: Callable[[], Awaitable[Storage]]
+) -> AsyncIterator[Storage]:
+    """The caller's storage (the caller closes it), else one opened for this worker and closed when it stops."""
+    if given is not None:
+        yield given
+        return
+    store = await open_storage()
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
 def _exit_now(code: int) -> None:
