@@ -35,6 +35,7 @@ from todostack.delivery.http.asgi.answers import Compression
 from todostack.delivery.http.asgi.lifecycle import Lifecycle, ShutdownPolicy
 from todostack.delivery.http.asgi.scope import Budgets
 from todostack.observability.alerts import AlertQueue
+from todostack.observability.logs import LogSink
 from todostack.observability.metrics import Metrics
 from todostack.observability.otel_metrics import build_metrics
 from todostack.observability.tracing import traced
@@ -190,10 +191,12 @@ def create_app(
     storage: Storage | None = None,
     handle_signals: bool = False,
     span_exporter: SpanExporter | None = None,
+    logs: LogSink | None = None,
 ) -> Litestar:
     """The ASGI app; ``span_exporter`` (tests) turns tracing on with spans going there.
 
-    ``plan`` comes from ``todostack serve``; without one (tests, tools) the app sizes itself here."""
+    ``plan`` comes from ``todostack serve``; without one (tests, tools) the app sizes itself here.
+    ``logs`` is the sink ``configure_logging`` made; without one, access lines go through structlog."""
     if plan is None:
         plan = WorkerPlan(size_service(settings))
     rq = settings.requests
@@ -212,6 +215,7 @@ def create_app(
         feed=FeedOptions(settings.feed.heartbeat_seconds, settings.feed.retry_ms, settings.feed.max_streams),
     )
     alerts = AlertQueue(rq.alert_webhook_url)
+    logs = logs if logs is not None else LogSink()
     lifecycle = Lifecycle(
         max_inflight=config.max_inflight, policy=config.shutdown, max_streams=settings.feed.max_streams
     )
@@ -232,6 +236,7 @@ def create_app(
         alerts,
         lifecycle,
         autoprof,
+        logs,
         storage=lambda: worker_storage(
             storage, lambda: open_storage(settings, plan.sizing.db_pool_size, observe=metrics.observe_statement)
         ),
@@ -239,5 +244,5 @@ def create_app(
         span_exporter=span_exporter,
     )
     return create_http_app(
-        config, worker.run, metrics=metrics, alerts=alerts, lifecycle=lifecycle, profiles=autoprof.on_demand
+        config, worker.run, metrics=metrics, alerts=alerts, lifecycle=lifecycle, profiles=autoprof.on_demand, logs=logs
     )

@@ -26,7 +26,7 @@ from todostack.delivery.http import Services
 from todostack.delivery.http.asgi.lifecycle import Lifecycle
 from todostack.ebpf import probes
 from todostack.observability.alerts import Alert, AlertQueue
-from todostack.observability.logs import flush_logs, flush_logs_forever
+from todostack.observability.logs import LogSink
 from todostack.observability.metrics import Metrics
 from todostack.observability.process import GcWatch, ProcessSampler
 from todostack.observability.scrape import serve_metrics
@@ -51,6 +51,7 @@ class Worker:
     alerts: AlertQueue
     lifecycle: Lifecycle
     autoprof: Autoprof
+    logs: LogSink  # flushed every 0.2 s and when the worker stops
     # Opens the storage (sized for this worker) and closes it when the worker stops.
     storage: Callable[[], AbstractAsyncContextManager[Storage]]
     services: Callable[[Storage], AbstractAsyncContextManager[Services]]
@@ -81,7 +82,7 @@ class Worker:
                 gc_watch=gc_watch,
             )
             stack.enter_context(_task(sampler.run(), "todostack-process-sampler"))
-            stack.enter_context(_log_flusher())
+            stack.enter_context(_log_flusher(self.logs))
             if self.settings.limits.metrics_port:  # /metrics on a port of its own (SO_REUSEPORT)
                 await stack.enter_async_context(
                     serve_metrics(self.metrics, self.settings.server.host, self.settings.limits.metrics_port)
@@ -133,7 +134,7 @@ class Worker:
             server,
             drain=lambda: self.lifecycle.begin_drain("server process gone", pre_stop_seconds=0),
             exit_after=self.settings.requests.shutdown_grace_seconds + 5,
-            hard_exit=_exit_now,
+            hard_exit=lambda code: _exit_now(self.logs, code),
         )
 
 
@@ -166,8 +167,8 @@ async def worker_storage(
         await store.close()
 
 
-def _exit_now(code: int) -> None:
-    flush_logs()
+def _exit_now(logs: LogSink, code: int) -> None:
+    logs.flush()
     os._exit(code)
 
 
@@ -226,9 +227,9 @@ def _autoprof(autoprof: Autoprof) -> Iterator[None]:
 
 
 @contextmanager
-def _log_flusher() -> Iterator[None]:
-    with _task(flush_logs_forever(), "todostack-log-flusher"):
+def _log_flusher(logs: LogSink) -> Iterator[None]:
+    with _task(logs.flush_forever(), "todostack-log-flusher"):
         try:
             yield
         finally:
-            flush_logs()
+            logs.flush()

@@ -40,6 +40,7 @@ from todostack.delivery.http.asgi.scope import RequestScopeMiddleware
 from todostack.delivery.http.asgi.types import HeaderDecorator, RawHeaders
 from todostack.delivery.web import SECURITY_HEADERS, web_router
 from todostack.observability.alerts import AlertQueue, run_alert_queue
+from todostack.observability.logs import AccessLog, LogSink
 from todostack.observability.metrics import Metrics
 from todostack.profiling.ondemand import OnDemand
 from todostack.profiling.profiler import Profiler
@@ -117,8 +118,10 @@ def create_http_app(
     alerts: AlertQueue | None = None,
     lifecycle: Lifecycle | None = None,
     profiles: OnDemand | None = None,
+    logs: LogSink | None = None,
 ) -> Litestar:
-    """Build the ASGI app. ``open_services`` runs once per worker, inside its event loop."""
+    """Build the ASGI app. ``open_services`` runs once per worker, inside its event loop.
+    ``logs`` is where access lines wait to be written (without one, they go through structlog)."""
     metrics = metrics if metrics is not None else Metrics()
     alerts = alerts if alerts is not None else AlertQueue(None)
     if lifecycle is None:
@@ -197,7 +200,7 @@ def create_http_app(
         app.asgi_handler,  # type: ignore[arg-type]
         budgets=config.budgets,
         lifecycle=lifecycle,
-        on_done=RequestReporter(metrics, alerts),
+        on_done=RequestReporter(metrics, alerts, AccessLog(logs if logs is not None else LogSink())),
         decorate=_decorator(config.todobackend_enabled),
         compression=config.compression,
         stream_paths=frozenset({changes.STREAM_PATH}),
