@@ -16,7 +16,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from todostack import __version__
 from todostack.delivery.http.api.auth import BearerAuthMiddleware
-from todostack.delivery.http.api.openapi import CompletedJsonRenderPlugin, StrictStructSchemaPlugin
+from todostack.delivery.http.api.openapi import CompletedJsonRenderPlugin
 from todostack.delivery.http.api.paths import API_PREFIX, OPENAPI_PATH, SWAGGER_ASSETS
 from todostack.delivery.http.api.problems import exception_handlers
 from todostack.delivery.http.api.request import Handed, request_class
@@ -31,6 +31,7 @@ from todostack.delivery.http.api.routes.todobackend import (
     todobackend_router,
 )
 from todostack.delivery.http.api.services import HttpConfig, Services
+from todostack.delivery.http.api.struct_schemas import StrictStructSchemaPlugin
 from todostack.delivery.http.asgi.answers import add_vary
 from todostack.delivery.http.asgi.bodies import validate_body
 from todostack.delivery.http.asgi.lifecycle import Lifecycle
