@@ -32,8 +32,8 @@ from todostack.adapters.tokens import HmacTokenCodec
 from todostack.delivery.http import HttpConfig, Services, create_http_app
 from todostack.delivery.http.api.services import FeedOptions
 from todostack.delivery.http.asgi.answers import Compression
+from todostack.delivery.http.asgi.budgets import Budgets
 from todostack.delivery.http.asgi.lifecycle import Lifecycle, ShutdownPolicy
-from todostack.delivery.http.asgi.scope import Budgets
 from todostack.observability.alerts import AlertQueue
 from todostack.observability.logs import LogSink
 from todostack.observability.metrics import Metrics
