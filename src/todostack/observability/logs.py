@@ -17,7 +17,6 @@ import logging
 import os
 import sys
 import threading
-import weakref
 from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from typing import Any
@@ -146,22 +145,6 @@ class LogSink:
 _FLUSH_AT = 64 * 1024
 
 
-def _flush_around_forks(sink: LogSink) -> None:
-    """A fork neither loses nor doubles lines. The hooks hold the sink weakly: one that logging
-    no longer uses is let go (hooks cannot be unregistered)."""
-    ref = weakref.ref(sink)
-
-    def before() -> None:
-        if (alive := ref()) is not None:
-            alive.flush_lines()
-
-    def after_in_child() -> None:
-        if (alive := ref()) is not None:
-            alive.forget()
-
-    os.register_at_fork(before=before, after_in_child=after_in_child)
-
-
 class _AfterPendingLines(logging.StreamHandler):  # type: ignore[type-arg]
     def __init__(self, stream: Any, sink: LogSink) -> None:
         super().__init__(stream)
@@ -181,7 +164,8 @@ def configure_logging(level: str = "info", *, json: bool | None = None) -> LogSi
 
     Returns the sink the lines wait in: the worker flushes it, ``AccessLog`` writes into it."""
     sink = LogSink()
-    _flush_around_forks(sink)
+    # A fork neither loses nor doubles lines (once per sink: a process configures logging once).
+    os.register_at_fork(before=sink.flush_lines, after_in_child=sink.forget)
     as_json = not sys.stdout.isatty() if json is None else json
     threshold = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     shared: list[Any] = [
