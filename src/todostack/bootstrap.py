@@ -6,9 +6,8 @@ builds, and ``entrypoints`` decide the settings and call it."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
@@ -23,12 +22,7 @@ from todostack.adapters.common_passwords import common_passwords
 from todostack.adapters.memory import InMemoryDatabase
 from todostack.adapters.migrations import Migration, MigrationError
 from todostack.adapters.passwords import Argon2Hasher, Argon2Params
-from todostack.adapters.postgres import (
-    PgChangeListener,
-    PostgresDatabase,
-    migrate_postgres,
-    pending_postgres_migrations,
-)
+from todostack.adapters.postgres import PostgresDatabase, migrate_postgres, pending_postgres_migrations
 from todostack.adapters.redis_attempts import RedisAttempts
 from todostack.adapters.secret_key import generated_secret_key
 from todostack.adapters.sqlite import SqliteDatabase, migrate_sqlite
@@ -38,9 +32,10 @@ from todostack.adapters.tokens import HmacTokenCodec
 from todostack.delivery.http import HttpConfig, Services, create_http_app
 from todostack.delivery.http.api.services import FeedOptions
 from todostack.delivery.http.asgi.answers import Compression
+from todostack.delivery.http.asgi.budgets import Budgets
 from todostack.delivery.http.asgi.lifecycle import Lifecycle, ShutdownPolicy
-from todostack.delivery.http.asgi.scope import Budgets
 from todostack.observability.alerts import AlertQueue
+from todostack.observability.logs import LogSink
 from todostack.observability.metrics import Metrics
 from todostack.observability.otel_metrics import build_metrics
 from todostack.observability.tracing import Tracing
@@ -53,7 +48,7 @@ from todostack.usecases.ports import AttemptStore, Clock, IdGenerator
 from todostack.usecases.queries import CursorCodec
 from todostack.usecases.quotas import Quotas
 from todostack.usecases.signin_throttle import SignInThrottle, ThrottlePolicy
-from todostack.worker import Worker
+from todostack.worker import Worker, worker_storage
 
 __all__ = [
     "MigrationError",
@@ -65,8 +60,6 @@ __all__ = [
     "pending_migrations",
     "with_secret_key",
 ]
-
-log = logging.getLogger("todostack.feed")
 
 
 def with_secret_key(settings: Settings) -> Settings:
@@ -184,59 +177,23 @@ async def open_services(
             read_slots=max(1, min(settings.database.pool_size, 8) // 2),
         )
         # With tracing on, each use case call is a span (a no-op wrapper otherwise).
-        async with _feed_running(settings, feed, store):
-            yield Services(
-                auth=traced(tracing, auth, "auth"),
-                lists=traced(tracing, ListService(store.uow, clock, ids, quotas, cursors=cursors), "lists"),
-                todos=traced(tracing, todos, "todos"),
-                todobackend=traced(
-                    tracing, TodoBackendService(store.uow, todos, clock, settings.todobackend_capacity), "todobackend"
-                ),
-                changes=traced(tracing, changes, "changes"),
-                feed=feed,
-                check_ready=store.ping,
-                db_sleep=store.sleep,
-            )
+        yield Services(
+            auth=traced(tracing, auth, "auth"),
+            lists=traced(tracing, ListService(store.uow, clock, ids, quotas, cursors=cursors), "lists"),
+            todos=traced(tracing, todos, "todos"),
+            todobackend=traced(
+                tracing, TodoBackendService(store.uow, todos, clock, settings.todobackend_capacity), "todobackend"
+            ),
+            changes=traced(tracing, changes, "changes"),
+            feed=feed,
+            check_ready=store.ping,
+            db_sleep=store.sleep,
+        )
     finally:
         if redis is not None:
             await redis.close()
         if storage is None:
             await store.close()
-
-
-@asynccontextmanager
-async def _feed_running(settings: Settings, feed: ChangeHub, store: Storage) -> AsyncIterator[None]:
-    """The change feed's pump (and, on PostgreSQL, its LISTEN connection) for this worker."""
-    runs = [feed.run()]
-    if settings.database.dialect == "postgresql":
-        listen_url = settings.feed.listen_url
-        if listen_url is None and settings.database.prepared_statements:
-            listen_url = settings.database.url
-        if listen_url is not None:
-            runs.append(PgChangeListener(listen_url, feed.poke, fallback_seconds=feed.poll_seconds).run())
-        elif store.number_changes is not None:
-            # Behind PgBouncer (transaction pooling) with no direct URL: LISTEN cannot work through
-            # the pooler, so number and look for changes through the pool, once a second.
-            log.warning("change feed: no TODOSTACK_FEED_LISTEN_URL behind a pooler; polling the outbox each second")
-            runs.append(_number_changes_forever(store.number_changes, feed.poke, 1.0))
-    tasks = [asyncio.create_task(run, name="todostack-feed") for run in runs]
-    try:
-        yield
-    finally:
-        feed.close()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def _number_changes_forever(number: Callable[[], Awaitable[int]], wake: Callable[[], None], every: float) -> None:
-    while True:
-        try:
-            if await number():
-                wake()
-        except Exception:
-            log.warning("change feed: numbering changes through the pool failed", exc_info=True)
-        await asyncio.sleep(every)
 
 
 def create_app(
@@ -246,10 +203,12 @@ def create_app(
     storage: Storage | None = None,
     handle_signals: bool = False,
     span_exporter: SpanExporter | None = None,
+    logs: LogSink | None = None,
 ) -> Litestar:
     """The ASGI app; ``span_exporter`` (tests) turns tracing on with spans going there.
 
-    ``plan`` comes from ``todostack serve``; without one (tests, tools) the app sizes itself here."""
+    ``plan`` comes from ``todostack serve``; without one (tests, tools) the app sizes itself here.
+    ``logs`` is the sink ``configure_logging`` made; without one, access lines go through structlog."""
     if plan is None:
         plan = WorkerPlan(size_service(settings))
     rq = settings.requests
@@ -269,6 +228,7 @@ def create_app(
     )
     alerts = AlertQueue(rq.alert_webhook_url)
     tracing = Tracing()  # this worker's: set up when it starts, off until then (and without OTEL_*)
+    logs = logs if logs is not None else LogSink()
     lifecycle = Lifecycle(
         max_inflight=config.max_inflight, policy=config.shutdown, max_streams=settings.feed.max_streams
     )
@@ -282,19 +242,6 @@ def create_app(
         peers_dir=Path(plan.peer_dir) if plan.peer_dir else None,
     )
 
-    @asynccontextmanager
-    async def worker_storage() -> AsyncIterator[Storage]:
-        if storage is not None:  # the caller's: the caller closes it
-            yield storage
-            return
-        store = await open_storage(
-            settings, plan.sizing.db_pool_size, observe=metrics.observe_statement, tracing=tracing
-        )
-        try:
-            yield store
-        finally:
-            await store.close()
-
     worker = Worker(
         settings,
         plan,
@@ -302,7 +249,13 @@ def create_app(
         alerts,
         lifecycle,
         autoprof,
-        storage=worker_storage,
+        logs,
+        storage=lambda: worker_storage(
+            storage,
+            lambda: open_storage(
+                settings, plan.sizing.db_pool_size, observe=metrics.observe_statement, tracing=tracing
+            ),
+        ),
         services=lambda store: open_services(settings, storage=store, tracing=tracing),
         span_exporter=span_exporter,
         tracing=tracing,
@@ -315,4 +268,5 @@ def create_app(
         lifecycle=lifecycle,
         profiles=autoprof.on_demand,
         tracing=tracing,
+        logs=logs,
     )

@@ -11,7 +11,7 @@ import asyncio
 import gc
 import os
 import platform
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -21,11 +21,12 @@ from typing import Any
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from todostack.adapters.storage import Storage
+from todostack.changefeed import feed_running
 from todostack.delivery.http import Services
 from todostack.delivery.http.asgi.lifecycle import Lifecycle
 from todostack.ebpf import probes
 from todostack.observability.alerts import Alert, AlertQueue
-from todostack.observability.logs import flush_logs, flush_logs_forever
+from todostack.observability.logs import LogSink
 from todostack.observability.metrics import Metrics
 from todostack.observability.process import GcWatch, ProcessSampler
 from todostack.observability.scrape import serve_metrics
@@ -37,7 +38,7 @@ from todostack.runtime.parent import watch_server
 from todostack.runtime.plan import WorkerPlan
 from todostack.runtime.readings import read_runtime
 
-__all__ = ["Worker", "guard_alert"]
+__all__ = ["Worker", "guard_alert", "worker_storage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,7 @@ class Worker:
     alerts: AlertQueue
     lifecycle: Lifecycle
     autoprof: Autoprof
+    logs: LogSink  # flushed every 0.2 s and when the worker stops
     # Opens the storage (sized for this worker) and closes it when the worker stops.
     storage: Callable[[], AbstractAsyncContextManager[Storage]]
     services: Callable[[Storage], AbstractAsyncContextManager[Services]]
@@ -82,12 +84,14 @@ class Worker:
                 gc_watch=gc_watch,
             )
             stack.enter_context(_task(sampler.run(), "todostack-process-sampler"))
-            stack.enter_context(_log_flusher())
+            stack.enter_context(_log_flusher(self.logs))
             if self.settings.limits.metrics_port:  # /metrics on a port of its own (SO_REUSEPORT)
                 await stack.enter_async_context(
                     serve_metrics(self.metrics, self.settings.server.host, self.settings.limits.metrics_port)
                 )
-            yield await stack.enter_async_context(self.services(store))
+            services = await stack.enter_async_context(self.services(store))
+            await stack.enter_async_context(feed_running(self.settings, services.feed, store))
+            yield services
 
     def _tune_process(self) -> None:
         """The build-info gauge, the default executor sized from effective CPUs, GC thresholds, probes."""
@@ -132,7 +136,7 @@ class Worker:
             server,
             drain=lambda: self.lifecycle.begin_drain("server process gone", pre_stop_seconds=0),
             exit_after=self.settings.requests.shutdown_grace_seconds + 5,
-            hard_exit=_exit_now,
+            hard_exit=lambda code: _exit_now(self.logs, code),
         )
 
 
@@ -150,8 +154,23 @@ def guard_alert(step: GuardStep, share: int | None) -> Alert:
     )
 
 
-def _exit_now(code: int) -> None:
-    flush_logs()
+@asynccontextmanager
+async def worker_storage(
+    given: Storage | None, open_storage: Callable[[], Awaitable[Storage]]
+) -> AsyncIterator[Storage]:
+    """The caller's storage (the caller closes it), else one opened for this worker and closed when it stops."""
+    if given is not None:
+        yield given
+        return
+    store = await open_storage()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def _exit_now(logs: LogSink, code: int) -> None:
+    logs.flush()
     os._exit(code)
 
 
@@ -210,9 +229,9 @@ def _autoprof(autoprof: Autoprof) -> Iterator[None]:
 
 
 @contextmanager
-def _log_flusher() -> Iterator[None]:
-    with _task(flush_logs_forever(), "todostack-log-flusher"):
+def _log_flusher(logs: LogSink) -> Iterator[None]:
+    with _task(logs.flush_forever(), "todostack-log-flusher"):
         try:
             yield
         finally:
-            flush_logs()
+            logs.flush()

@@ -1,4 +1,5 @@
 """Pure builders of every object a TodoStack owns: no I/O, the same input gives the same object.
+The Traefik objects are built in ``edge``, the names and labels in ``naming``; this is the one face.
 
 Every child carries Kubernetes' recommended labels and an owner reference to its TodoStack (a controller
 reference, so garbage collection removes it with the stack), except a ServiceMonitor placed in another
@@ -7,81 +8,30 @@ namespace: owner references cannot cross namespaces, so the finalizer deletes th
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
-from typing import Any
-
-from todostack_operator import API_VERSION, KIND, MANAGER
+from todostack_operator.edge import ingress_route, middlewares
+from todostack_operator.naming import (
+    HTTP_PORT,
+    METRICS_PORT,
+    SERVICE_PORT,
+    Manifest,
+    Owner,
+    image_digest,
+    labels,
+    selector_labels,
+)
+from todostack_operator.naming import child_metadata as _metadata
 from todostack_operator.spec import TodoStackSpec
 
-HTTP_PORT = 8000
-MIDDLEWARE_SUFFIXES = ("ratelimit", "headers", "circuitbreaker", "retry")
-SERVICE_PORT = 80
-METRICS_PORT = 9464  # the service's /metrics listener (TODOSTACK_METRICS_PORT)
-Manifest = dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Owner:
-    """The TodoStack the children belong to."""
-
-    name: str
-    namespace: str
-    uid: str
-
-    def reference(self) -> Manifest:
-        return {
-            "apiVersion": API_VERSION,
-            "kind": KIND,
-            "name": self.name,
-            "uid": self.uid,
-            "controller": True,
-            "blockOwnerDeletion": True,
-        }
-
-
-def image_digest(image: str) -> str:
-    """Twelve hex digits naming an image: its sha256 digest when pinned by digest, else a hash of the reference."""
-    if "@sha256:" in image:
-        return image.rsplit("@sha256:", 1)[1][:12].lower()
-    return hashlib.sha256(image.encode()).hexdigest()[:12]
-
-
-def image_version(image: str) -> str:
-    """A label-safe version for app.kubernetes.io/version: the tag, or the digest's first twelve digits."""
-    if "@sha256:" in image:
-        return image_digest(image)
-    last = image.rsplit("/", 1)[-1]
-    tag = last.split(":", 1)[1] if ":" in last else "latest"
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in tag)[:63].strip("-_.")
-    return safe or "latest"
-
-
-def selector_labels(owner: Owner, component: str = "api") -> dict[str, str]:
-    """The labels a Deployment selects its pods by: stable across versions."""
-    return {
-        "app.kubernetes.io/name": "todostack",
-        "app.kubernetes.io/instance": owner.name,
-        "app.kubernetes.io/component": component,
-    }
-
-
-def labels(owner: Owner, component: str, image: str | None = None) -> dict[str, str]:
-    """Kubernetes' recommended labels."""
-    out = {**selector_labels(owner, component), "app.kubernetes.io/part-of": "todostack"}
-    out["app.kubernetes.io/managed-by"] = MANAGER
-    if image is not None:
-        out["app.kubernetes.io/version"] = image_version(image)
-    return out
-
-
-def _metadata(owner: Owner, name: str, component: str, image: str | None = None) -> Manifest:
-    return {
-        "name": name,
-        "namespace": owner.namespace,
-        "labels": labels(owner, component, image),
-        "ownerReferences": [owner.reference()],
-    }
+__all__ = [
+    "autoscaler",
+    "deployment",
+    "disruption_budget",
+    "migration_job",
+    "migration_job_name",
+    "service",
+    "service_monitor",
+    "serving_children",
+]
 
 
 def _env(spec: TodoStackSpec) -> list[Manifest]:
@@ -257,68 +207,6 @@ def disruption_budget(owner: Owner, spec: TodoStackSpec) -> Manifest | None:
         "kind": "PodDisruptionBudget",
         "metadata": _metadata(owner, owner.name, "api"),
         "spec": {"selector": {"matchLabels": selector_labels(owner)}, **rule},
-    }
-
-
-def _middleware(owner: Owner, suffix: str, body: Manifest) -> Manifest:
-    return {
-        "apiVersion": "traefik.io/v1alpha1",
-        "kind": "Middleware",
-        "metadata": _metadata(owner, f"{owner.name}-{suffix}", "edge"),
-        "spec": body,
-    }
-
-
-def middlewares(owner: Owner, spec: TodoStackSpec) -> list[Manifest]:
-    """The Traefik Middlewares the IngressRoute chains, in order: rate limit, headers, circuit breaker, retry."""
-    if spec.ingress is None:
-        return []
-    chosen = spec.ingress.middlewares
-    out: list[Manifest] = []
-    if chosen.rate_limit is not None:
-        limit = {"average": chosen.rate_limit.average, "burst": chosen.rate_limit.burst}
-        out.append(_middleware(owner, "ratelimit", {"rateLimit": limit}))
-    if chosen.security_headers:
-        headers = {
-            "frameDeny": True,
-            "contentTypeNosniff": True,
-            "browserXssFilter": True,
-            "referrerPolicy": "no-referrer",
-            "stsSeconds": 31536000,
-            "stsIncludeSubdomains": True,
-        }
-        out.append(_middleware(owner, "headers", {"headers": headers}))
-    if chosen.circuit_breaker is not None:
-        out.append(
-            _middleware(owner, "circuitbreaker", {"circuitBreaker": {"expression": chosen.circuit_breaker.expression}})
-        )
-    if chosen.retry is not None:
-        retry = {"attempts": chosen.retry.attempts, "initialInterval": chosen.retry.initial_interval}
-        out.append(_middleware(owner, "retry", {"retry": retry}))
-    return out
-
-
-def ingress_route(owner: Owner, spec: TodoStackSpec) -> Manifest | None:
-    if spec.ingress is None:
-        return None
-    chain: list[Manifest] = [{"name": m["metadata"]["name"]} for m in middlewares(owner, spec)]
-    for ref in spec.ingress.middlewares.extra:
-        chain.append({"name": ref.name, **({"namespace": ref.namespace} if ref.namespace else {})})
-    route: Manifest = {
-        "match": f"Host(`{spec.ingress.host}`)",
-        "kind": "Rule",
-        "services": [{"name": owner.name, "port": SERVICE_PORT}],
-    }
-    if chain:
-        route["middlewares"] = chain
-    body: Manifest = {"entryPoints": list(spec.ingress.entry_points), "routes": [route]}
-    if spec.ingress.tls_secret_name:
-        body["tls"] = {"secretName": spec.ingress.tls_secret_name}
-    return {
-        "apiVersion": "traefik.io/v1alpha1",
-        "kind": "IngressRoute",
-        "metadata": _metadata(owner, owner.name, "edge"),
-        "spec": body,
     }
 
 

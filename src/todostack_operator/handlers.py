@@ -18,9 +18,9 @@ import kopf
 
 from todostack_operator import API_VERSION, GROUP, KIND, MANAGER, PLURAL, VERSION
 from todostack_operator import children as build
-from todostack_operator.children import Owner
 from todostack_operator.kube import ApiError, HttpKubeApi, KubeApi, TransientApiError
 from todostack_operator.metrics import OperatorMetrics
+from todostack_operator.naming import Owner
 from todostack_operator.reconcile import Stack, reconcile
 from todostack_operator.settings import OperatorConfig
 from todostack_operator.spec import InvalidSpec, parse_spec

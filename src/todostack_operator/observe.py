@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from todostack_operator.children import Manifest
+from todostack_operator.naming import Manifest
 
 __all__ = ["availability", "container_image", "contains", "job_state", "pod_failure"]
 

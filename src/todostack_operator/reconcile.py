@@ -5,8 +5,8 @@ The sequence, each tick:
 1. parse the spec (a bad one: `Degraded=True, reason InvalidSpec`, nothing touched);
 2. migrations: the Job named after the spec image's digest is created once; until it succeeded the
    Deployment keeps its current image (`MigrationsApplied`); a failed Job leaves the old version serving;
-3. every child is created when missing and patched when it differs from its declaration (drift repair);
-   a 409 on create means another writer was first: patch it;
+3. every child is created when missing and patched when it differs from its declaration (drift repair,
+   ``drift``); a 409 on create means another writer was first: patch it;
 4. availability: all replicas updated and ready on the serving image → `Available`, and that image becomes
    the one to roll back to; otherwise, past the deadline or with new pods crash-looping / OOM-killed,
    the Deployment is rolled back to the last `Available` image and `Degraded` names the cause.
@@ -17,22 +17,20 @@ is written into `Degraded`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
-from todostack_operator import MANAGER
 from todostack_operator import children as build
-from todostack_operator.children import Owner
 from todostack_operator.conditions import find, set_condition, timestamp
-from todostack_operator.kube import ApiError, KubeApi, TransientApiError, create_or_patch
-from todostack_operator.observe import availability, container_image, contains, job_state, pod_failure
+from todostack_operator.drift import Emit, apply_declared, delete_unwanted
+from todostack_operator.kube import ApiError, KubeApi, TransientApiError
+from todostack_operator.naming import Owner, image_digest, image_version, selector_labels
+from todostack_operator.observe import availability, container_image, job_state, pod_failure
 from todostack_operator.spec import InvalidSpec, TodoStackSpec, TodoStackStatus, parse_spec, parse_status
-
-Emit = Callable[[str, str, str], None]  # (type: Normal | Warning, reason, message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +78,7 @@ class _Step:
             self.status.rolled_back_image = None  # a new image supersedes the one rolled back
         held_back = self.status.rolled_back_image == desired
 
-        migrated = self.status.migrated_digest == build.image_digest(desired)
+        migrated = self.status.migrated_digest == image_digest(desired)
         if not migrated and not held_back:
             migrated = await self.migrate(desired, serving)
         elif migrated:
@@ -115,7 +113,7 @@ class _Step:
         else:
             state, why = job_state(job)
         if state == "succeeded":
-            self.status.migrated_digest = build.image_digest(image)
+            self.status.migrated_digest = image_digest(image)
             self.emit("Normal", "MigrationSucceeded", f"Job {job_name} applied the migrations of {image}")
             self.cond("MigrationsApplied", True, "Succeeded", f"the migrations of {image} are applied")
             return True
@@ -134,45 +132,9 @@ class _Step:
 
     async def apply_children(self, image: str, *, drift: bool) -> None:
         wanted = build.serving_children(self.owner, self.spec, image)
-        for manifest in wanted:
-            meta = manifest["metadata"]
-            label = f"{manifest['kind']}/{meta['name']}"
-            current = await self.api.get(manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"])
-            if current is None:
-                await create_or_patch(self.api, manifest)
-                verb = "recreated (it had been deleted)" if drift else "created"
-                self.emit("Normal", "DriftRepaired" if drift else "Created", f"{label} {verb}")
-            elif not contains(current, manifest):
-                await self.api.patch(manifest)
-                self.emit("Normal", "DriftRepaired" if drift else "Updated", f"{label} put back as declared")
-            else:
-                continue
-            if drift:
-                self.outcome.repaired.append(label)
+        self.outcome.repaired += await apply_declared(self.api, wanted, drift=drift, emit=self.emit)
         if self.spec_changed:  # features are switched off only by a spec change: no reads for it on a timer tick
-            await self.delete_unwanted({(m["kind"], m["metadata"]["name"]) for m in wanted})
-
-    async def delete_unwanted(self, wanted: set[tuple[str, str]]) -> None:
-        """Children of a feature switched off (autoscaling, budget, ingress, monitor) are removed."""
-        name, ns = self.owner.name, self.owner.namespace
-        optional = [
-            ("autoscaling/v2", "HorizontalPodAutoscaler", name),
-            ("policy/v1", "PodDisruptionBudget", name),
-            ("traefik.io/v1alpha1", "IngressRoute", name),
-            ("monitoring.coreos.com/v1", "ServiceMonitor", name),
-            *(("traefik.io/v1alpha1", "Middleware", f"{name}-{s}") for s in build.MIDDLEWARE_SUFFIXES),
-        ]
-        for api_version, kind, child in optional:
-            if (kind, child) in wanted:
-                continue
-            current = await self.api.get(api_version, kind, ns, child)
-            labels = (current or {}).get("metadata", {}).get("labels", {})
-            if (
-                labels.get("app.kubernetes.io/managed-by") == MANAGER
-                and labels.get("app.kubernetes.io/instance") == name
-            ):
-                await self.api.delete(api_version, kind, ns, child)
-                self.emit("Normal", "Deleted", f"{kind}/{child} deleted: no longer declared")
+            await delete_unwanted(self.api, self.owner, {(m["kind"], m["metadata"]["name"]) for m in wanted}, self.emit)
 
     async def watch_rollout(self, target: str, held_back: bool) -> None:
         ns, name = self.owner.namespace, self.owner.name
@@ -203,7 +165,7 @@ class _Step:
             self.degraded = ("RolloutStuck", f"{target}: {cause}; no earlier Available image to roll back to")
 
     async def rollout_failure(self, image: str) -> str | None:
-        selector = {**build.selector_labels(self.owner), "app.kubernetes.io/version": build.image_version(image)}
+        selector = {**selector_labels(self.owner), "app.kubernetes.io/version": image_version(image)}
         pods = await self.api.list("v1", "Pod", self.owner.namespace, selector)
         broken = pod_failure(pods, image)
         if broken is not None:

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from todostack.context import Cancelled, Cause, DeadlineExceeded, RequestContext
-from todostack.delivery.http.asgi.scope import Budgets, parse_request_timeout
+from todostack.delivery.http.asgi.budgets import Budgets, parse_request_timeout
 
 
 async def _settle() -> None:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import structlog
 
 from todostack.observability import logs
-from todostack.observability.logs import AccessLog, access_logger, configure_logging, flush_logs
+from todostack.observability.logs import AccessLog, LogSink, access_logger, configure_logging
 
 
 class _CountingRaw(io.RawIOBase):
@@ -31,36 +31,36 @@ class _CountingRaw(io.RawIOBase):
 
 
 @contextmanager
-def _unbuffered_stdout() -> Iterator[_CountingRaw]:
+def _unbuffered_stdout() -> Iterator[tuple[_CountingRaw, LogSink]]:
     # Inside the test body: pytest puts its own capture back in sys.stdout at each phase.
     raw = _CountingRaw()
     saved, sys.stdout = sys.stdout, io.TextIOWrapper(raw, write_through=True)
     root = logging.getLogger()
-    handlers, level, fast = root.handlers[:], root.level, logs._settings.fast_access
-    configure_logging("info", json=True)
+    handlers, level = root.handlers[:], root.level
+    sink = configure_logging("info", json=True)
     try:
-        yield raw
+        yield raw, sink
     finally:
-        flush_logs()
+        sink.flush()
         sys.stdout = saved
         structlog.reset_defaults()
-        root.handlers[:], root.level, logs._settings.fast_access = handlers, level, fast
+        root.handlers[:], root.level = handlers, level
 
 
 def test_lines_wait_for_a_flush_and_keep_their_order() -> None:
-    with _unbuffered_stdout() as raw_stdout:
+    with _unbuffered_stdout() as (raw_stdout, sink):
         log = access_logger()
         for n in range(100):
             log.info("request", n=n)
         assert raw_stdout.writes == []  # no write system call per line
-        flush_logs()
+        sink.flush()
     lines = b"".join(raw_stdout.writes).splitlines()
     assert [json.loads(line)["n"] for line in lines] == list(range(100))
     assert len(raw_stdout.writes) == 1
 
 
 def test_a_standard_library_line_comes_after_the_pending_ones() -> None:
-    with _unbuffered_stdout() as raw_stdout:
+    with _unbuffered_stdout() as (raw_stdout, _):
         access_logger().info("request", n=1)
         logging.getLogger("todostack.test").warning("after the access line")
     events = [json.loads(line)["event"] for line in b"".join(raw_stdout.writes).splitlines()]
@@ -68,7 +68,7 @@ def test_a_standard_library_line_comes_after_the_pending_ones() -> None:
 
 
 def test_a_full_batch_is_written_without_waiting() -> None:
-    with _unbuffered_stdout() as raw_stdout:
+    with _unbuffered_stdout() as (raw_stdout, _):
         log = access_logger()
         for n in range(600):  # about 78 KiB: one batch of 64 KiB goes out, the rest waits
             log.info("request", n=n, padding="x" * 40)
@@ -89,10 +89,10 @@ def test_the_access_line_is_the_one_structlog_would_write() -> None:
         "span_id": None,
         "cause": None,
     }
-    with _unbuffered_stdout() as raw_stdout:
-        AccessLog()(dict(fields))
+    with _unbuffered_stdout() as (raw_stdout, sink):
+        AccessLog(sink)(dict(fields))
         access_logger().info("request", **fields)
-        flush_logs()
+        sink.flush()
     fast, through_structlog = (json.loads(line) for line in b"".join(raw_stdout.writes).splitlines())
     assert list(fast) == list(through_structlog)  # the same keys, in the same order
     assert fast["timestamp"].endswith("Z")

@@ -1,4 +1,5 @@
-"""The benchmark run: databases, servers, scenarios, repeats, and the results file."""
+"""The benchmark run: databases, servers, scenarios, repeats, and the results file (the rounds are in
+``rounds``, what the file records about the machine in ``machine``)."""
 
 from __future__ import annotations
 
@@ -7,74 +8,24 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import shlex
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import asdict
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
-from todostack.bench.options import BENCH_DATABASE
+from todostack.bench.machine import fresh_postgres, machine, versions
 from todostack.bench.report import FLOOR_SCENARIOS, write_report
-from todostack.bench.seed import seed, seed_patch_pool
-from todostack.bench.servers import Server, cold_start_seconds, otlp_sink, serve_baseline, serve_todostack
-from todostack.bench.wrk import Workload, WrkResult, run_wrk, script_for
+from todostack.bench.rounds import floor_round, floor_server, run_scenarios
+from todostack.bench.seed import seed
+from todostack.bench.servers import cold_start_seconds, otlp_sink, serve_todostack
 from todostack.runtime import Settings, size_service
 
 __all__ = ["main"]
-
-
-def _machine() -> dict[str, Any]:
-    meminfo = Path("/proc/meminfo").read_text().split("\n", 1)[0].split()
-    cpu_model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if "model name" in line
-        ),
-        platform.processor(),
-    )
-    return {
-        "cores": os.cpu_count(),
-        "cpu": cpu_model,
-        "memory_gib": round(int(meminfo[1]) / 1024 / 1024, 1),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-    }
-
-
-def _versions(pg_version: str | None) -> dict[str, str]:
-    names = ("todostack", "litestar", "msgspec", "granian", "asyncpg", "aiosqlite")
-    versions = {name: metadata.version(name) for name in names}
-    for optional in ("uvicorn", "uvloop"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            versions[optional] = metadata.version(optional)
-    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split("\n", 1)[0]
-    versions["wrk"] = wrk.split(" [", 1)[0].removeprefix("wrk ").strip() or "?"
-    if pg_version:
-        versions["postgresql"] = pg_version
-    return versions
-
-
-async def _fresh_postgres(admin_url: str) -> tuple[str, str]:
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        await conn.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-        version: str = await conn.fetchval("SHOW server_version")
-    finally:
-        await conn.close()
-    base, _, _ = admin_url.rpartition("/")
-    return f"{base}/{BENCH_DATABASE}", version.split(" ", 1)[0]
 
 
 def _migrate(database_url: str) -> None:
@@ -83,126 +34,6 @@ def _migrate(database_url: str) -> None:
         env={**os.environ, "TODOSTACK_DATABASE_URL": database_url},
         check=True,
         capture_output=True,
-    )
-
-
-def _measure(
-    server: Server, script: Path, *, connections: int, threads: int, seconds: float
-) -> tuple[WrkResult, dict[str, Any]]:
-    load = os.getloadavg()[0]
-    answered = server.answered()
-    before = {w.pid: w.cpu_seconds for w in server.workers()}
-    result = run_wrk(server.url, script, connections=connections, threads=threads, seconds=seconds)
-    workers = server.workers()
-    # Which statuses wrk's non-2xx count stands for: the service's own counters, before and after.
-    # 499 is left out: those are the requests wrk itself abandoned when its time was up.
-    statuses = {
-        status: count - answered.get(status, 0)
-        for status, count in sorted(server.answered().items())
-        if not status.startswith("2") and status != "499" and count > answered.get(status, 0)
-    }
-    cpu = {w.pid: round((w.cpu_seconds - before.get(w.pid, 0.0)) / result.seconds, 3) for w in workers}
-    return result, {
-        "load_average_before": round(load, 2),
-        "worker_cpu_cores": cpu,
-        "worker_hwm_mib": {w.pid: round(w.hwm_bytes / 2**20, 1) for w in workers},
-        "worker_rss_mib": {w.pid: round(w.rss_bytes / 2**20, 1) for w in workers},
-        "non_2xx_statuses": statuses,
-    }
-
-
-def _scenarios(
-    args: argparse.Namespace,
-    server: Server,
-    workload: Workload,
-    *,
-    backend: str,
-    repeats: int,
-    duration: float,
-    tmp: Path,
-    runs: list[dict[str, Any]],
-    floor: Server | None = None,
-) -> None:
-    """Every scenario at every connection count, after a warm-up. With ``floor``, each round of
-    ``get-one``, ``list`` and ``create`` at the first connection count is paired with the same
-    round on the floor, run just before it: a ratio of runs minutes apart on a shared machine
-    carries its drift."""
-    threads = max(1, min(os.cpu_count() or 1, 4))
-    connections = [int(c) for c in args.connections.split(",")]
-    for scenario in args.scenarios.split(","):
-        for conns in connections:
-            rounds = ["warmup", *range(1, repeats + 1)]
-            for round_ in rounds:
-                seconds = args.warmup if round_ == "warmup" else duration
-                if floor is not None and scenario in FLOOR_SCENARIOS and conns == connections[0]:
-                    _floor_round(floor, workload, scenario, conns, round_, seconds, tmp, runs)
-                if scenario in ("patch", "mixed"):
-                    # PATCH targets start at version 1 in every run: If-Match is always right.
-                    workload = asyncio.run(seed_patch_pool(server.url, workload, max(2 * conns, 64)))
-                script = script_for(scenario, workload, threads, tmp)
-                result, usage = _measure(server, script, connections=conns, threads=threads, seconds=seconds)
-                if round_ == "warmup":
-                    continue
-                statuses = "".join(f" {status}x{n}" for status, n in usage["non_2xx_statuses"].items())
-                print(
-                    f"  {backend:<10} {scenario:<17} c={conns:<4} #{round_}: {result.rps:8.0f} req/s"
-                    f"  p99 {result.p99_ms:6.1f} ms  errors {result.errors}  non-2xx {result.non_2xx}{statuses}",
-                    file=sys.stderr,
-                )
-                runs.append(
-                    {
-                        "target": "todostack",
-                        "backend": backend,
-                        "scenario": scenario,
-                        "connections": conns,
-                        "repeat": round_,
-                        **asdict(result),
-                        **usage,
-                    }
-                )
-
-
-@contextlib.contextmanager
-def _floor_server(database_url: str, workers: int, pool: int, loop: str, logs: Path) -> Iterator[Server | None]:
-    """``bench/baseline_raw.py`` under granian (None when this is not a checkout with it)."""
-    baseline = Path(__file__).resolve().parents[3] / "bench" / "baseline_raw.py"
-    if not baseline.exists():
-        print(f"  no {baseline}: skipping the raw floor", file=sys.stderr)
-        yield None
-        return
-    with serve_baseline(
-        database_url, logs / "baseline.log", workers=workers, pool_size=pool, loop=loop, baseline=baseline
-    ) as raw:
-        yield raw
-
-
-def _floor_round(
-    floor: Server,
-    workload: Workload,
-    scenario: str,
-    conns: int,
-    round_: int | str,
-    seconds: float,
-    tmp: Path,
-    runs: list[dict[str, Any]],
-) -> None:
-    """One round of ``scenario`` on the floor (the report compares at the first connection count)."""
-    threads = max(1, min(os.cpu_count() or 1, 4))
-    script = script_for(scenario, workload, threads, tmp)
-    result, usage = _measure(floor, script, connections=conns, threads=threads, seconds=seconds)
-    if round_ == "warmup":
-        return
-    print(f"  raw floor  {scenario:<17} c={conns:<4} #{round_}: {result.rps:8.0f} req/s", file=sys.stderr)
-    runs.append(
-        {
-            "target": "baseline_raw",
-            "backend": "postgresql",
-            "scenario": scenario,
-            "connections": conns,
-            "repeat": round_,
-            **asdict(result),
-            **usage,
-        }
     )
 
 
@@ -215,7 +46,7 @@ def _run_backends(
         logs.mkdir(parents=True, exist_ok=True)
         for backend in args.backends.split(","):
             if backend == "postgresql":
-                database_url, results["_pg_version"] = asyncio.run(_fresh_postgres(args.postgres_url))
+                database_url, results["_pg_version"] = asyncio.run(fresh_postgres(args.postgres_url))
                 _migrate(database_url)
                 repeats, duration = args.repeats, args.duration
             else:
@@ -232,8 +63,8 @@ def _run_backends(
                 floor = None
                 if backend == "postgresql" and not args.no_baseline:
                     # Up beside the service (idle while the other runs), interleaved with get-one.
-                    floor = servers.enter_context(_floor_server(database_url, workers, pool, loop, logs))
-                _scenarios(
+                    floor = servers.enter_context(floor_server(database_url, workers, pool, loop, logs))
+                run_scenarios(
                     args,
                     server,
                     workload,
@@ -248,7 +79,7 @@ def _run_backends(
                     conns = int(args.connections.split(",")[0])
                     for round_ in ["warmup", *range(1, repeats + 1)]:
                         seconds = args.warmup if round_ == "warmup" else duration
-                        _floor_round(floor, workload, "get-one", conns, round_, seconds, tmp, results["runs"])
+                        floor_round(floor, workload, "get-one", conns, round_, seconds, tmp, results["runs"])
                 results["rss_after_mib"] = {
                     **results.get("rss_after_mib", {}),
                     backend: [round(w.rss_bytes / 2**20, 1) for w in server.workers()],
@@ -277,7 +108,7 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
         "label": args.label,
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "todostack bench " + shlex.join(argv),
-        "machine": _machine(),
+        "machine": machine(),
         "workers": workers,
         "service_env": extra,
         "runs": [],
@@ -290,7 +121,7 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
         results["service_env"] = extra
         _run_backends(args, results, extra, workers, sizing.db_pool_size, settings.server.event_loop)
         pg_version = results.pop("_pg_version", None)
-    results["versions"] = _versions(pg_version)
+    results["versions"] = versions(pg_version)
     results["elapsed_seconds"] = round(time.monotonic() - started, 1)
     args.results_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -8,7 +8,7 @@ from litestar import Litestar
 
 from todostack.bootstrap import create_app
 from todostack.delivery.http.asgi.lifecycle import capture_server_stop
-from todostack.observability.logs import configure_logging, logging_configured
+from todostack.observability.logs import LogSink, configure_logging, logging_configured
 from todostack.profiling.peers import PEER_DIR_ENV
 from todostack.runtime import Settings, size_service
 from todostack.runtime.memory import limit_malloc_arenas
@@ -21,15 +21,16 @@ __all__ = ["APP", "app_from_env", "worker_app"]
 APP = "todostack.entrypoints.asgi:app_from_env"
 
 
-def worker_app(settings: Settings, plan: WorkerPlan) -> Litestar:
-    """In a freshly started worker: ``todostack serve`` decided the settings and the plan."""
+def worker_app(settings: Settings, plan: WorkerPlan, logs: LogSink | None = None) -> Litestar:
+    """In a freshly started worker: ``todostack serve`` decided the settings and the plan, and
+    configured logging (``logs``, inherited through the fork)."""
     capture_server_stop()  # before granian sets its signal handlers in this worker
     limit_malloc_arenas(settings.runtime.malloc_arena_max)  # again for a spawned worker: a fresh process
-    if not logging_configured():
+    if logs is None and not logging_configured():
         # A spawned worker (uvicorn's) starts a fresh interpreter: a forked one (granian's)
         # inherits what `todostack serve` set up.
-        configure_logging(settings.log_level)
-    return create_app(settings, plan=plan, handle_signals=True)
+        logs = configure_logging(settings.log_level)
+    return create_app(settings, plan=plan, handle_signals=True, logs=logs)
 
 
 def app_from_env() -> Litestar:

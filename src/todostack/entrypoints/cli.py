@@ -107,8 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from todostack.entrypoints.serve import serve
         from todostack.observability.logs import configure_logging
 
-        configure_logging(settings.log_level)  # JSON lines on stdout (readable on a terminal)
-        return serve(settings)
+        logs = configure_logging(settings.log_level)  # JSON lines on stdout (readable on a terminal)
+        return serve(settings, logs)
     # The other commands print their answers on stdout: their logs go to stderr, as text.
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr

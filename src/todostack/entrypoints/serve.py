@@ -26,6 +26,7 @@ from todostack.bootstrap import MigrationError, migrate, pending_migrations, wit
 from todostack.ebpf import probes
 from todostack.entrypoints.asgi import APP, worker_app
 from todostack.observability import MULTIPROC_ENV
+from todostack.observability.logs import LogSink
 from todostack.runtime import Settings, size_service
 from todostack.runtime.memory import limit_malloc_arenas, resident_bytes
 from todostack.runtime.plan import WORKER_PLAN_ENV, WorkerPlan
@@ -35,7 +36,7 @@ __all__ = ["serve"]
 log = logging.getLogger("todostack.serve")
 
 
-def serve(settings: Settings) -> int:
+def serve(settings: Settings, logs: LogSink) -> int:
     metrics_dir = None
     if not os.environ.get(MULTIPROC_ENV):
         # Before anything imports prometheus_client: the workers write their metrics here, and
@@ -45,14 +46,14 @@ def serve(settings: Settings) -> int:
     # Each worker's profile socket (/debug/pprof?pid=...): private to this server (0700).
     peers_dir = tempfile.mkdtemp(prefix="todostack-workers-")
     try:
-        return _serve(settings, peers_dir)
+        return _serve(settings, peers_dir, logs)
     finally:
         for made in (metrics_dir, peers_dir):
             if made is not None:
                 shutil.rmtree(made, ignore_errors=True)
 
 
-def _serve(settings: Settings, peers_dir: str) -> int:
+def _serve(settings: Settings, peers_dir: str, logs: LogSink) -> int:
     from granian.constants import Interfaces, Loops
     from granian.server import Server
 
@@ -136,7 +137,7 @@ def _serve(settings: Settings, peers_dir: str) -> int:
         log_access=False,
         respawn_failed_workers=True,
         workers_kill_timeout=kill_after,
-    ).serve(target_loader=partial(worker_app, settings, plan), wrap_loader=False)
+    ).serve(target_loader=partial(worker_app, settings, plan, logs), wrap_loader=False)
     return 0
 
 

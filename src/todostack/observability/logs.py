@@ -3,13 +3,16 @@
 Every line made while a request is served carries its request id, and the trace and span ids
 when a span is recording, so a log line leads to its trace. Keys that name credentials are
 masked. The standard library's loggers (ours, asyncio's) go through the same renderer.
+
+Nothing happens at import: the process entry point calls ``configure_logging``, which builds the
+``LogSink`` the lines wait in and hands it back, to be passed to the worker (which flushes it) and
+to ``AccessLog`` (which writes into it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 import sys
@@ -23,7 +26,7 @@ import structlog
 
 from todostack import context
 
-__all__ = ["AccessLog", "access_logger", "configure_logging", "flush_logs", "flush_logs_forever", "logging_configured"]
+__all__ = ["AccessLog", "LogSink", "access_logger", "configure_logging", "logging_configured"]
 
 _SECRET_KEYS = frozenset({"authorization", "cookie", "set-cookie", "password", "token", "access_token", "secret_key"})
 _encode = msgspec.json.Encoder().encode
@@ -73,7 +76,7 @@ def _json(_: Any, __: str, event: EventDict) -> bytes:
     return _encode(event)
 
 
-class _Lines:
+class LogSink:
     """Whole JSON lines, held here and written to stdout together.
 
     structlog's BytesLogger writes and flushes every line: a ``write`` system call per request.
@@ -81,14 +84,18 @@ class _Lines:
     container images commonly set, that is the raw file, and each line was still its own
     ``write`` (6 % of a worker in a ``get-one`` profile). Lines wait here until 64 KiB are
     pending, something logs through the standard library (its handler writes what is pending
-    first, so the order holds), every 0.2 s (``flush_logs_forever``), before a fork, and when
-    the worker stops. A line is never split.
+    first, so the order holds), every 0.2 s (``flush_forever``), before a fork, and when the
+    worker stops. A line is never split.
+
+    ``fast_access`` says whether ``AccessLog`` may write its lines here directly (JSON lines at
+    level info); a sink that logging was not configured with never takes them.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending: list[bytes] = []
         self._size = 0
+        self.fast_access = False  # set by configure_logging
 
     def msg(self, message: bytes) -> None:
         with self._lock:
@@ -96,11 +103,11 @@ class _Lines:
             self._size += len(message) + 1
             if self._size < _FLUSH_AT:
                 return
-        self.flush()
+        self.flush_lines()
 
     debug = info = warning = warn = error = critical = exception = fatal = log = msg
 
-    def flush(self) -> None:
+    def flush_lines(self) -> None:
         with self._lock:  # held while writing: two flushes cannot reorder lines
             if not self._pending:
                 return
@@ -116,6 +123,18 @@ class _Lines:
                     data = data[written:]
                 out.flush()
 
+    def flush(self) -> None:
+        """What is pending, then whatever ``sys.stdout`` holds."""
+        self.flush_lines()
+        with contextlib.suppress(OSError, ValueError):  # stdout closed or gone: nothing to flush into
+            sys.stdout.flush()
+
+    async def flush_forever(self, interval: float = 0.2) -> None:
+        """In each worker: buffered access lines reach stdout at most ``interval`` late."""
+        while True:
+            await asyncio.sleep(interval)
+            self.flush()
+
     def forget(self) -> None:
         """In a child just forked: the parent writes what it held."""
         self._lock = threading.Lock()
@@ -124,41 +143,29 @@ class _Lines:
 
 
 _FLUSH_AT = 64 * 1024
-_LINES = _Lines()
-
-
-@functools.cache
-def _flush_around_forks() -> None:
-    """Once, when logging is configured (not at import): a fork neither loses nor doubles lines."""
-    os.register_at_fork(before=_LINES.flush, after_in_child=_LINES.forget)
 
 
 class _AfterPendingLines(logging.StreamHandler):  # type: ignore[type-arg]
+    def __init__(self, stream: Any, sink: LogSink) -> None:
+        super().__init__(stream)
+        self._sink = sink
+
     def emit(self, record: logging.LogRecord) -> None:
-        _LINES.flush()
+        self._sink.flush_lines()
         super().emit(record)
-
-
-async def flush_logs_forever(interval: float = 0.2) -> None:
-    """In each worker: buffered access lines reach stdout at most ``interval`` late."""
-    while True:
-        await asyncio.sleep(interval)
-        flush_logs()
-
-
-def flush_logs() -> None:
-    _LINES.flush()
-    with contextlib.suppress(OSError, ValueError):  # stdout closed or gone: nothing to flush into
-        sys.stdout.flush()
 
 
 def logging_configured() -> bool:
     return structlog.is_configured()
 
 
-def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
-    """JSON lines unless stdout is a terminal (``json=None``); ``level`` from TODOSTACK_LOG_LEVEL."""
-    _flush_around_forks()
+def configure_logging(level: str = "info", *, json: bool | None = None) -> LogSink:
+    """JSON lines unless stdout is a terminal (``json=None``); ``level`` from TODOSTACK_LOG_LEVEL.
+
+    Returns the sink the lines wait in: the worker flushes it, ``AccessLog`` writes into it."""
+    sink = LogSink()
+    # A fork neither loses nor doubles lines (once per sink: a process configures logging once).
+    os.register_at_fork(before=sink.flush_lines, after_in_child=sink.forget)
     as_json = not sys.stdout.isatty() if json is None else json
     threshold = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     shared: list[Any] = [
@@ -174,7 +181,7 @@ def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
         renderer: Any = _json
 
         def factory(*_: Any) -> Any:
-            return _LINES
+            return sink
 
     else:
         renderer = structlog.dev.ConsoleRenderer()
@@ -186,7 +193,7 @@ def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
         cache_logger_on_first_use=True,
     )
     # The standard library's records, rendered the same way.
-    handler = _AfterPendingLines(sys.stdout)
+    handler = _AfterPendingLines(sys.stdout, sink)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
@@ -199,7 +206,8 @@ def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(threshold)
-    _settings.fast_access = as_json and threshold <= logging.INFO
+    sink.fast_access = as_json and threshold <= logging.INFO
+    return sink
 
 
 def access_logger() -> Any:
@@ -211,23 +219,18 @@ class AccessLog:
     structlog would render, keys in its order, straight into the batch: 2.3 µs a line against
     6.2 µs through structlog's processor chain, which copies the event and calls six processors
     for fields the line already has. Otherwise (a terminal, a higher level) it goes through
-    structlog."""
+    structlog (as it does for a sink logging was not configured with).
+    """
 
-    def __init__(self) -> None:
+    def __init__(self, sink: LogSink) -> None:
         self._logger = access_logger()
+        self._sink = sink
 
     def __call__(self, fields: dict[str, Any]) -> None:
-        if not _settings.fast_access:
+        if not self._sink.fast_access:
             self._logger.info("request", **fields)
             return
         fields["event"] = "request"
         fields["level"] = "info"
         fields["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        _LINES.msg(_encode(fields))
-
-
-class _Settings:
-    fast_access = False  # set by configure_logging
-
-
-_settings = _Settings()
+        self._sink.msg(_encode(fields))

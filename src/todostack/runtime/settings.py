@@ -23,17 +23,9 @@ from todostack.runtime.declare import (
     whole,
     write_group,
 )
-from todostack.runtime.groups import (
-    AuthSettings,
-    DatabaseSettings,
-    FeedSettings,
-    LimitSettings,
-    RequestSettings,
-    RuntimeSettings,
-    SecuritySettings,
-    ServerSettings,
-)
+from todostack.runtime.groups import DatabaseSettings, RuntimeSettings, SecuritySettings, ServerSettings
 from todostack.runtime.profiling_settings import ProfilingSettings
+from todostack.runtime.request_settings import AuthSettings, FeedSettings, LimitSettings, RequestSettings
 
 __all__ = [
     "AuthSettings",

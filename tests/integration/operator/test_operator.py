@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from tests.integration.operator.cluster import Cluster, running, wait_for
-from todostack_operator.children import Owner, migration_job_name
+from todostack_operator.children import migration_job_name
+from todostack_operator.naming import Owner
 
 pytestmark = pytest.mark.integration
 

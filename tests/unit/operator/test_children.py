@@ -8,7 +8,8 @@ import pytest
 
 from tests.k8s_schemas import OPERATOR_DIR, load_all, validate
 from todostack_operator import children as build
-from todostack_operator.children import Owner
+from todostack_operator import edge
+from todostack_operator.naming import Owner
 from todostack_operator.spec import TodoStackSpec, parse_spec
 
 pytestmark = pytest.mark.unit
@@ -102,11 +103,11 @@ def test_the_hpa_owns_the_replica_count_when_autoscaling() -> None:
 
 def test_the_ingress_route_chains_the_middlewares_it_builds() -> None:
     spec = _spec()
-    route = build.ingress_route(OWNER, spec)
+    route = edge.ingress_route(OWNER, spec)
     assert route is not None
     chain = [m["name"] for m in route["spec"]["routes"][0]["middlewares"]]
     assert chain == ["todo-ratelimit", "todo-headers", "todo-circuitbreaker", "todo-retry"]
-    assert chain == [m["metadata"]["name"] for m in build.middlewares(OWNER, spec)]
+    assert chain == [m["metadata"]["name"] for m in edge.middlewares(OWNER, spec)]
     assert route["spec"]["routes"][0]["match"] == "Host(`todo.example.com`)"
 
 

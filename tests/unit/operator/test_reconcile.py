@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from tests.fake_kube import FakeKubeApi
-from todostack_operator.children import Owner, migration_job_name
+from todostack_operator.children import migration_job_name
 from todostack_operator.kube import ApiError, TransientApiError
+from todostack_operator.naming import Owner
 from todostack_operator.reconcile import Outcome, Stack, reconcile
 
 pytestmark = pytest.mark.unit

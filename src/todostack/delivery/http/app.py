@@ -16,7 +16,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from todostack import __version__
 from todostack.delivery.http.api.auth import BearerAuthMiddleware
-from todostack.delivery.http.api.openapi import CompletedJsonRenderPlugin, StrictStructSchemaPlugin
+from todostack.delivery.http.api.openapi import CompletedJsonRenderPlugin
 from todostack.delivery.http.api.paths import API_PREFIX, OPENAPI_PATH, SWAGGER_ASSETS
 from todostack.delivery.http.api.problems import exception_handlers
 from todostack.delivery.http.api.request import Handed, request_class
@@ -31,6 +31,7 @@ from todostack.delivery.http.api.routes.todobackend import (
     todobackend_router,
 )
 from todostack.delivery.http.api.services import HttpConfig, Services
+from todostack.delivery.http.api.struct_schemas import StrictStructSchemaPlugin
 from todostack.delivery.http.asgi.answers import add_vary
 from todostack.delivery.http.asgi.bodies import validate_body
 from todostack.delivery.http.asgi.lifecycle import Lifecycle
@@ -40,6 +41,7 @@ from todostack.delivery.http.asgi.scope import RequestScopeMiddleware
 from todostack.delivery.http.asgi.types import HeaderDecorator, RawHeaders
 from todostack.delivery.web import SECURITY_HEADERS, web_router
 from todostack.observability.alerts import AlertQueue, run_alert_queue
+from todostack.observability.logs import AccessLog, LogSink
 from todostack.observability.metrics import Metrics
 from todostack.observability.tracing import Tracing
 from todostack.profiling.ondemand import OnDemand
@@ -119,9 +121,11 @@ def create_http_app(
     lifecycle: Lifecycle | None = None,
     profiles: OnDemand | None = None,
     tracing: Tracing | None = None,
+    logs: LogSink | None = None,
 ) -> Litestar:
     """Build the ASGI app. ``open_services`` runs once per worker, inside its event loop;
-    ``tracing``: the worker's tracer (off when not given)."""
+    ``tracing``: the worker's tracer (off when not given); ``logs``: where access lines wait to be
+    written (without one, they go through structlog)."""
     metrics = metrics if metrics is not None else Metrics()
     tracing = tracing if tracing is not None else Tracing()
     alerts = alerts if alerts is not None else AlertQueue(None)
@@ -201,7 +205,7 @@ def create_http_app(
         app.asgi_handler,  # type: ignore[arg-type]
         budgets=config.budgets,
         lifecycle=lifecycle,
-        on_done=RequestReporter(metrics, alerts),
+        on_done=RequestReporter(metrics, alerts, AccessLog(logs if logs is not None else LogSink())),
         decorate=_decorator(config.todobackend_enabled),
         compression=config.compression,
         stream_paths=frozenset({changes.STREAM_PATH}),

@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from todostack.delivery.http.asgi.answers import Compression
+from todostack.delivery.http.asgi.budgets import Budgets
 from todostack.delivery.http.asgi.lifecycle import ShutdownPolicy
-from todostack.delivery.http.asgi.scope import Budgets
 from todostack.usecases import AuthService, ChangeHub, ChangeService, ListService, TodoBackendService, TodoService
 
 __all__ = ["FeedOptions", "HttpConfig", "Services"]

@@ -14,12 +14,12 @@ __all__ = ["RequestReporter"]
 class RequestReporter:
     """``on_done`` for the request scope middleware."""
 
-    def __init__(self, metrics: Metrics, alerts: AlertQueue) -> None:
+    def __init__(self, metrics: Metrics, alerts: AlertQueue, access_log: AccessLog) -> None:
         self.metrics = metrics
         self.alerts = alerts
         self._errors = BurstDetector(threshold=10, window_seconds=60)
         self._shed = BurstDetector(threshold=20, window_seconds=60)
-        self._log = AccessLog()
+        self._log = access_log
 
     def __call__(self, done: Finished) -> None:
         # Never the raw path as a label: any URL a client makes up would become a new series.

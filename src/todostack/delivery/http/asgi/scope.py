@@ -4,8 +4,8 @@ It runs before routing, so every answer (404s included) carries the request id. 
 request it
 
 * takes ``X-Request-ID`` when valid (else makes one) and echoes it;
-* sets the deadline: the route's budget (reads and writes differ), shortened, never lengthened,
-  by a ``Request-Timeout: <seconds>`` header;
+* sets the deadline: the route's budget (reads and writes differ, ``budgets``), shortened, never
+  lengthened, by a ``Request-Timeout: <seconds>`` header;
 * refuses at once with 503 + ``Retry-After`` when the worker already has its limit of requests
   in flight (cause ``overloaded``), instead of queueing without bound;
 * cancels the handler when the deadline passes (504), the client disconnects, or shutdown's
@@ -22,12 +22,12 @@ import math
 import random
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from todostack import context
 from todostack.context import Cause, RequestContext
 from todostack.delivery.http.asgi.answers import Compression, accepts_gzip
+from todostack.delivery.http.asgi.budgets import SAFE_METHODS, Budgets, parse_request_timeout
 from todostack.delivery.http.asgi.disconnect import DisconnectWatch
 from todostack.delivery.http.asgi.exchange import CAUSE_DETAIL, Exchange, Timer
 from todostack.delivery.http.asgi.lifecycle import Lifecycle
@@ -37,34 +37,11 @@ from todostack.ebpf import probes
 from todostack.observability.server_spans import start_server_span
 from todostack.observability.tracing import Tracing
 
-__all__ = ["UNTIMED_PATHS", "Budgets", "Finished", "HeaderDecorator", "RawHeaders", "RequestScopeMiddleware"]
+__all__ = ["UNTIMED_PATHS", "Finished", "HeaderDecorator", "RawHeaders", "RequestScopeMiddleware"]
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Probes and scrapes: never shed, never counted as in flight (a drain must not hide them).
 UNTIMED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-
-
-@dataclass(frozen=True, slots=True)
-class Budgets:
-    """Server-side time budget per request, in seconds."""
-
-    read_seconds: float
-    write_seconds: float
-    # Start watching for a client disconnect once a request has run this long: a watcher is a
-    # task per request, which a busy worker (every request slower than this) cannot afford.
-    watch_disconnect_after_seconds: float = 0.5
-    # Routes that take as long as they are asked to (a 60 s CPU profile), by path prefix.
-    long_prefixes: tuple[tuple[str, float], ...] = (("/debug/pprof/", 90.0),)
-
-    def for_method(self, method: str) -> float:
-        return self.read_seconds if method in _SAFE_METHODS else self.write_seconds
-
-    def for_request(self, method: str, path: str) -> float:
-        for prefix, seconds in self.long_prefixes:
-            if path.startswith(prefix):
-                return max(seconds, self.for_method(method))
-        return self.for_method(method)
 
 
 class Finished(NamedTuple):
@@ -81,17 +58,6 @@ class Finished(NamedTuple):
     trace_id: str | None = None
     span_id: str | None = None
     client: str | None = None  # the client's address, a trusted proxy's X-Forwarded-For applied (asgi.proxies)
-
-
-def parse_request_timeout(raw: str) -> float:
-    """``Request-Timeout`` in seconds: a finite number above zero."""
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"Request-Timeout must be a positive number of seconds (e.g. 2.5), got {raw[:40]!r}")
-    return value
 
 
 class RequestScopeMiddleware:
@@ -268,7 +234,7 @@ class RequestScopeMiddleware:
                     cause=cause,
                     retry_after=1 if status == 503 else None,
                     # Cut off mid-way, a write may or may not have been committed.
-                    outcome="unknown" if scope["method"] not in _SAFE_METHODS else None,
+                    outcome="unknown" if scope["method"] not in SAFE_METHODS else None,
                 )
             elif cause is Cause.CLIENT_DISCONNECTED:
                 exchange.status = 499  # nginx's "client closed request", for the log and metrics
