@@ -25,8 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from todostack.bench.machine import fresh_postgres, machine
 from todostack.bench.report import replace_section
-from todostack.bench.run import _fresh_postgres, _machine, _migrate
+from todostack.bench.run import _migrate
 from todostack.bench.seed import seed
 from todostack.bench.servers import otlp_sink, serve_todostack
 from todostack.bench.wrk import run_wrk, script_for
@@ -72,7 +73,7 @@ def _compare(
     rounds: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="todostack-ab-") as tmp_name:
         tmp = Path(tmp_name)
-        database_url, _ = asyncio.run(_fresh_postgres(args.postgres_url))
+        database_url, _ = asyncio.run(fresh_postgres(args.postgres_url))
         _migrate(database_url)
         with serve_todostack(database_url, tmp / "seed.log", workers=workers) as server:
             workload = asyncio.run(seed(server.url, users=10, todos_per_user=200))
@@ -103,7 +104,7 @@ def _compare(
     results = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "python bench/ab.py " + shlex.join(argv),
-        "machine": _machine(),
+        "machine": machine(),
         "workers": workers,
         "scenario": args.scenario,
         "connections": args.connections,

@@ -34,8 +34,9 @@ from typing import Any
 import asyncpg
 import httpx
 
+from todostack.bench.machine import machine
 from todostack.bench.report import replace_section
-from todostack.bench.run import _machine, _migrate
+from todostack.bench.run import _migrate
 from todostack.bench.seed import seed
 from todostack.bench.servers import free_port, serve_todostack
 from todostack.bench.wrk import run_wrk, script_for
@@ -236,7 +237,7 @@ def _report(args: argparse.Namespace, argv: list[str], workers: int, measured: d
     results = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "python bench/edge_overhead.py " + shlex.join(argv),
-        "machine": _machine(),
+        "machine": machine(),
         "workers": workers,
         "connections": args.connections,
         "seconds": args.seconds,

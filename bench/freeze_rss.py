@@ -19,8 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from todostack.bench.machine import fresh_postgres
 from todostack.bench.report import replace_section
-from todostack.bench.run import _fresh_postgres, _migrate
+from todostack.bench.run import _migrate
 from todostack.bench.seed import seed
 from todostack.bench.servers import serve_todostack
 from todostack.bench.wrk import run_wrk, script_for
@@ -40,7 +41,7 @@ def main() -> int:
     rows: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="todostack-freeze-") as tmp_name:
         tmp = Path(tmp_name)
-        database_url, _ = asyncio.run(_fresh_postgres("postgresql://postgres@127.0.0.1:5432/postgres"))
+        database_url, _ = asyncio.run(fresh_postgres("postgresql://postgres@127.0.0.1:5432/postgres"))
         _migrate(database_url)
         for label, freeze in (("gc.freeze (default)", "on"), ("no freeze", "off")):
             env = {"TODOSTACK_GC_FREEZE": freeze}

@@ -25,9 +25,10 @@ from typing import Any
 
 import httpx
 
+from todostack.bench.machine import fresh_postgres
 from todostack.bench.options import BENCH_DATABASE
 from todostack.bench.report import replace_section
-from todostack.bench.run import _fresh_postgres, _migrate
+from todostack.bench.run import _migrate
 from todostack.bench.seed import seed
 from todostack.bench.servers import Server, serve_todostack
 from todostack.bench.wrk import Workload, run_wrk, script_for
@@ -94,7 +95,7 @@ def main() -> int:
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--docs", type=Path, default=Path("docs/benchmarks.md"))
     args = parser.parse_args()
-    database_url, _ = asyncio.run(_fresh_postgres(args.postgres_url))
+    database_url, _ = asyncio.run(fresh_postgres(args.postgres_url))
     _migrate(database_url)
     env = {"TODOSTACK_MAX_INFLIGHT": str(args.max_inflight)}
     with tempfile.TemporaryDirectory() as tmp, serve_todostack(database_url, Path(tmp) / "s.log", extra=env) as server:

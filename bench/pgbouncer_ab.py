@@ -24,9 +24,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from todostack.bench.machine import fresh_postgres, machine
 from todostack.bench.pgbouncer import pgbouncer, through
 from todostack.bench.report import replace_section
-from todostack.bench.run import _fresh_postgres, _machine, _migrate
+from todostack.bench.run import _migrate
 from todostack.bench.seed import seed
 from todostack.bench.servers import serve_todostack
 from todostack.bench.wrk import run_wrk, script_for
@@ -45,7 +46,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--docs", type=Path, default=Path("docs/benchmarks.md"))
     args = parser.parse_args(argv)
-    database_url, _ = asyncio.run(_fresh_postgres(args.postgres_url))
+    database_url, _ = asyncio.run(fresh_postgres(args.postgres_url))
     _migrate(database_url)
     off = {"TODOSTACK_DB_PREPARED_STATEMENTS": "off", "TODOSTACK_AUTOPROF_ENABLED": "off"}
     threads = max(1, min(os.cpu_count() or 1, 4))
@@ -95,7 +96,7 @@ def main(argv: list[str]) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     results = {
         "command": "bench/pgbouncer_ab.py " + " ".join(argv),
-        "machine": _machine(),
+        "machine": machine(),
         "workers": args.workers,
         "connections": args.connections,
         "runs": {f"{s} | {n}": v for (s, n), v in rows.items()},

@@ -99,7 +99,7 @@ async def open_storage(
             observe=observe,
             tracing=tracing,
         )
-        return Storage(pg, pg.ping, pg.close, pg.sleep, pg.pool_state, pg.number_changes)
+        return Storage(pg, pg.ping, pg.close, pg.sleep, pg.pool_state, pg.number_changes, pg.wrote)
     if db.dialect == "sqlite":
         lite = await SqliteDatabase.connect(
             db.url,

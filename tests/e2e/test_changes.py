@@ -3,18 +3,20 @@ resuming with Last-Event-ID, and (on servers of their own) limits, deadlines, re
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
 from tests.e2e.conftest import Account, sign_up
 from tests.e2e.sse import EventStream
-from tests.server import RunningServer, run_postgres_server, run_server
+from tests.server import RunningServer, migrated_schema, run_postgres_server, run_server
 
 pytestmark = pytest.mark.e2e
 
@@ -207,3 +209,36 @@ def test_sigterm_ends_open_streams_with_a_retry_hint_within_the_grace_period(tmp
             assert "the server is restarting; reconnect" in stream.comments
             stream.close()
         alice.http.close()
+
+
+def test_writes_do_not_notify_and_other_workers_streams_still_see_them_at_once(tmp_path: Path) -> None:
+    """PostgreSQL commits notifying transactions one at a time (migration 0031): a write must not
+    NOTIFY. The writer's worker numbers its change, the numbering notifies once, and a stream held
+    by either worker sees every change within a second."""
+
+    async def scenario(url: str, account: Account) -> tuple[list[str], list[str]]:
+        payloads: list[str] = []
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.add_listener("todostack_changes", lambda *note: payloads.append(str(note[3])))
+            ids = [str((await asyncio.to_thread(account.todo, f"todo {n}"))["id"]) for n in range(12)]
+            await asyncio.sleep(0.3)  # a notification in flight arrives
+        finally:
+            await conn.close()
+        return ids, payloads
+
+    with migrated_schema() as url, run_server(url, tmp_path, workers=2) as server:
+        alice = sign_up(server)
+        # Two streams on fresh connections: with two workers, most likely one on each.
+        streams = [_stream(alice), _stream(alice)]
+        try:
+            ids, payloads = asyncio.run(scenario(url, alice))
+            for stream in streams:
+                seen = {_change(stream.next(1.0).data)[1] for _ in ids}
+                assert seen == set(ids)
+        finally:
+            for stream in streams:
+                stream.close()
+            alice.http.close()
+    assert "written" not in payloads, payloads
+    assert "numbered" in payloads

@@ -26,3 +26,5 @@ class Storage:
     # PostgreSQL: give committed changes their feed ids now (a worker's listener does it when
     # told of a write; tests and tools that run none call this).
     number_changes: Callable[[], Awaitable[int]] | None = None
+    # PostgreSQL: set when a write of this worker commits (what wakes its change-feed sequencer).
+    wrote: asyncio.Event | None = None

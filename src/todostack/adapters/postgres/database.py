@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -52,6 +53,9 @@ class PostgresDatabase:
         parts = urlsplit(url)
         db = Database("postgresql", parts.path.lstrip("/"), parts.hostname, parts.port or 5432)
         self.timer = postgres_timer(db, observe, tracing)  # every statement: metrics, probes, spans
+        # Set when a write unit of work commits: this worker's change-feed sequencer waits on it
+        # (writes do not NOTIFY; see migration 0031).
+        self.wrote = asyncio.Event()
 
     def pool_state(self) -> PoolState:
         pool = self._pool

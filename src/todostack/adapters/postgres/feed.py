@@ -4,11 +4,14 @@ Each worker holds one connection of its own for this, outside the pool and never
 PgBouncer (a transaction-pooling bouncer cannot keep a LISTEN): ``TODOSTACK_FEED_LISTEN_URL``
 names the server directly when the pool's URL goes through a bouncer.
 
-The trigger of migration 0030 notifies ``written`` when a write commits. The listener then
-numbers every committed change that has no id yet (``sequence``), under a transaction-level
-advisory lock so that one worker at a time does it, and that transaction notifies
-``numbered``: every worker's hub then reads the new changes. A worker that finds the lock taken
-tries again shortly, so a change is numbered by a run that started after it committed.
+The triggers of migration 0030 write a change beside every write; they do not notify (0031:
+PostgreSQL commits notifying transactions one at a time). The worker whose write committed wakes
+its own listener (``wrote``), which numbers every committed change that has no id yet
+(``sequence``), under a transaction-level advisory lock so that one worker at a time does it, and
+that transaction notifies ``numbered``: every worker's hub then reads the new changes. A worker
+that finds the lock taken tries again shortly, so a change is numbered by a run that started
+after it committed. Writes made outside the service (or by a server of an older version, whose
+trigger still notifies ``written``) are numbered on the fallback timer, or at once on ``written``.
 """
 
 from __future__ import annotations
@@ -69,10 +72,19 @@ class PgChangeListener:
     there are new numbered changes to read (and after every reconnect, when some may have been
     missed)."""
 
-    def __init__(self, url: str, wake: Callable[[], None], *, fallback_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        wake: Callable[[], None],
+        *,
+        fallback_seconds: float = 5.0,
+        wrote: asyncio.Event | None = None,
+    ) -> None:
         self._url = url
         self._wake = wake
         self._fallback = fallback_seconds
+        # Set by this worker's committed writes: there are changes to number.
+        self._pending = wrote if wrote is not None else asyncio.Event()
         self.connected = asyncio.Event()
 
     async def run(self) -> None:
@@ -90,7 +102,7 @@ class PgChangeListener:
         conn: asyncpg.Connection[Any] = await asyncpg.connect(self._url, timeout=5.0)
         keep_alive(conn)
         try:
-            pending = asyncio.Event()
+            pending = self._pending
             lost = asyncio.Event()
 
             def on_note(_conn: object, _pid: int, _channel: str, payload: object) -> None:

@@ -118,7 +118,8 @@ class PostgresUnitOfWork:
             raise rollback_failed
 
     async def commit(self) -> None:
-        if self._autocommit:
+        if self._autocommit:  # its one statement committed on its own
+            self._db.wrote.set()
             return
         if not self._open:
             raise RuntimeError("commit on a read-only unit of work")
@@ -127,3 +128,4 @@ class PostgresUnitOfWork:
         except (TimeoutError, asyncpg.QueryCanceledError):
             raise DeadlineExceeded("the request ran out of time while committing") from None
         self._open = False
+        self._db.wrote.set()
