@@ -1,111 +1,36 @@
 """Millions of todos into PostgreSQL with COPY: the data behind ``todostack bench --scale`` and
-the index-plan test.
+the index-plan test (the rows themselves: ``bench.bulk_rows``).
 
-The shape is the issue's: one heavy user with many todos in one list, the rest spread over
-10,000 users (one list each); tags from a small vocabulary (0-3 per todo, skewed like real
-labels), due dates on 60 % of todos, 30 % completed. Rows are generated from a seeded random
-source, so a size always gives the same data. Above ``DROP_INDEXES_OVER`` rows the secondary
-indexes are dropped while copying and rebuilt afterwards from their own definitions (building an
-index once is far cheaper than keeping it up to date row by row).
+Above ``DROP_INDEXES_OVER`` rows the secondary indexes are dropped while copying and rebuilt
+afterwards from their own definitions (building an index once is far cheaper than keeping it up
+to date row by row). The change feed's triggers are off while copying (``feed_paused``), and the
+seed ends with ``settle``: ``VACUUM (ANALYZE)`` and a ``CHECKPOINT``, so what is measured next is
+a database in the state a long-running one is in.
 """
 
 from __future__ import annotations
 
-import random
+import contextlib
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["TODO_COPY_COLUMNS", "BulkFacts", "Progress", "bulk_seed", "todo_rows"]
+import asyncpg
 
-TAGS = (
-    "work", "home", "errand", "later", "urgent", "call", "email", "read", "buy", "health",
-    "finance", "travel", "kids", "garden", "car", "meeting", "idea", "review", "bug", "blocked",
-)  # fmt: skip
-WORDS = (
-    "pay", "book", "call", "fix", "write", "send", "plan", "clean", "order", "renew", "check", "print",
-    "invoice", "dentist", "groceries", "report", "tickets", "passport", "bike", "laptop", "garage",
-    "insurance", "birthday", "slides", "contract", "budget", "doctor", "visa", "boiler", "roof",
-)  # fmt: skip
-TODO_COPY_COLUMNS = (
-    "id", "owner_id", "list_id", "title", "notes", "completed", "completed_at", "due", "priority", "tags",
-    "position", "created_at", "updated_at", "version",
-)  # fmt: skip
-DROP_INDEXES_OVER = 20_000
-BATCH = 50_000
-EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
-_TAG_WEIGHTS = tuple(sum(range(len(TAGS), len(TAGS) - n, -1)) for n in range(1, len(TAGS) + 1))  # skewed
-UNUSABLE_HASH = "!bulk-seeded: no password signs in"
+from todostack.bench.bulk_rows import (
+    DROP_INDEXES_OVER,
+    TODO_COPY_COLUMNS,
+    BulkFacts,
+    Layout,
+    Progress,
+    layout,
+    todo_rows,
+    user_rows,
+)
 
-
-@dataclass(frozen=True, slots=True)
-class BulkFacts:
-    """What a benchmark or a test needs to know about the seeded rows."""
-
-    heavy_owner: str
-    heavy_list: str
-    owners: list[tuple[str, str]]  # (user id, list id) of the spread users, a sample
-    todo_ids: list[tuple[str, str]] = field(default_factory=list)  # (owner id, todo id), a sample
-    todos: int = 0
-    seconds: float = 0.0
-
-
-class Progress:
-    """A progress bar on stderr: ``[#####.....] 1,200,000/5,000,000 todos (84,000/s)``."""
-
-    def __init__(self, label: str, total: int, out: Any = sys.stderr) -> None:
-        self.label, self.total, self.done, self.out = label, total, 0, out
-        self.started = time.monotonic()
-
-    def step(self, n: int) -> None:
-        self.done += n
-        width = 30
-        filled = width * self.done // max(1, self.total)
-        rate = self.done / max(1e-6, time.monotonic() - self.started)
-        end = "\n" if self.done >= self.total else ""
-        bar = "#" * filled + "." * (width - filled)
-        print(
-            f"\r  {self.label:<12} [{bar}] {self.done:,}/{self.total:,} ({rate:,.0f}/s)",
-            end=end,
-            file=self.out,
-            flush=True,
-        )
-
-
-def _uuid(rng: random.Random) -> str:
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
-
-
-def todo_rows(
-    rng: random.Random, owner: str, list_id: str, count: int, first_position: int
-) -> Iterator[tuple[Any, ...]]:
-    for i in range(count):
-        created = EPOCH + timedelta(seconds=rng.randrange(300 * 24 * 3600))
-        done = rng.random() < 0.3
-        due = created + timedelta(hours=rng.randrange(-24 * 30, 24 * 365)) if rng.random() < 0.6 else None
-        k = rng.choices((0, 1, 2, 3), cum_weights=(30, 70, 90, 100))[0]
-        tags = sorted(set(rng.choices(TAGS, cum_weights=_TAG_WEIGHTS, k=k))) if k else []
-        title = f"{rng.choice(WORDS)} {rng.choice(WORDS)} {rng.randrange(10_000)}"
-        yield (
-            _uuid(rng),
-            owner,
-            list_id,
-            title,
-            "" if rng.random() < 0.7 else f"notes on {rng.choice(WORDS)}",
-            done,
-            created + timedelta(days=1) if done else None,
-            due,
-            rng.randrange(4),
-            tags,
-            first_position + i,
-            created,
-            created,
-            1,
-        )
+__all__ = ["TODO_COPY_COLUMNS", "BulkFacts", "Progress", "bulk_seed", "feed_paused", "settle", "todo_rows"]
 
 
 async def _secondary_indexes(conn: Any, table: str) -> list[tuple[str, str]]:
@@ -118,6 +43,38 @@ async def _secondary_indexes(conn: Any, table: str) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in rows]
 
 
+@contextlib.asynccontextmanager
+async def feed_paused(conn: Any, tables: tuple[str, ...] = ("todo_lists", "todos")) -> AsyncIterator[None]:
+    """The change-feed triggers (migration 0030) off while copying, on again after.
+
+    Left on, COPY writes one ``changes`` row per todo, unnumbered, and the next write through
+    the service wakes its sequencer, which numbers them all 10,000 at a time while the benchmark
+    runs (5 M updates and ``NOTIFY``s at 5 M rows). A database that size in production holds only
+    the changes of its retention window; seeded rows are history with none."""
+    for table in tables:
+        await conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+    try:
+        yield
+    finally:
+        for table in tables:
+            await conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+
+
+async def settle(conn: Any, tables: tuple[str, ...] = ("users", "todo_lists", "todos")) -> None:
+    """``VACUUM (ANALYZE)`` and a ``CHECKPOINT``: leave the copied rows as a running database has them.
+
+    Freshly copied rows carry no hint bits and no visibility map: the first read of each page
+    writes hint bits (and WAL with checksums on), no scan can be index-only, and autovacuum
+    wakes up to do this work in the middle of whatever runs next. A database of this size in
+    production has long been vacuumed, so the benchmark measures one that has been."""
+    for table in tables:
+        await conn.execute(f"VACUUM (ANALYZE) {table}")
+    # The dirty pages written now, not during the measurement (without the privilege, the next
+    # timed checkpoint writes them).
+    with contextlib.suppress(asyncpg.InsufficientPrivilegeError):
+        await conn.execute("CHECKPOINT")
+
+
 async def bulk_seed(
     conn: Any,
     *,
@@ -127,64 +84,56 @@ async def bulk_seed(
     heavy: tuple[str, str] | None = None,
     seed: int = 24,
     progress: Callable[[str, int], Progress] | None = Progress,
+    extra_rows: Sequence[tuple[Any, ...]] = (),
 ) -> BulkFacts:
     """Add ``todos`` todos: ``heavy_todos`` (at most half) for the heavy user, the rest over
     ``users`` new users. ``heavy`` is an existing (user id, list id) (a registered account that
-    can sign in); without it the first new user is the heavy one. Ends with ``ANALYZE``."""
+    can sign in); without it the first new user is the heavy one. ``extra_rows`` (``todo_rows``
+    for existing lists) go in first. The change feed records none of it (``feed_paused``); ends
+    with ``settle``."""
     started = time.monotonic()
-    rng = random.Random(seed)  # noqa: S311 - reproducible data, not secrets
+    async with feed_paused(conn):
+        plan = await _copy(conn, todos, heavy_todos, users, heavy, seed, progress, extra_rows)
+    await settle(conn)
+    return plan.facts(started)
+
+
+async def _copy(
+    conn: Any,
+    todos: int,
+    heavy_todos: int,
+    users: int,
+    heavy: tuple[str, str] | None,
+    seed: int,
+    progress: Callable[[str, int], Progress] | None,
+    extra_rows: Sequence[tuple[Any, ...]],
+) -> Layout:
     now = datetime.now(UTC)
-    spread_users = max(1, users)
-    owners = [(_uuid(rng), _uuid(rng)) for _ in range(spread_users)]
+    plan = layout(todos=todos, heavy_todos=heavy_todos, users=users, heavy=heavy, seed=seed)
+    if extra_rows:
+        await conn.copy_records_to_table("todos", records=extra_rows, columns=TODO_COPY_COLUMNS)
     await conn.copy_records_to_table(
         "users",
-        records=[
-            (u, f"scale-{seed}-{n}-{u[:8]}@example.invalid", UNUSABLE_HASH, now) for n, (u, _) in enumerate(owners)
-        ],
+        records=[(*row, now) for row in user_rows(plan.owners, seed)],
         columns=("id", "email", "password_hash", "created_at"),
     )
     await conn.copy_records_to_table(
         "todo_lists",
-        records=[(lst, u, "Inbox", now, now, 1) for u, lst in owners],
+        records=[(lst, u, "Inbox", now, now, 1) for u, lst in plan.owners],
         columns=("id", "owner_id", "name", "created_at", "updated_at", "version"),
     )
-    heavy_owner, heavy_list = heavy or owners[0]
     start_at = 0
     if heavy is not None:
         start_at = int(
-            await conn.fetchval("SELECT COALESCE(max(position) + 1, 0) FROM todos WHERE list_id = $1", heavy_list)
+            await conn.fetchval("SELECT COALESCE(max(position) + 1, 0) FROM todos WHERE list_id = $1", plan.heavy_list)
         )
-    heavy_count = min(heavy_todos, todos // 2)
     dropped: list[tuple[str, str]] = []
     if todos > DROP_INDEXES_OVER:
         dropped = await _secondary_indexes(conn, "todos")
         for name, _ in dropped:
             await conn.execute(f'DROP INDEX "{name}"')
     bar = progress("todos", todos) if progress is not None else None
-    sample: list[tuple[str, str]] = []
-
-    spread = owners if heavy is not None else owners[1:] or owners
-
-    def plan() -> Iterator[tuple[str, str, int, int]]:
-        yield heavy_owner, heavy_list, heavy_count, start_at
-        per, extra = divmod(todos - heavy_count, len(spread))
-        for n, (u, lst) in enumerate(spread):
-            count = per + (1 if n < extra else 0)
-            if count:
-                yield u, lst, count, start_at + heavy_count if (u, lst) == (heavy_owner, heavy_list) else 0
-
-    batch: list[tuple[Any, ...]] = []
-    for owner, list_id, count, first in plan():
-        for row in todo_rows(rng, owner, list_id, count, first):
-            batch.append(row)
-            if len(sample) < 2000 and rng.random() < 0.01:
-                sample.append((row[1], row[0]))
-            if len(batch) >= BATCH:
-                await conn.copy_records_to_table("todos", records=batch, columns=TODO_COPY_COLUMNS)
-                if bar is not None:
-                    bar.step(len(batch))
-                batch = []
-    if batch:
+    for batch in plan.batches(start_at):
         await conn.copy_records_to_table("todos", records=batch, columns=TODO_COPY_COLUMNS)
         if bar is not None:
             bar.step(len(batch))
@@ -192,5 +141,4 @@ async def bulk_seed(
         if progress is not None:
             print(f"  rebuilding index {name}", file=sys.stderr, flush=True)
         await conn.execute(definition)
-    await conn.execute("ANALYZE users; ANALYZE todo_lists; ANALYZE todos")
-    return BulkFacts(heavy_owner, heavy_list, spread[:200], sample, todos, round(time.monotonic() - started, 1))
+    return plan

@@ -69,13 +69,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results-dir", type=Path, default=Path("bench/results"))
     parser.add_argument("--log-dir", type=Path, default=None, help="keep the servers' logs here")
     parser.add_argument("--docs", type=Path, default=Path("docs/benchmarks.md"), help="'-' to skip the report")
-    scale = parser.add_argument_group("--scale: p99 as the data grows (PostgreSQL; make bench-scale)")
+    scale = parser.add_argument_group("--scale: p99 as the data grows (each of --backends; make bench-scale)")
     scale.add_argument("--scale", action="store_true", help="measure each scenario at each of --sizes instead")
     scale.add_argument("--sizes", default="10000,1000000,5000000", help="todos in the database, one run per size")
     scale.add_argument(
         "--scale-scenarios",
         default="get-one,list-first,list-deep,search,create,patch",
         help="comma-separated, from: get-one, list-first, list-deep, search, create, patch",
+    )
+    scale.add_argument(
+        "--sqlite-scale-max", type=int, default=1_000_000, help="SQLite runs only the --sizes up to this many todos"
     )
     scale.add_argument("--heavy-todos", type=int, default=100_000, help="the heavy user's todos (at most half)")
     scale.add_argument("--scale-users", type=int, default=10_000, help="users the other todos are spread over")

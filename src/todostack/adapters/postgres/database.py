@@ -89,6 +89,13 @@ class PostgresDatabase:
         server_settings = {}
         if cap_ms is not None and prepared_statements:
             server_settings["statement_timeout"] = str(cap_ms)
+        if prepared_statements:
+            # A named statement switches to a generic plan after five runs, planned without its
+            # arguments: for the heavy list's first page or a tag search of a heavy owner it then
+            # expects a few hundred rows and sorts the whole list instead of reading it in index
+            # order (docs/benchmarks.md, "Cost as the data grows"). Each run is planned with its
+            # arguments instead. (Unnamed statements, through a pooler, always are.)
+            server_settings["plan_cache_mode"] = "force_custom_plan"
         cache_size = 100 if prepared_statements else 0  # 100: asyncpg's default
 
         async def connect() -> asyncpg.Connection[Any]:
