@@ -20,6 +20,8 @@ TOOLS_PYTHON = ROOT / ".tools" / "deploy" / "bin" / "python"
 RELEASE = ROOT / "deploy" / "release"
 CHART = ROOT / "deploy" / "chart" / "todostack"
 SHARED = ROOT / ".." / "shared"
+# Traefik's Go runtime as deploy/compose.yaml ships it (env_file): the tests' Traefik runs with it too.
+TRAEFIK_ENV = ROOT / "deploy" / "traefik.env"
 
 
 def in_ci() -> bool:
@@ -33,6 +35,12 @@ def need(condition: bool, reason: str) -> None:
     if in_ci():
         pytest.fail(f"CI=true and {reason}")
     pytest.skip(f"SKIPPED LOUDLY: {reason}")
+
+
+def traefik_env() -> dict[str, str]:
+    """deploy/traefik.env's ``KEY=VALUE`` lines (``#`` starts a comment line)."""
+    pairs = [line.strip().split("=", 1) for line in TRAEFIK_ENV.read_text().splitlines()]
+    return {pair[0]: pair[1] for pair in pairs if len(pair) == 2 and not pair[0].startswith("#")}
 
 
 def need_tools() -> Path:

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.deploy_tools import RELEASE, ROOT, need, need_root_and_commands, need_tools
+from tests.deploy_tools import RELEASE, ROOT, need, need_root_and_commands, need_tools, traefik_env
 from tests.server import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.deploy, pytest.mark.timeout(1200)]
@@ -80,6 +80,8 @@ def test_every_profile_of_the_compose_file_is_valid(tmp_path: Path) -> None:
     [edge] = project["networks"]["edge"]["ipam"]["config"]
     assert app["environment"]["TODOSTACK_TRUSTED_PROXIES"] == edge["subnet"] == "172.31.250.0/24"
     assert app["labels"]["traefik.http.middlewares.todostack-retry.retry.status"] == "502"
+    # Traefik's Go runtime comes from deploy/traefik.env, the file the benchmarks and Traefik tests start it with.
+    assert project["services"]["traefik"]["environment"] == traefik_env()
     # Without TODOSTACK_SECRET_KEY the stack refuses to start (production refuses a default secret anyway).
     env = {k: v for k, v in _base_env().items() if k != "TODOSTACK_SECRET_KEY"}
     refused = subprocess.run(

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from tests.deploy_tools import ROOT, chart_check_json, need
+from tests.deploy_tools import ROOT, chart_check_json, need, traefik_env
 from tests.server import free_port
 
 TRAEFIK = ROOT / ".tools" / "deploy" / "bin" / "traefik"
@@ -83,7 +83,10 @@ def traefik(tmp: Path, dynamic: dict[str, Any], *, wait_for_routers: bool = True
     }
     (tmp / "traefik.yaml").write_text(json.dumps(static))
     process = subprocess.Popen(
-        [str(TRAEFIK), f"--configFile={tmp / 'traefik.yaml'}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [str(TRAEFIK), f"--configFile={tmp / 'traefik.yaml'}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **traefik_env()},  # the Go runtime compose ships (GOMAXPROCS, GOGC, GOMEMLIMIT)
     )
     proxy = Proxy(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{api_port}", tmp / "traefik.log")
     try:
