@@ -96,6 +96,7 @@ async def open_storage(
             # No statement outlives the longest request budget, deadline or not.
             statement_timeout=max(rq.read_timeout_seconds, rq.write_timeout_seconds),
             prepared_statements=db.prepared_statements,
+            plan_cache_mode=db.plan_cache_mode,
             observe=observe,
             tracing=tracing,
         )

@@ -56,9 +56,9 @@ def _run_size(
     threads = max(1, min(os.cpu_count() or 1, 4))
     conns = int(args.connections.split(",")[0])
     log = tmp / f"scale-{backend}-{todos}.log"
-    with serve_todostack(
-        database_url, log, workers=args.workers, extra={"TODOSTACK_AUTOPROF_ENABLED": "off"}
-    ) as server:
+    # Data this skewed is what force_custom_plan is for (TODOSTACK_DB_PLAN_CACHE_MODE).
+    extra = {"TODOSTACK_AUTOPROF_ENABLED": "off", "TODOSTACK_DB_PLAN_CACHE_MODE": "force_custom_plan"}
+    with serve_todostack(database_url, log, workers=args.workers, extra=extra) as server:
         print(f"scale: {backend}, {todos:,} todos", file=sys.stderr)
         heavy = min(args.heavy_todos, todos // 2)
         prep = asyncio.run(prepare(server.url, database_url, todos, heavy, args.scale_users))

@@ -106,7 +106,9 @@ def write_scale_report(results: dict[str, Any], results_file: Path, docs: Path) 
         "",
         f"    {results['command']}",
         "",
-        f"{results['workers']} worker(s), {results['connections']} connections, autoprof off; seeding took {seeding};"
+        f"{results['workers']} worker(s), {results['connections']} connections, autoprof off, "
+        "PostgreSQL plans each statement with its arguments (`TODOSTACK_DB_PLAN_CACHE_MODE=force_custom_plan`); "
+        f"seeding took {seeding};"
         " each seed ends vacuumed and analysed (PostgreSQL: `VACUUM (ANALYZE)` and `CHECKPOINT`; SQLite:"
         f" `ANALYZE`). Load average (1 min) when each size started: {loads or 'not recorded'}."
         f" Raw results: `{results_file.as_posix()}`.",

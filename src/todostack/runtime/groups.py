@@ -75,6 +75,15 @@ class DatabaseSettings:
         switch,
         show=on_off,
     )
+    plan_cache_mode: str = setting(
+        "TODOSTACK_DB_PLAN_CACHE_MODE",
+        "auto",
+        "PostgreSQL's `plan_cache_mode` for the service's connections. `force_custom_plan` plans every"
+        " statement with its arguments: for owners with tens of thousands of todos, whose list pages and"
+        " searches a generic plan sorts whole; it costs get-one a planning per request"
+        " (see [benchmarks](docs/benchmarks.md#cost-as-the-data-grows)). Ignored when prepared statements are off",
+        one_of("auto", "force_custom_plan"),
+    )
 
     @property
     def dialect(self) -> Literal["postgresql", "sqlite", "memory"]:

@@ -74,6 +74,7 @@ class PostgresDatabase:
         observe: StatementObserver | None = None,
         tracing: Tracing | None = None,
         prepared_statements: bool = True,
+        plan_cache_mode: str = "auto",
     ) -> PostgresDatabase:
         """``statement_timeout`` caps every statement on the server, deadline or not (seconds).
 
@@ -89,13 +90,14 @@ class PostgresDatabase:
         server_settings = {}
         if cap_ms is not None and prepared_statements:
             server_settings["statement_timeout"] = str(cap_ms)
-        if prepared_statements:
+        if prepared_statements and plan_cache_mode != "auto":
             # A named statement switches to a generic plan after five runs, planned without its
-            # arguments: for the heavy list's first page or a tag search of a heavy owner it then
-            # expects a few hundred rows and sorts the whole list instead of reading it in index
-            # order (docs/benchmarks.md, "Cost as the data grows"). Each run is planned with its
-            # arguments instead. (Unnamed statements, through a pooler, always are.)
-            server_settings["plan_cache_mode"] = "force_custom_plan"
+            # arguments: for a heavy owner's first page or tag search it then expects a few hundred
+            # rows and sorts the whole list instead of reading it in index order (docs/benchmarks.md,
+            # "Cost as the data grows"). ``force_custom_plan`` plans each run with its arguments,
+            # which costs every statement a planning (get-one included). Unnamed statements, through
+            # a pooler, always are planned so.
+            server_settings["plan_cache_mode"] = plan_cache_mode
         cache_size = 100 if prepared_statements else 0  # 100: asyncpg's default
 
         async def connect() -> asyncpg.Connection[Any]:
