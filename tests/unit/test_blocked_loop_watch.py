@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 
 from tests.conftest import BlockedLoopWatch
 
 
-def _run_callbacks(watch: BlockedLoopWatch, hold: float) -> None:
+def _run_callbacks(watch: BlockedLoopWatch, hold: float, *, collect: float = 0.0) -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         done = loop.create_future()
 
         def callback() -> None:
             time.sleep(hold)  # a blocking call inside the loop, the thing the check exists for
+            if collect:
+                _slow_collection(collect)
             done.set_result(None)
 
         loop.call_soon(callback)
@@ -35,6 +38,34 @@ def test_a_short_callback_is_not_reported() -> None:
     watch = BlockedLoopWatch(limit=0.05)
     _run_callbacks(watch, hold=0.0)
     assert watch.seen == []
+
+
+class _Slow:
+    """An object whose finalizer, run by the garbage collector, takes ``seconds``."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.me = self  # a cycle: only the collector frees it
+
+    def __del__(self) -> None:
+        time.sleep(self.seconds)
+
+
+def _slow_collection(seconds: float) -> None:
+    _Slow(seconds)
+    gc.collect()  # as a collection that an allocation set off would, inside the callback
+
+
+def test_a_garbage_collection_inside_a_callback_is_not_the_callbacks_fault() -> None:
+    watch = BlockedLoopWatch(limit=0.05)
+    _run_callbacks(watch, hold=0.0, collect=0.2)
+    assert watch.seen == []
+
+
+def test_blocking_beside_a_collection_is_still_reported() -> None:
+    watch = BlockedLoopWatch(limit=0.05)
+    _run_callbacks(watch, hold=0.2, collect=0.2)
+    assert len(watch.seen) == 1
 
 
 def test_the_watch_puts_asyncio_back() -> None:
