@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from edge_overhead import _chart_chain, _cpu_seconds, run_traefik  # beside this script
+from traefik_launch import _chart_chain, _cpu_seconds, run_traefik  # beside this script
 
 from todostack.bench.servers import free_port
 

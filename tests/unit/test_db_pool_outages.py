@@ -11,14 +11,15 @@ import pytest
 from tests.unit.test_db_pool import FakeConnection, Server
 from todostack import context
 from todostack.adapters.postgres import pool as pool_module
+from todostack.adapters.postgres import pool_places
 from todostack.adapters.postgres.pool import ConnectionPool
 
 
 async def test_a_pool_that_cannot_connect_at_start_may_start_empty_and_refills_in_the_background(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(pool_module, "REFILL_FIRST_DELAY_S", 0.001)
-    monkeypatch.setattr(pool_module, "REFILL_MAX_DELAY_S", 0.004)
+    monkeypatch.setattr(pool_places, "REFILL_FIRST_DELAY_S", 0.001)
+    monkeypatch.setattr(pool_places, "REFILL_MAX_DELAY_S", 0.004)
     server = Server()
     server.refuse = ConnectionRefusedError(111, "Connection refused")
     pool = ConnectionPool(server.connect, min_size=2, max_size=4, max_idle_seconds=0)
@@ -140,7 +141,7 @@ async def test_a_cancelled_request_waits_for_a_hung_settling_no_longer_than_the_
 
 
 async def test_a_pool_below_its_minimum_refills_in_the_background_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pool_module, "REFILL_FIRST_DELAY_S", 0.001)
+    monkeypatch.setattr(pool_places, "REFILL_FIRST_DELAY_S", 0.001)
     server = Server()
     pool = ConnectionPool(server.connect, min_size=1, max_size=2, max_idle_seconds=0)
     await pool.open()
