@@ -5,7 +5,8 @@ No routing library, no validation beyond what the SQL needs, no middleware, no m
 logging: per worker, a LIFO queue of asyncpg connections; the bearer token checked with the
 service's own codec (the same HMAC, so authentication costs the same); then the statement the
 service's repository sends for that request, with the same columns, filters and index use, and
-the same transaction shape (a create is one autocommit ``INSERT … SELECT … RETURNING``), and
+the same transaction shape (a create is one autocommit ``INSERT … SELECT … RETURNING``, its change
+then numbered for the change feed in the background, as the service's sequencer does), and
 msgspec to encode. ``todostack bench`` runs it under granian with the same worker count and
 event loop as the service, in turn with the service's runs, and reports each scenario as a
 share of it.
@@ -23,6 +24,7 @@ from urllib.parse import parse_qsl
 import asyncpg
 import msgspec
 
+from todostack.adapters.postgres.feed import sequence
 from todostack.adapters.postgres.todos import PLACE_IN_LIST, PLACE_IN_OLDEST_LIST, TODO_BY_ID, search_statement
 from todostack.adapters.tokens import HmacTokenCodec
 from todostack.usecases.queries import SortField, TodoFilter, TodoQuery
@@ -77,13 +79,29 @@ async def _lifespan(receive: Any, send: Any) -> None:
                 idle.put_nowait(conn)
             _state["idle"] = idle
             _state["tokens"] = HmacTokenCodec(os.environ["BASELINE_SECRET_KEY"])
+            _state["wrote"] = asyncio.Event()
+            _state["numbering"] = asyncio.create_task(_number_changes(_state["wrote"]))
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            _state["numbering"].cancel()
             idle = _state["idle"]
             while not idle.empty():
                 await idle.get_nowait().close()
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+async def _number_changes(wrote: asyncio.Event) -> None:
+    """The change feed's numbering, as the service's sequencer does it after its writes: the
+    floor's creates pay for it too (else the service's next run would number them)."""
+    conn = await asyncpg.connect(os.environ["BASELINE_DATABASE_URL"])
+    try:
+        while True:
+            await wrote.wait()
+            wrote.clear()
+            await sequence(conn)
+    finally:
+        await conn.close()
 
 
 async def _body(receive: Any) -> bytes:
@@ -157,6 +175,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     try:
         if scope["method"] == "POST" and path == _PREFIX:
             await _respond(send, 201, await _create(conn, owner, await _body(receive)))
+            _state["wrote"].set()
         elif path == _PREFIX:
             query = dict(parse_qsl(scope["query_string"].decode()))
             limit = int(query.get("limit", "50"))

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from traefik_launch import (  # beside this script
+from floor_gap import perf_split, start_perf  # beside this script
+from traefik_launch import (
     _cpu_seconds,
     _peak_rss_mib,
     _traefik,
@@ -71,6 +72,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--docs", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument("--bare", action="store_true", help="Traefik without the middlewares: what the hop alone costs")
+    parser.add_argument("--perf", action="store_true", help="split the service's CPU by shared object (perf)")
+    parser.add_argument(
+        "--paced",
+        type=float,
+        default=0,
+        help="offer about this many req/s in all (each connection waits between requests) instead of saturating",
+    )
     args = parser.parse_args(argv)
     workers = size_service(Settings.from_env(os.environ)).workers
     threads = max(1, min(os.cpu_count() or 1, 4))
@@ -91,22 +99,35 @@ def main(argv: list[str]) -> int:
             with _traefik(server.url, tmp, bare=args.bare) as (proxied, traefik_pid):
                 paths = {"direct": server.url, "traefik": proxied}
                 for scenario in scenarios:
-                    script = script_for(scenario, workload, threads, tmp)
+                    script = _paced(script_for(scenario, workload, threads, tmp), args.connections, args.paced)
                     for n in range(1, args.rounds + 1):
                         order = ["direct", "traefik"] if n % 2 else ["traefik", "direct"]
                         row: dict[str, Any] = {"round": n, "load_average_before": round(os.getloadavg()[0], 2)}
                         for path in order:
                             run_wrk(paths[path], script, connections=args.connections, threads=threads, seconds=2)
                             cpu_before = _cpu_seconds(traefik_pid)
+                            service_before = sum(w.cpu_seconds for w in server.workers())
+                            data = tmp / "perf.data"
+                            pids = [w.pid for w in server.workers()]
+                            perf = start_perf(pids, args.seconds, data) if args.perf else None
                             result = run_wrk(
                                 paths[path], script, connections=args.connections, threads=threads, seconds=args.seconds
                             )
+                            split = perf_split(data) if perf is not None and perf.wait() == 0 else None
                             row[path] = {
                                 "rps": round(result.rps, 1),
                                 # Traefik's CPU per request: what it takes from the cores, whatever the load.
                                 "traefik_cpu_ms_per_request": round(
                                     (_cpu_seconds(traefik_pid) - cpu_before) * 1000 / max(1, result.requests), 4
                                 ),
+                                # The service's own CPU per request: a proxy's connections may cost it more.
+                                "service_cpu_ms_per_request": round(
+                                    (sum(w.cpu_seconds for w in server.workers()) - service_before)
+                                    * 1000
+                                    / max(1, result.requests),
+                                    4,
+                                ),
+                                "service_cpu_shares": split,
                                 "p50_ms": result.p50_ms,
                                 "p99_ms": result.p99_ms,
                                 "errors": result.errors,
@@ -122,6 +143,28 @@ def main(argv: list[str]) -> int:
     finally:
         asyncio.run(_database(args.postgres_url, name, drop=True))
     return _report(args, argv, workers, measured)
+
+
+def _split_us(rounds: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """With ``--perf``: the service's µs of CPU per request by shared object, direct and through Traefik
+    (medians over the rounds of each share times that run's CPU per request)."""
+    split: dict[str, dict[str, float]] = {}
+    for path in ("direct", "traefik"):
+        runs = [r[path] for r in rounds if r[path]["service_cpu_shares"]]
+        for group in {g for run in runs for g in run["service_cpu_shares"]}:
+            us = [run["service_cpu_shares"].get(group, 0.0) * run["service_cpu_ms_per_request"] * 1000 for run in runs]
+            split.setdefault(group, {})[path] = round(statistics.median(us), 1)
+    return split
+
+
+def _paced(script: Path, connections: int, rate: float) -> Path:
+    """The script, each connection waiting ``connections / rate`` between its requests (wrk's ``delay``): an
+    offered load below what either side can serve, so that p99 shows the hop's latency, not a queue's."""
+    if rate <= 0:
+        return script
+    paced = script.with_name(f"paced-{script.name}")
+    paced.write_text(script.read_text() + f"\ndelay = function() return {connections / rate * 1000:.3f} end\n")
+    return paced
 
 
 def _report(args: argparse.Namespace, argv: list[str], workers: int, measured: dict[str, list[dict[str, Any]]]) -> int:
@@ -141,6 +184,11 @@ def _report(args: argparse.Namespace, argv: list[str], workers: int, measured: d
             "traefik_p99_ms": traefik_p99,
             "p99_added_ms": round(statistics.median(r["traefik"]["p99_ms"] - r["direct"]["p99_ms"] for r in rounds), 2),
             "traefik_cpu_ms_per_request": statistics.median(r["traefik"]["traefik_cpu_ms_per_request"] for r in rounds),
+            "service_cpu_ms_per_request": {
+                path: statistics.median(r[path]["service_cpu_ms_per_request"] for r in rounds)
+                for path in ("direct", "traefik")
+            },
+            "service_cpu_us_by_object": _split_us(rounds),
             "traefik_peak_rss_mib": max(r["traefik_peak_rss_mib"] for r in rounds),
             "load_average": [r["load_average_before"] for r in rounds],
         }
@@ -156,8 +204,13 @@ def _report(args: argparse.Namespace, argv: list[str], workers: int, measured: d
         "summary": summary,
     }
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    kind = "edge-overhead-bare" if args.bare else "edge-overhead"
+    kind = "edge-overhead-bare" if args.bare else "edge-overhead-paced" if args.paced else "edge-overhead"
     chain = "without any middleware" if args.bare else "with the chart's middleware chain"
+    pace = (
+        f", each connection pacing its requests to offer ~{args.paced:,.0f} req/s in all (below saturation)"
+        if args.paced
+        else ""
+    )
     runtime = " ".join(f"{k}={v}" for k, v in traefik_runtime_env().items())
     out = Path("bench/results") / f"{stamp}-{kind}.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
@@ -166,20 +219,30 @@ def _report(args: argparse.Namespace, argv: list[str], workers: int, measured: d
         f"`{results['command']}`: one server ({workers} workers, PostgreSQL), Traefik {_traefik_version()} in front "
         f"{chain}, Prometheus metrics on, Go runtime from `deploy/traefik.env` ({runtime}); {args.rounds} rounds "
         "per scenario alternating direct and through "
-        f"Traefik, {args.connections} connections, {args.seconds:g} s each after a 2 s warm-up. Raw: "
+        f"Traefik, {args.connections} connections{pace}, {args.seconds:g} s each after a 2 s warm-up. Raw: "
         f"`{out.as_posix()}`.",
         "",
         "| scenario | direct req/s | through Traefik req/s | throughput cost | direct p99 ms | Traefik p99 ms "
-        "| p99 added ms | Traefik CPU ms per request | Traefik peak RSS MiB | load average before each round |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| p99 added ms | Traefik CPU ms per request | service CPU ms per request, direct / through Traefik "
+        "| Traefik peak RSS MiB | load average before each round |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for scenario, s in summary.items():
         lines.append(
             f"| {scenario} | {s['direct_rps']:,.0f} | {s['traefik_rps']:,.0f} | {s['throughput_cost']:.1%} "
             f"| {s['direct_p99_ms']:.1f} | {s['traefik_p99_ms']:.1f} | {s['p99_added_ms']:+.1f} "
-            f"| {s['traefik_cpu_ms_per_request']:.3f} | {s['traefik_peak_rss_mib']:g} "
+            f"| {s['traefik_cpu_ms_per_request']:.3f} "
+            f"| {s['service_cpu_ms_per_request']['direct']:.3f} / {s['service_cpu_ms_per_request']['traefik']:.3f} "
+            f"| {s['traefik_peak_rss_mib']:g} "
             f"| {' / '.join(f'{x:g}' for x in s['load_average'])} |"
         )
+    for scenario, s in summary.items():
+        split = s["service_cpu_us_by_object"]
+        if split:
+            lines += ["", f"The service's CPU per {scenario} request by shared object (perf), µs:", ""]
+            lines += ["| where | direct | through Traefik |", "| --- | --- | --- |"]
+            for group, us in sorted(split.items(), key=lambda kv: -kv[1].get("traefik", 0)):
+                lines.append(f"| {group} | {us.get('direct', 0):.0f} | {us.get('traefik', 0):.0f} |")
     lines += [
         "",
         "Throughput cost and p99 added are the medians of the per-round differences (same round, same load). The "
@@ -187,7 +250,11 @@ def _report(args: argparse.Namespace, argv: list[str], workers: int, measured: d
         "here, so its CPU comes out of the service's: a proxy on nodes of its own costs less.",
         f"<!-- {kind}:end -->",
     ]
-    replace_section(args.docs, lines, f"{SECTION} (Traefik alone, no middleware)" if args.bare else SECTION)
+    heading = {
+        "edge-overhead-bare": f"{SECTION} (Traefik alone, no middleware)",
+        "edge-overhead-paced": f"{SECTION} (paced)",
+    }
+    replace_section(args.docs, lines, heading.get(kind, SECTION))
     print(json.dumps(summary, indent=2))
     print(f"results: {out}", file=sys.stderr)
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -10,9 +11,13 @@ import uuid
 from pathlib import Path
 
 import asyncpg
+import httpx
 
-from tests.pg import require_postgres, run_sync
+from tests.pg import fresh_schema, require_postgres, run_sync
 from tests.server import FAST_HASHING
+from todostack.bench.run import _migrate
+from todostack.bench.seed import seed
+from todostack.bench.servers import serve_baseline, serve_todostack
 
 
 def test_a_tiny_bench_run_has_no_errors_and_writes_its_report(tmp_path: Path) -> None:
@@ -149,5 +154,40 @@ async def _drop(admin: str, database: str) -> None:
     conn = await asyncpg.connect(admin)
     try:
         await conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+    finally:
+        await conn.close()
+
+
+def test_the_floor_numbers_the_changes_of_its_creates_as_the_service_does(tmp_path: Path) -> None:
+    """The create trigger writes a change the service's sequencer numbers; the floor numbers its
+    own too, so that the service's next round is not charged for the floor's rows."""
+    baseline = Path(__file__).resolve().parents[2] / "bench" / "baseline_raw.py"
+    with fresh_schema() as url:
+        _migrate(url)
+        with serve_todostack(url, tmp_path / "service.log", workers=1, extra=FAST_HASHING) as service:
+            token, _, _ = run_sync(seed(service.url, users=1, todos_per_user=2)).users[0]
+        with serve_baseline(
+            url, tmp_path / "floor.log", workers=1, pool_size=2, loop="uvloop", baseline=baseline
+        ) as floor:
+            for n in range(5):
+                answer = httpx.post(
+                    f"{floor.url}/api/v1/todos",
+                    headers={"Authorization": f"Bearer {token}"},
+                    content=json.dumps({"title": f"floor {n}"}).encode(),
+                    timeout=10,
+                )
+                assert answer.status_code == 201, answer.text
+            run_sync(_all_numbered(url, created=5))
+
+
+async def _all_numbered(url: str, *, created: int) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM changes WHERE kind = 'created' AND entity = 'todo'") >= created
+        for _ in range(100):
+            if not await conn.fetchval("SELECT count(*) FROM changes WHERE id IS NULL"):
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError("the floor left its creates' changes unnumbered")
     finally:
         await conn.close()
