@@ -21,7 +21,7 @@ from todostack.bench.bulk_sqlite import bulk_seed_sqlite
 ROWS = 30_000
 SCHEMA = "SELECT type, name FROM sqlite_master WHERE type IN ('index', 'trigger') ORDER BY name"
 # The quota's todo counts (migration 0050) against a count of the todos themselves.
-COUNTS = "SELECT owner_id, todos FROM todo_counts WHERE todos <> 0 ORDER BY 1"
+COUNTS = "SELECT owner_id, CAST(sum(todos) AS bigint) FROM todo_counts GROUP BY 1 HAVING sum(todos) <> 0 ORDER BY 1"
 COUNTED = "SELECT owner_id, count(*) FROM todos GROUP BY owner_id ORDER BY 1"
 
 

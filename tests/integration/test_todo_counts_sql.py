@@ -19,7 +19,8 @@ from todostack.adapters.migrations import load_migrations
 from todostack.adapters.postgres.migrate import migrate_postgres
 from todostack.adapters.sqlite.migrate import migrate_sqlite
 
-COUNTS = "SELECT owner_id, todos FROM todo_counts WHERE todos <> 0 ORDER BY 1"
+# An account's count is the sum of its rows (PostgreSQL spreads it over slots; SQLite has one).
+COUNTS = "SELECT owner_id, CAST(sum(todos) AS bigint) FROM todo_counts GROUP BY 1 HAVING sum(todos) <> 0 ORDER BY 1"
 COUNTED = "SELECT owner_id, count(*) FROM todos GROUP BY owner_id ORDER BY 1"
 U1, U2 = "00000000-0000-4000-8000-0000000000a1", "00000000-0000-4000-8000-0000000000a2"
 L1, L2, L3 = (f"00000000-0000-4000-8000-0000000000b{n}" for n in (1, 2, 3))
@@ -126,7 +127,8 @@ async def test_the_triggers_keep_the_counts_whatever_the_statement(dialect: str,
         await _todos(db, [(7, U1, L1)])
         await db.run("DELETE FROM users WHERE id = ?", U2)  # the account, its lists, todos and count
         await _check(db, [(U1, 1)])
-        assert await db.rows("SELECT owner_id, todos FROM todo_counts ORDER BY 1") == [(U1, 1)]
+        rows = await db.rows("SELECT owner_id, count(*) FROM todo_counts GROUP BY 1 ORDER BY 1")
+        assert [owner for owner, _ in rows] == [U1]  # U2's rows went with the account
         if dialect == "postgres":  # SQLite has no TRUNCATE (a DELETE, which the triggers count)
             await db.run("TRUNCATE todos")
             await _check(db, [])
@@ -141,3 +143,25 @@ async def test_the_migration_counts_the_todos_already_there(dialect: str, tmp_pa
         await _check(db, [(U1, 7), (U2, 1)])
         await _todos(db, [(21, U2, L3)])  # and keeps them from then on
         await _check(db, [(U1, 7), (U2, 2)])
+
+
+async def test_creates_of_one_account_on_two_connections_do_not_wait_for_each_other(tmp_path: Path) -> None:
+    # One counter row per account would be locked by the first create until its commit; the
+    # second would wait (and here time out). Slots are chosen by the server process's pid.
+    async with _database("postgres", tmp_path) as (db, url):
+        assert isinstance(db, _Pg)
+        await _people(db)
+        first = db.conn.get_server_pid() % 16
+        others = [await asyncpg.connect(url) for _ in range(3)]
+        try:
+            other = next(c for c in others if c.get_server_pid() % 16 != first)  # all three in its slot: 1 in 4,096
+            async with db.conn.transaction():
+                await _todos(db, [(1, U1, L1)])
+                await other.execute("SET lock_timeout = '5s'")
+                await _todos(_Pg(other), [(2, U1, L1)])  # autocommit, while the first is still open
+            await _todos(_Pg(other), [(3, U1, L1)])
+            await db.run("DELETE FROM todos WHERE id = ?", _t(2))
+            await _check(db, [(U1, 2)])
+        finally:
+            for c in others:
+                await c.close()

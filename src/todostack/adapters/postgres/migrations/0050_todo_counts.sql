@@ -1,36 +1,45 @@
 -- How many todos each account holds, kept by triggers in the same transaction as every insert
 -- and delete of a todo (cascaded deletes and COPY included), so the quota check before a create
--- reads one row instead of walking up to the quota's worth of the owner's index (0.2 ms at 50
--- todos, 3-5 ms at 10,000; docs/security.md, "Resource limits"). A table of its own rather than
--- a column of users: the users row, read by every request, is not rewritten by every create.
+-- reads a few rows instead of walking up to the quota's worth of the owner's index (docs/
+-- security.md, "Resource limits"). A table of its own rather than a column of users: the users
+-- row, read by every request, is not rewritten by every create.
 --
--- The insert and delete triggers are statement-level with transition tables: one upsert or
--- update per owner per statement, so a COPY of 10,000 rows, or the cascade of a deleted list,
--- costs one write per owner rather than one per row. A row appears with an account's first todo
--- (an account without a row holds none). The row is locked from the write until the commit:
--- creates of one account commit one after another (docs/security.md).
+-- An account's count is the sum of up to 16 rows (slots), each written by the server processes
+-- whose pid falls in it. A counter row stays locked from its write until the commit: with one row
+-- per account, the creates of one account from several connections committed one after another
+-- (8 connections creating for one account did half the creates per second; bench/todo_counts.py).
+-- A pool opens its connections together, with consecutive pids: up to 16 of them never share a
+-- slot. A slot appears with its first write; the migration's back-fill is slot 0.
+--
+-- The insert and delete triggers are statement-level with transition tables: one write per owner
+-- per statement, so a COPY of 10,000 rows, or the cascade of a deleted list, costs one write per
+-- owner rather than one per row. Owners are written in order: statements that count several
+-- owners lock their rows in one order.
 CREATE TABLE todo_counts (
-    owner_id uuid PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
-    todos    bigint NOT NULL
+    owner_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    slot     smallint NOT NULL,
+    todos    bigint NOT NULL,
+    PRIMARY KEY (owner_id, slot)
 );
 
 CREATE FUNCTION count_todos_added() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    -- In owner order: two statements adding for the same owners lock their rows in one order.
-    INSERT INTO todo_counts AS c (owner_id, todos)
-    SELECT owner_id, count(*) FROM added GROUP BY owner_id ORDER BY owner_id
-    ON CONFLICT (owner_id) DO UPDATE SET todos = c.todos + excluded.todos;
+    INSERT INTO todo_counts AS c (owner_id, slot, todos)
+    SELECT owner_id, pg_backend_pid() % 16, count(*) FROM added GROUP BY owner_id ORDER BY owner_id
+    ON CONFLICT (owner_id, slot) DO UPDATE SET todos = c.todos + excluded.todos;
     RETURN NULL;
 END
 $$;
 
--- An update, never an insert: when the account itself is being deleted its row is gone (or
--- going) with it, and an insert would fail the foreign key.
+-- Owners whose account is gone are left out: the cascade of an account's own delete would
+-- otherwise add a slot that the foreign key refuses (and its slots go with the account).
 CREATE FUNCTION count_todos_removed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE todo_counts AS c SET todos = c.todos - r.n
-    FROM (SELECT owner_id, count(*) AS n FROM removed GROUP BY owner_id) AS r
-    WHERE c.owner_id = r.owner_id;
+    INSERT INTO todo_counts AS c (owner_id, slot, todos)
+    SELECT r.owner_id, pg_backend_pid() % 16, -count(*) FROM removed AS r
+    WHERE EXISTS (SELECT 1 FROM users AS u WHERE u.id = r.owner_id)
+    GROUP BY r.owner_id ORDER BY r.owner_id
+    ON CONFLICT (owner_id, slot) DO UPDATE SET todos = c.todos + excluded.todos;
     RETURN NULL;
 END
 $$;
@@ -40,9 +49,12 @@ $$;
 -- nothing: an UPDATE that does not name owner_id never fires it.
 CREATE FUNCTION count_todo_moved() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE todo_counts SET todos = todos - 1 WHERE owner_id = OLD.owner_id;
-    INSERT INTO todo_counts AS c (owner_id, todos) VALUES (NEW.owner_id, 1)
-    ON CONFLICT (owner_id) DO UPDATE SET todos = c.todos + 1;
+    INSERT INTO todo_counts AS c (owner_id, slot, todos)
+    SELECT m.owner_id, pg_backend_pid() % 16, m.delta
+    FROM (VALUES (OLD.owner_id, -1), (NEW.owner_id, 1)) AS m (owner_id, delta)
+    WHERE EXISTS (SELECT 1 FROM users AS u WHERE u.id = m.owner_id)
+    ORDER BY m.owner_id
+    ON CONFLICT (owner_id, slot) DO UPDATE SET todos = c.todos + excluded.todos;
     RETURN NULL;
 END
 $$;
@@ -65,4 +77,4 @@ CREATE TRIGGER todos_counted_truncated AFTER TRUNCATE ON todos
 
 -- The back-fill, after the triggers: CREATE TRIGGER holds off every write to todos until this
 -- migration commits, so no todo is counted twice or missed.
-INSERT INTO todo_counts (owner_id, todos) SELECT owner_id, count(*) FROM todos GROUP BY owner_id;
+INSERT INTO todo_counts (owner_id, slot, todos) SELECT owner_id, 0, count(*) FROM todos GROUP BY owner_id;
