@@ -4,7 +4,9 @@
 
 A throwaway schema with the todos table's owner index, one account holding 50 todos and one at
 the default quota (10,000); the median and p90 of 300 counts each, beside ``SELECT 1`` (the round
-trip alone). Figures in docs/security.md ("Resource limits").
+trip alone). Figures in docs/security.md ("Resource limits"). Since migration 0050 the quota reads
+per-account counts instead of this walk: ``bench/todo_counts.py`` measures both, and the counts'
+cost on a create.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The bulk seeders leave a database as a long-running one would be: every index and trigger in
-place, nothing in the change feed for the seeded rows, vacuumed and analysed, and the FTS5 index
-of SQLite agreeing with the rows. 30,000 rows: above ``DROP_INDEXES_OVER``, so indexes are
-dropped and rebuilt."""
+place, nothing in the change feed for the seeded rows, vacuumed and analysed, the quota's todo
+counts exact, and the FTS5 index of SQLite agreeing with the rows. 30,000 rows: above
+``DROP_INDEXES_OVER``, so indexes are dropped and rebuilt."""
 
 from __future__ import annotations
 
@@ -20,6 +20,9 @@ from todostack.bench.bulk_sqlite import bulk_seed_sqlite
 
 ROWS = 30_000
 SCHEMA = "SELECT type, name FROM sqlite_master WHERE type IN ('index', 'trigger') ORDER BY name"
+# The quota's todo counts (migration 0050) against a count of the todos themselves.
+COUNTS = "SELECT owner_id, CAST(sum(todos) AS bigint) FROM todo_counts GROUP BY 1 HAVING sum(todos) <> 0 ORDER BY 1"
+COUNTED = "SELECT owner_id, count(*) FROM todos GROUP BY owner_id ORDER BY 1"
 
 
 def test_postgres_seed_is_vacuumed_with_its_feed_quiet_and_its_triggers_back() -> None:
@@ -55,6 +58,11 @@ async def _postgres_seed(admin: str) -> None:
                 "UPDATE todos SET version = version + 1 WHERE id = $1", uuid.UUID(facts.todo_ids[0][1])
             )
             assert await db.fetchval("SELECT count(*) FROM changes") == 1
+            counted = await db.fetch(COUNTED)
+            assert len(counted) == 300  # the heavy user is one of them
+            assert await db.fetch(COUNTS) == counted
+            await db.execute("DELETE FROM todos WHERE id = $1", uuid.UUID(facts.todo_ids[0][1]))
+            assert await db.fetch(COUNTS) == await db.fetch(COUNTED)
         finally:
             await db.close()
     finally:
@@ -83,5 +91,11 @@ def test_sqlite_seed_puts_back_indexes_and_triggers_and_rebuilds_its_text_index(
         db.commit()
         assert db.execute("SELECT count(*) FROM changes").fetchone() == (1,)
         assert db.execute("SELECT count(*) FROM todos_text WHERE todos_text MATCH 'zebra'").fetchone() == (1,)
+        counted = db.execute(COUNTED).fetchall()
+        assert len(counted) == 300  # the heavy user is one of them
+        assert db.execute(COUNTS).fetchall() == counted
+        db.execute("DELETE FROM todos WHERE id = ?", (todo_id,))  # the count's triggers are back
+        db.commit()
+        assert db.execute(COUNTS).fetchall() == db.execute(COUNTED).fetchall()
     finally:
         db.close()

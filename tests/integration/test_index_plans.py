@@ -193,6 +193,14 @@ async def test_reads_and_writes_by_id_use_indexes(recorder: Recorder, seeded: tu
     assert await _problems(recorder) == []
 
 
+async def test_the_todo_quota_reads_one_counter_row(recorder: Recorder, seeded: tuple[str, BulkFacts]) -> None:
+    await PgTodos(recorder).count_for_owner(seeded[1].heavy_owner, 10_000)  # type: ignore[arg-type]
+    [(query, args)] = recorder.statements
+    [explained] = json.loads(await recorder.raw.fetchval(f"EXPLAIN (FORMAT JSON) {query}", *args))
+    read = {(n["Node Type"] in SCANS_OK, n["Relation Name"]) for n in _nodes(explained["Plan"]) if "Relation Name" in n}
+    assert read == {(True, "todo_counts")}, json.dumps(explained)  # through its key, never a walk of todos
+
+
 class SqliteRecorder:
     """The SQLite repositories' read calls, run for real and recorded."""
 

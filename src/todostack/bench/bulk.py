@@ -3,7 +3,8 @@ the index-plan test (the rows themselves: ``bench.bulk_rows``).
 
 Above ``DROP_INDEXES_OVER`` rows the secondary indexes are dropped while copying and rebuilt
 afterwards from their own definitions (building an index once is far cheaper than keeping it up
-to date row by row). The change feed's triggers are off while copying (``feed_paused``), and the
+to date row by row). The change feed's triggers are off while copying (``feed_paused``; the todo
+counts' stay on and count the copied rows), and the
 seed ends with ``settle``: ``VACUUM (ANALYZE)`` and a ``CHECKPOINT``, so what is measured next is
 a database in the state a long-running one is in.
 """
@@ -30,7 +31,16 @@ from todostack.bench.bulk_rows import (
     user_rows,
 )
 
-__all__ = ["TODO_COPY_COLUMNS", "BulkFacts", "Progress", "bulk_seed", "feed_paused", "settle", "todo_rows"]
+__all__ = [
+    "FEED_TRIGGERS",
+    "TODO_COPY_COLUMNS",
+    "BulkFacts",
+    "Progress",
+    "bulk_seed",
+    "feed_paused",
+    "settle",
+    "todo_rows",
+]
 
 
 async def _secondary_indexes(conn: Any, table: str) -> list[tuple[str, str]]:
@@ -43,24 +53,29 @@ async def _secondary_indexes(conn: Any, table: str) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in rows]
 
 
+# (table, trigger) of the change feed (migration 0030).
+FEED_TRIGGERS = (("todo_lists", "todo_lists_changes"), ("todos", "todos_changes"))
+
+
 @contextlib.asynccontextmanager
-async def feed_paused(conn: Any, tables: tuple[str, ...] = ("todo_lists", "todos")) -> AsyncIterator[None]:
-    """The change-feed triggers (migration 0030) off while copying, on again after.
+async def feed_paused(conn: Any, triggers: tuple[tuple[str, str], ...] = FEED_TRIGGERS) -> AsyncIterator[None]:
+    """The change-feed triggers off while copying, on again after.
 
     Left on, COPY writes one ``changes`` row per todo, unnumbered, and the next write through
     the service wakes its sequencer, which numbers them all 10,000 at a time while the benchmark
     runs (5 M updates and ``NOTIFY``s at 5 M rows). A database that size in production holds only
-    the changes of its retention window; seeded rows are history with none."""
-    for table in tables:
-        await conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+    the changes of its retention window; seeded rows are history with none. The todo counts'
+    triggers (migration 0050) stay on: statement-level, they add one upsert per owner per COPY."""
+    for table, trigger in triggers:
+        await conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
     try:
         yield
     finally:
-        for table in tables:
-            await conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+        for table, trigger in triggers:
+            await conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
 
 
-async def settle(conn: Any, tables: tuple[str, ...] = ("users", "todo_lists", "todos")) -> None:
+async def settle(conn: Any, tables: tuple[str, ...] = ("users", "todo_lists", "todos", "todo_counts")) -> None:
     """``VACUUM (ANALYZE)`` and a ``CHECKPOINT``: leave the copied rows as a running database has them.
 
     Freshly copied rows carry no hint bits and no visibility map: the first read of each page

@@ -3,9 +3,10 @@
 ``executemany`` in big transactions, with what makes each insert dear set aside while copying:
 above ``DROP_INDEXES_OVER`` rows the secondary indexes are dropped and rebuilt from their own
 definitions afterwards; the trigger that keeps the FTS5 ``q`` index (migration 0040) in step is
-dropped and the index rebuilt in one pass (``'rebuild'``); the change feed's triggers are off
-(no ``changes`` row per seeded todo, as with ``bench.bulk.feed_paused``); all put back after. Ends with ``ANALYZE`` (the
-statistics a long-running database would have) and a WAL checkpoint.
+dropped and the index rebuilt in one pass (``'rebuild'``), and so is the todo counts' (migration
+0050; recounted in one pass, ``RECOUNT``); the change feed's triggers are off (no ``changes`` row
+per seeded todo, as with ``bench.bulk.feed_paused``); all put back after. Ends with ``ANALYZE``
+(the statistics a long-running database would have) and a WAL checkpoint.
 """
 
 from __future__ import annotations
@@ -21,11 +22,16 @@ from typing import Any
 from todostack.adapters.sqlite.codec import dt_in
 from todostack.bench.bulk_rows import DROP_INDEXES_OVER, TODO_COPY_COLUMNS, BulkFacts, Progress, layout, user_rows
 
-__all__ = ["INSERT_TODO", "bulk_seed_sqlite", "sqlite_row"]
+__all__ = ["INSERT_TODO", "RECOUNT", "bulk_seed_sqlite", "sqlite_row"]
 
-# The FTS insert trigger (rebuilt in one pass instead) and the change feed's (migration 0030: one
-# ``changes`` row per todo, which a database this size in production has long pruned).
-SET_ASIDE_TRIGGERS = ("todos_text_insert", "todos_created", "todo_lists_created")
+# The FTS insert trigger (rebuilt in one pass instead), the change feed's (migration 0030: one
+# ``changes`` row per todo, which a database this size in production has long pruned) and the todo
+# counts' (migration 0050: one upsert per row; recounted in one pass instead, ``RECOUNT``).
+SET_ASIDE_TRIGGERS = ("todos_text_insert", "todos_created", "todo_lists_created", "todos_counted_in")
+RECOUNT = (
+    "INSERT INTO todo_counts (owner_id, todos) SELECT owner_id, count(*) FROM todos WHERE true GROUP BY owner_id"
+    " ON CONFLICT (owner_id) DO UPDATE SET todos = excluded.todos"
+)
 INSERT_TODO = f"INSERT INTO todos ({', '.join(TODO_COPY_COLUMNS)}) VALUES ({', '.join('?' * len(TODO_COPY_COLUMNS))})"
 
 
@@ -112,6 +118,7 @@ def bulk_seed_sqlite(
         for sql in put_back:
             db.execute(sql)
         db.execute("INSERT INTO todos_text (todos_text) VALUES ('rebuild')")
+        db.execute(RECOUNT)
         db.execute("COMMIT")
         db.execute("ANALYZE")
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

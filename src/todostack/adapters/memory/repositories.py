@@ -78,6 +78,7 @@ class MemoryLists:
             return
         for todo in [t for t in self._t.todos.values() if t.list_id == list_id]:
             del self._t.todos[todo.id]
+            self._t.count_todos(todo.owner_id, -1)
             self._t.record(Entity.TODO, todo, ChangeKind.DELETED)
         del self._t.lists[list_id]
         self._t.record(Entity.LIST, found, ChangeKind.DELETED)
@@ -94,6 +95,7 @@ class MemoryTodos:
         if todo.id in self._t.todos:
             raise Conflict("todo id already exists")
         self._t.todos[todo.id] = todo
+        self._t.count_todos(todo.owner_id, 1)
         self._t.record(Entity.TODO, todo, ChangeKind.CREATED)
 
     async def place(self, todo: Todo, *, list_id: str | None, order: int | None) -> Todo | None:
@@ -113,6 +115,10 @@ class MemoryTodos:
         return found if found is not None and found.owner_id == owner_id else None
 
     async def update(self, todo: Todo) -> None:
+        before = self._t.todos.get(todo.id)
+        if before is not None and before.owner_id != todo.owner_id:
+            self._t.count_todos(before.owner_id, -1)
+            self._t.count_todos(todo.owner_id, 1)
         self._t.todos[todo.id] = todo
         self._t.record(Entity.TODO, todo, ChangeKind.UPDATED)
 
@@ -129,6 +135,7 @@ class MemoryTodos:
         found = await self.get(owner_id, todo_id)
         if found is not None:
             del self._t.todos[todo_id]
+            self._t.count_todos(owner_id, -1)
             self._t.record(Entity.TODO, found, ChangeKind.DELETED)
 
     async def search(self, query: TodoQuery) -> list[Todo]:
@@ -138,7 +145,7 @@ class MemoryTodos:
         return len(self._in_list(owner_id, list_id))
 
     async def count_for_owner(self, owner_id: str, up_to: int) -> int:
-        return min(up_to, sum(1 for t in self._t.todos.values() if t.owner_id == owner_id))
+        return min(up_to, self._t.todo_counts.get(owner_id, 0))
 
     async def max_order(self, owner_id: str, list_id: str) -> int | None:
         return max((t.order for t in self._in_list(owner_id, list_id)), default=None)
@@ -153,6 +160,7 @@ class MemoryTodos:
         done = [t for t in self._in_list(owner_id, list_id) if t.completed]
         for todo in done:
             del self._t.todos[todo.id]
+            self._t.count_todos(owner_id, -1)
             self._t.record(Entity.TODO, todo, ChangeKind.DELETED)
         return len(done)
 

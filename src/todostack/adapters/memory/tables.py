@@ -24,6 +24,7 @@ class Tables:
     changes: list[Change] = field(default_factory=list)  # the outbox, oldest first
     last_change: int = 0
     horizon: int = 0
+    todo_counts: dict[str, int] = field(default_factory=dict)  # owner id: todos held
 
     def copy(self) -> Tables:
         return Tables(
@@ -36,7 +37,12 @@ class Tables:
             list(self.changes),
             self.last_change,
             self.horizon,
+            dict(self.todo_counts),
         )
+
+    def count_todos(self, owner_id: str, delta: int) -> None:
+        """Keep the owner's todo count, as the SQL stores' triggers do."""
+        self.todo_counts[owner_id] = self.todo_counts.get(owner_id, 0) + delta
 
     def record(self, entity: Entity, item: Todo | TodoList, kind: ChangeKind) -> None:
         """The outbox row of a write, in the same (copied) tables as the write itself."""

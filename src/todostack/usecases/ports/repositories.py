@@ -86,7 +86,8 @@ class TodoRepository(Protocol):
     async def count_in_list(self, owner_id: str, list_id: str) -> int: ...
 
     async def count_for_owner(self, owner_id: str, up_to: int) -> int:
-        """How many todos the owner holds in all lists, counted no further than ``up_to``."""
+        """How many todos the owner holds in all lists, at most ``up_to``: in constant time, from a
+        count the store keeps in the same transaction as every insert and delete of a todo."""
 
     async def max_order(self, owner_id: str, list_id: str) -> int | None: ...
 
