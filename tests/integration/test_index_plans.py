@@ -16,7 +16,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -27,11 +26,8 @@ from todostack.adapters.postgres import PostgresDatabase
 from todostack.adapters.postgres.migrate import migrate_postgres
 from todostack.adapters.postgres.repositories import PgLists, PgUsers
 from todostack.adapters.postgres.todos import PgTodos
-from todostack.adapters.sqlite import SqliteDatabase
-from todostack.adapters.sqlite.migrate import migrate_sqlite
-from todostack.adapters.sqlite.todos import SqliteTodos
 from todostack.bench.bulk import BulkFacts, bulk_seed
-from todostack.domain import Priority, Todo, TodoList, User
+from todostack.domain import Priority, Todo
 from todostack.usecases.queries import Cursor, SortField, TodoFilter, TodoQuery, sort_key
 
 SCANS_OK = {"Index Scan", "Index Only Scan", "Bitmap Heap Scan", "Bitmap Index Scan"}
@@ -193,19 +189,6 @@ async def test_reads_and_writes_by_id_use_indexes(recorder: Recorder, seeded: tu
     assert await _problems(recorder) == []
 
 
-class SqliteRecorder:
-    """The SQLite repositories' read calls, run for real and recorded."""
-
-    def __init__(self, conn: Any) -> None:
-        self.conn = conn
-        self.statements: list[tuple[str, list[Any]]] = []
-
-    async def fetchall(self, sql: str, parameters: Any = ()) -> list[Any]:
-        self.statements.append((sql, list(parameters)))
-        rows: list[Any] = await self.conn.fetchall(sql, parameters)
-        return rows
-
-
 @pytest.mark.parametrize(("asked", "shown"), [("auto", "auto"), ("force_custom_plan", "force_custom_plan")])
 async def test_the_plan_cache_mode_reaches_the_services_connections(
     seeded: tuple[str, BulkFacts], asked: str, shown: str
@@ -219,39 +202,5 @@ async def test_the_plan_cache_mode_reaches_the_services_connections(
     try:
         async with db() as uow:
             assert await uow.connection.fetchval("SHOW plan_cache_mode") == shown
-    finally:
-        await db.close()
-
-
-async def test_sqlite_finds_q_through_its_trigram_index(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/plans.db"
-    await migrate_sqlite(url)
-    db = await SqliteDatabase.connect(url, size=1)
-    now = datetime.now(UTC)
-    try:
-        async with db(write=True) as uow:
-            await uow.users.add(User("u1", "u1@example.com", "x", now))
-            await uow.lists.add(TodoList("l1", "u1", "Inbox", now, now, 1))
-            for i in range(300):
-                title = "Renew the PASSPORT" if i == 7 else f"todo {i}"
-                todo = Todo(f"t{i:03}", "u1", "l1", title, "", False, None, None, Priority.NONE, (), i, now, now, 1)
-                await uow.todos.add(todo)
-            await uow.commit()
-        async with db(write=True) as uow:  # the index follows edits and deletes
-            t8 = await uow.todos.get("u1", "t008")
-            assert t8 is not None
-            await uow.todos.update(replace(t8, title="passport photos"))
-            await uow.todos.delete("u1", "t009")
-            await uow.commit()
-        async with db() as uow:
-            recorder = SqliteRecorder(uow.todos._c)
-            todos = SqliteTodos(recorder)  # type: ignore[arg-type]
-            found = await todos.search(_query("u1", text="passport"))
-            assert [t.id for t in found] == ["t007", "t008"]
-            short = await todos.search(_query("u1", text="SS"))  # under three characters: no index, still found
-            assert [t.id for t in short] == ["t007", "t008"]
-            sql, args = recorder.statements[0]
-            plan = " | ".join(r[3] for r in await uow.todos._c.fetchall(f"EXPLAIN QUERY PLAN {sql}", args))
-        assert "todos_text VIRTUAL TABLE INDEX" in plan, plan
     finally:
         await db.close()
