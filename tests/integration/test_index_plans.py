@@ -159,6 +159,33 @@ async def test_searches_use_indexes(recorder: Recorder, seeded: tuple[str, BulkF
     assert await _problems(recorder) == []
 
 
+def _rows_read(plan: dict[str, Any]) -> int:
+    """The most rows any one scan of the plan read (kept, filtered out or rechecked away)."""
+    keys = ("Actual Rows", "Rows Removed by Filter", "Rows Removed by Index Recheck")
+    return max(sum(int(node.get(k, 0)) for k in keys) for node in _nodes(plan) if "Scan" in node["Node Type"])
+
+
+@pytest.mark.parametrize(
+    "found",
+    [TodoFilter(text="pay pay"), TodoFilter(text="visa 1"), TodoFilter(tag="bug"), TodoFilter(tag="blocked")],
+    ids=["pay-pay", "visa-1", "bug", "blocked"],
+)
+async def test_a_search_reads_no_more_rows_than_its_owner_has(
+    recorder: Recorder, seeded: tuple[str, BulkFacts], found: TodoFilter
+) -> None:
+    # Texts and tags the planner expects to be rare: an index over every user's rows would read
+    # all of their candidates (at 5 M rows, 374,264 for "pay pay"; migration 0040).
+    facts = seeded[1]
+    todos = PgTodos(recorder)  # type: ignore[arg-type]
+    owners = (facts.heavy_owner, facts.owners[0][0])
+    for owner in owners:
+        await todos.search(TodoQuery(owner, found, SortField.ORDER, False, 50, None))
+    for (query, args), owner in zip(list(recorder.statements), owners, strict=True):
+        held = await recorder.raw.fetchval("SELECT count(*) FROM todos WHERE owner_id = $1", owner)
+        [explained] = json.loads(await recorder.raw.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {query}", *args))
+        assert _rows_read(explained["Plan"]) <= held, json.dumps(explained)
+
+
 async def test_reads_and_writes_by_id_use_indexes(recorder: Recorder, seeded: tuple[str, BulkFacts]) -> None:
     facts = seeded[1]
     users, lists, todos = PgUsers(recorder), PgLists(recorder), PgTodos(recorder)  # type: ignore[arg-type]
