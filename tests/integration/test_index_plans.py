@@ -174,7 +174,7 @@ async def test_a_search_reads_no_more_rows_than_its_owner_has(
     recorder: Recorder, seeded: tuple[str, BulkFacts], found: TodoFilter
 ) -> None:
     # Texts and tags the planner expects to be rare: an index over every user's rows would read
-    # all of their candidates (at 5 M rows, 374,264 for "pay pay"; migration 0040).
+    # all of their candidates (at 5 M rows, 374,264 for "pay pay"; PostgreSQL migration 0041).
     facts = seeded[1]
     todos = PgTodos(recorder)  # type: ignore[arg-type]
     owners = (facts.heavy_owner, facts.owners[0][0])
