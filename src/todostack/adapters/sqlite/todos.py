@@ -1,5 +1,5 @@
-"""SQLite's todos: adding in one statement, and the search (the trigram index for text) with its
-keyset pages."""
+"""SQLite's todos: adding in one statement, and the search with its keyset pages (for text, a
+bounded walk of the owner's rows or the trigram index)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ _SORT_EXPR = sort_expressions("COALESCE(due, 'z')")
 _TRIGRAM = 3
 # Rows a text search walks per row of its page before it asks the trigram index instead.
 _WALK_PER_ROW = 20
+_TODOS = f"SELECT {TODO_COLUMNS} FROM todos"
 _UPDATE = f"UPDATE todos SET {todo_assignments(['?'] * 12)} WHERE id = ? AND owner_id = ?"
 _UPDATE_IF = f"{_UPDATE} AND version = ? RETURNING 1"
 
@@ -81,7 +82,7 @@ class SqliteTodos:
             where.append("instr(py_lower(title || ' ' || notes), py_lower(?)) > 0")
             args.append(f.text)
         if f.text is None or len(f.text) < _TRIGRAM:
-            return await self._page(f"SELECT {TODO_COLUMNS} FROM todos", where, args, order, query.limit)
+            return await self._page(_TODOS, where, args, order, query.limit)
         # A text search either walks the owner's rows in the page's order, testing each, until
         # the page is full (cheap when the text is common among them), or starts from the trigram
         # index (cheap when the text is rare, but it yields every user's matches). Walk at most
@@ -89,11 +90,9 @@ class SqliteTodos:
         walk = _WALK_PER_ROW * (query.limit + 1)
         bound = await self._c.fetchone(_bound_statement(query, expr, order), (*_bound_args(query), walk - 1))
         if bound is None:  # fewer rows left than the walk: walking them all is the bounded cost
-            return await self._page(f"SELECT {TODO_COLUMNS} FROM todos", where, args, order, query.limit)
+            return await self._page(_TODOS, where, args, order, query.limit)
         within = f"({expr}, id) {'>=' if query.descending else '<='} (?, ?)"
-        page = await self._page(
-            f"SELECT {TODO_COLUMNS} FROM todos", [*where, within], [*args, *bound], order, query.limit
-        )
+        page = await self._page(_TODOS, [*where, within], [*args, *bound], order, query.limit)
         if len(page) > query.limit:
             return page
         # The index's candidates, each looked up by rowid; the exact test above still decides.
