@@ -186,6 +186,23 @@ async def test_a_search_reads_no_more_rows_than_its_owner_has(
         assert _rows_read(explained["Plan"]) <= held, json.dumps(explained)
 
 
+_EARLY, _LATE = datetime(2025, 12, 25, tzinfo=UTC), datetime(2027, 9, 15, tzinfo=UTC)  # 7 and 22 of 4,000
+
+
+@pytest.mark.parametrize("found", [TodoFilter(due_before=_EARLY), TodoFilter(due_after=_LATE)], ids=["early", "late"])
+async def test_a_date_few_todos_pass_is_a_range_of_the_due_index(
+    recorder: Recorder, seeded: tuple[str, BulkFacts], found: TodoFilter
+) -> None:
+    # Before, the heavy user's 4,000 rows were all read to keep a handful (at 5 M rows, all
+    # 100,000: 2,320 buffers against 24).
+    query = TodoQuery(seeded[1].heavy_owner, found, SortField.ORDER, False, 50, None)
+    page = await PgTodos(recorder).search(query)  # type: ignore[arg-type]
+    [(sql, args)] = recorder.statements
+    [explained] = json.loads(await recorder.raw.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args))
+    assert 0 < len(page) < 51
+    assert _rows_read(explained["Plan"]) <= 2 * len(page), json.dumps(explained)
+
+
 async def test_reads_and_writes_by_id_use_indexes(recorder: Recorder, seeded: tuple[str, BulkFacts]) -> None:
     facts = seeded[1]
     users, lists, todos = PgUsers(recorder), PgLists(recorder), PgTodos(recorder)  # type: ignore[arg-type]
