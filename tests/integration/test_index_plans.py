@@ -16,7 +16,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -27,11 +26,8 @@ from todostack.adapters.postgres import PostgresDatabase
 from todostack.adapters.postgres.migrate import migrate_postgres
 from todostack.adapters.postgres.repositories import PgLists, PgUsers
 from todostack.adapters.postgres.todos import PgTodos
-from todostack.adapters.sqlite import SqliteDatabase
-from todostack.adapters.sqlite.migrate import migrate_sqlite
-from todostack.adapters.sqlite.todos import SqliteTodos
 from todostack.bench.bulk import BulkFacts, bulk_seed
-from todostack.domain import Priority, Todo, TodoList, User
+from todostack.domain import Priority, Todo
 from todostack.usecases.queries import Cursor, SortField, TodoFilter, TodoQuery, sort_key
 
 SCANS_OK = {"Index Scan", "Index Only Scan", "Bitmap Heap Scan", "Bitmap Index Scan"}
@@ -163,6 +159,50 @@ async def test_searches_use_indexes(recorder: Recorder, seeded: tuple[str, BulkF
     assert await _problems(recorder) == []
 
 
+def _rows_read(plan: dict[str, Any]) -> int:
+    """The most rows any one scan of the plan read (kept, filtered out or rechecked away)."""
+    keys = ("Actual Rows", "Rows Removed by Filter", "Rows Removed by Index Recheck")
+    return max(sum(int(node.get(k, 0)) for k in keys) for node in _nodes(plan) if "Scan" in node["Node Type"])
+
+
+@pytest.mark.parametrize(
+    "found",
+    [TodoFilter(text="pay pay"), TodoFilter(text="visa 1"), TodoFilter(tag="bug"), TodoFilter(tag="blocked")],
+    ids=["pay-pay", "visa-1", "bug", "blocked"],
+)
+async def test_a_search_reads_no_more_rows_than_its_owner_has(
+    recorder: Recorder, seeded: tuple[str, BulkFacts], found: TodoFilter
+) -> None:
+    # Texts and tags the planner expects to be rare: an index over every user's rows would read
+    # all of their candidates (at 5 M rows, 374,264 for "pay pay"; PostgreSQL migration 0041).
+    facts = seeded[1]
+    todos = PgTodos(recorder)  # type: ignore[arg-type]
+    owners = (facts.heavy_owner, facts.owners[0][0])
+    for owner in owners:
+        await todos.search(TodoQuery(owner, found, SortField.ORDER, False, 50, None))
+    for (query, args), owner in zip(list(recorder.statements), owners, strict=True):
+        held = await recorder.raw.fetchval("SELECT count(*) FROM todos WHERE owner_id = $1", owner)
+        [explained] = json.loads(await recorder.raw.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {query}", *args))
+        assert _rows_read(explained["Plan"]) <= held, json.dumps(explained)
+
+
+_EARLY, _LATE = datetime(2025, 12, 25, tzinfo=UTC), datetime(2027, 9, 15, tzinfo=UTC)  # 7 and 22 of 4,000
+
+
+@pytest.mark.parametrize("found", [TodoFilter(due_before=_EARLY), TodoFilter(due_after=_LATE)], ids=["early", "late"])
+async def test_a_date_few_todos_pass_is_a_range_of_the_due_index(
+    recorder: Recorder, seeded: tuple[str, BulkFacts], found: TodoFilter
+) -> None:
+    # Before, the heavy user's 4,000 rows were all read to keep a handful (at 5 M rows, all
+    # 100,000: 2,320 buffers against 24).
+    query = TodoQuery(seeded[1].heavy_owner, found, SortField.ORDER, False, 50, None)
+    page = await PgTodos(recorder).search(query)  # type: ignore[arg-type]
+    [(sql, args)] = recorder.statements
+    [explained] = json.loads(await recorder.raw.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args))
+    assert 0 < len(page) < 51
+    assert _rows_read(explained["Plan"]) <= 2 * len(page), json.dumps(explained)
+
+
 async def test_reads_and_writes_by_id_use_indexes(recorder: Recorder, seeded: tuple[str, BulkFacts]) -> None:
     facts = seeded[1]
     users, lists, todos = PgUsers(recorder), PgLists(recorder), PgTodos(recorder)  # type: ignore[arg-type]
@@ -201,19 +241,6 @@ async def test_the_todo_quota_reads_one_counter_row(recorder: Recorder, seeded: 
     assert read == {(True, "todo_counts")}, json.dumps(explained)  # through its key, never a walk of todos
 
 
-class SqliteRecorder:
-    """The SQLite repositories' read calls, run for real and recorded."""
-
-    def __init__(self, conn: Any) -> None:
-        self.conn = conn
-        self.statements: list[tuple[str, list[Any]]] = []
-
-    async def fetchall(self, sql: str, parameters: Any = ()) -> list[Any]:
-        self.statements.append((sql, list(parameters)))
-        rows: list[Any] = await self.conn.fetchall(sql, parameters)
-        return rows
-
-
 @pytest.mark.parametrize(("asked", "shown"), [("auto", "auto"), ("force_custom_plan", "force_custom_plan")])
 async def test_the_plan_cache_mode_reaches_the_services_connections(
     seeded: tuple[str, BulkFacts], asked: str, shown: str
@@ -227,39 +254,5 @@ async def test_the_plan_cache_mode_reaches_the_services_connections(
     try:
         async with db() as uow:
             assert await uow.connection.fetchval("SHOW plan_cache_mode") == shown
-    finally:
-        await db.close()
-
-
-async def test_sqlite_finds_q_through_its_trigram_index(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/plans.db"
-    await migrate_sqlite(url)
-    db = await SqliteDatabase.connect(url, size=1)
-    now = datetime.now(UTC)
-    try:
-        async with db(write=True) as uow:
-            await uow.users.add(User("u1", "u1@example.com", "x", now))
-            await uow.lists.add(TodoList("l1", "u1", "Inbox", now, now, 1))
-            for i in range(300):
-                title = "Renew the PASSPORT" if i == 7 else f"todo {i}"
-                todo = Todo(f"t{i:03}", "u1", "l1", title, "", False, None, None, Priority.NONE, (), i, now, now, 1)
-                await uow.todos.add(todo)
-            await uow.commit()
-        async with db(write=True) as uow:  # the index follows edits and deletes
-            t8 = await uow.todos.get("u1", "t008")
-            assert t8 is not None
-            await uow.todos.update(replace(t8, title="passport photos"))
-            await uow.todos.delete("u1", "t009")
-            await uow.commit()
-        async with db() as uow:
-            recorder = SqliteRecorder(uow.todos._c)
-            todos = SqliteTodos(recorder)  # type: ignore[arg-type]
-            found = await todos.search(_query("u1", text="passport"))
-            assert [t.id for t in found] == ["t007", "t008"]
-            short = await todos.search(_query("u1", text="SS"))  # under three characters: no index, still found
-            assert [t.id for t in short] == ["t007", "t008"]
-            sql, args = recorder.statements[0]
-            plan = " | ".join(r[3] for r in await uow.todos._c.fetchall(f"EXPLAIN QUERY PLAN {sql}", args))
-        assert "todos_text VIRTUAL TABLE INDEX" in plan, plan
     finally:
         await db.close()

@@ -1,5 +1,5 @@
-"""SQLite's todos: adding in one statement, and the search (the trigram index for text) with its
-keyset pages."""
+"""SQLite's todos: adding in one statement, and the search with its keyset pages (for text, a
+bounded walk of the owner's rows or the trigram index)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ __all__ = ["SqliteTodos"]
 _SORT_EXPR = sort_expressions("COALESCE(due, 'z')")
 # FTS5's trigram index answers substrings of three characters or more (migration 0040).
 _TRIGRAM = 3
+# Rows a text search walks per row of its page before it asks the trigram index instead.
+_WALK_PER_ROW = 20
+_TODOS = f"SELECT {TODO_COLUMNS} FROM todos"
 _UPDATE = f"UPDATE todos SET {todo_assignments(['?'] * 12)} WHERE id = ? AND owner_id = ?"
 _UPDATE_IF = f"{_UPDATE} AND version = ? RETURNING 1"
 
@@ -72,42 +75,34 @@ class SqliteTodos:
 
     async def search(self, query: TodoQuery) -> list[Todo]:
         f = query.filter
-        where = ["owner_id = ?"]
-        args: list[object] = [query.owner_id]
-        if f.list_id is not None:
-            where.append("list_id = ?")
-            args.append(f.list_id)
-        if f.completed is not None:
-            where.append("completed = ?")
-            args.append(int(f.completed))
-        if f.due_before is not None:
-            where.append("due < ?")
-            args.append(dt_in(f.due_before))
-        if f.due_after is not None:
-            where.append("due > ?")
-            args.append(dt_in(f.due_after))
-        if f.tag is not None:
-            where.append("EXISTS (SELECT 1 FROM json_each(todos.tags) WHERE json_each.value = ?)")
-            args.append(f.tag)
+        where, args = _conditions(query)
+        expr = _SORT_EXPR[query.sort]
+        order = page_order(expr, query.descending)
         if f.text is not None:
-            if len(f.text) >= _TRIGRAM:
-                # The trigram index finds the candidates; the exact test below still decides.
-                where.append("rowid IN (SELECT rowid FROM todos_text WHERE todos_text MATCH ?)")
-                args.append('"' + f.text.replace('"', '""') + '"')  # one phrase: the substring
             where.append("instr(py_lower(title || ' ' || notes), py_lower(?)) > 0")
             args.append(f.text)
-        expr = _SORT_EXPR[query.sort]
-        if query.after is not None:
-            key = query.after.key
-            key_sql = "COALESCE(?, 'z')" if query.sort is SortField.DUE else "?"
-            where.append(after_cursor(expr, query.descending, key_sql, "?"))
-            args.extend((dt_in(key) if isinstance(key, datetime) else key, query.after.id))
-        args.append(query.limit + 1)
-        sql = (
-            f"SELECT {TODO_COLUMNS} FROM todos WHERE {' AND '.join(where)}"
-            f" ORDER BY {page_order(expr, query.descending)} LIMIT ?"
-        )
-        return [todo_from_row(r) for r in await self._c.fetchall(sql, args)]
+        if f.text is None or len(f.text) < _TRIGRAM:
+            return await self._page(_TODOS, where, args, order, query.limit)
+        # A text search either walks the owner's rows in the page's order, testing each, until
+        # the page is full (cheap when the text is common among them), or starts from the trigram
+        # index (cheap when the text is rare, but it yields every user's matches). Walk at most
+        # _WALK_PER_ROW rows per row of the page; past that, ask the index.
+        walk = _WALK_PER_ROW * (query.limit + 1)
+        bound = await self._c.fetchone(_bound_statement(query, expr, order), (*_bound_args(query), walk - 1))
+        if bound is None:  # fewer rows left than the walk: walking them all is the bounded cost
+            return await self._page(_TODOS, where, args, order, query.limit)
+        within = f"({expr}, id) {'>=' if query.descending else '<='} (?, ?)"
+        page = await self._page(_TODOS, [*where, within], [*args, *bound], order, query.limit)
+        if len(page) > query.limit:
+            return page
+        # The index's candidates, each looked up by rowid; the exact test above still decides.
+        source = f"SELECT {TODO_COLUMNS} FROM todos_text CROSS JOIN todos ON todos.rowid = todos_text.rowid"
+        phrase = '"' + f.text.replace('"', '""') + '"'  # one phrase: the substring
+        return await self._page(source, ["todos_text MATCH ?", *where], [phrase, *args], order, query.limit)
+
+    async def _page(self, source: str, where: list[str], args: list[object], order: str, limit: int) -> list[Todo]:
+        sql = f"{source} WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?"
+        return [todo_from_row(r) for r in await self._c.fetchall(sql, [*args, limit + 1])]
 
     async def _scalar(self, sql: str, args: tuple[object, ...]) -> object:
         r = await self._c.fetchone(sql, args)
@@ -157,3 +152,57 @@ def _placing(source: str) -> str:
 
 _OWN_LIST = _placing("SELECT id FROM todo_lists WHERE id = ?3 AND owner_id = ?2")
 _OLDEST_LIST = _placing("SELECT id FROM todo_lists WHERE owner_id = ?2 ORDER BY created_at, id LIMIT 1")
+
+
+def _conditions(query: TodoQuery) -> tuple[list[str], list[object]]:
+    """Every condition of a search but the text, and their arguments."""
+    f = query.filter
+    where = ["owner_id = ?"]
+    args: list[object] = [query.owner_id]
+    if f.list_id is not None:
+        where.append("list_id = ?")
+        args.append(f.list_id)
+    if f.completed is not None:
+        where.append("completed = ?")
+        args.append(int(f.completed))
+    if f.due_before is not None:
+        where.append("due < ?")
+        args.append(dt_in(f.due_before))
+    if f.due_after is not None:
+        where.append("due > ?")
+        args.append(dt_in(f.due_after))
+    if f.tag is not None:
+        where.append("EXISTS (SELECT 1 FROM json_each(todos.tags) WHERE json_each.value = ?)")
+        args.append(f.tag)
+    if query.after is not None:
+        where.append(_after(query))
+        args.extend(_cursor_args(query))
+    return where, args
+
+
+def _after(query: TodoQuery) -> str:
+    key_sql = "COALESCE(?, 'z')" if query.sort is SortField.DUE else "?"
+    return after_cursor(_SORT_EXPR[query.sort], query.descending, key_sql, "?")
+
+
+def _cursor_args(query: TodoQuery) -> tuple[object, ...]:
+    if query.after is None:
+        return ()
+    key = query.after.key
+    return (dt_in(key) if isinstance(key, datetime) else key, query.after.id)
+
+
+def _bound_statement(query: TodoQuery, expr: str, order: str) -> str:
+    """The sort key and id of the owner's row a walk would stop at (the list's, with ``list_id``),
+    past the cursor: read from the sort's index alone."""
+    where = ["owner_id = ?"]
+    if query.filter.list_id is not None:
+        where.append("list_id = ?")
+    if query.after is not None:
+        where.append(_after(query))
+    return f"SELECT {expr}, id FROM todos WHERE {' AND '.join(where)} ORDER BY {order} LIMIT 1 OFFSET ?"
+
+
+def _bound_args(query: TodoQuery) -> tuple[object, ...]:
+    in_list = () if query.filter.list_id is None else (query.filter.list_id,)
+    return (query.owner_id, *in_list, *_cursor_args(query))
