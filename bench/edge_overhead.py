@@ -72,6 +72,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--docs", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument("--bare", action="store_true", help="Traefik without the middlewares: what the hop alone costs")
+    parser.add_argument("--h2c", action="store_true", help="Traefik speaks HTTP/2 without TLS (h2c) to the service")
     parser.add_argument("--perf", action="store_true", help="split the service's CPU by shared object (perf)")
     parser.add_argument(
         "--paced",
@@ -96,7 +97,8 @@ def main(argv: list[str]) -> int:
         ):
             tmp = Path(tmp_name)
             workload = asyncio.run(seed(server.url, users=10, todos_per_user=200))
-            with _traefik(server.url, tmp, bare=args.bare) as (proxied, traefik_pid):
+            backend = server.url.replace("http://", "h2c://", 1) if args.h2c else server.url
+            with _traefik(backend, tmp, bare=args.bare) as (proxied, traefik_pid):
                 paths = {"direct": server.url, "traefik": proxied}
                 for scenario in scenarios:
                     script = _paced(script_for(scenario, workload, threads, tmp), args.connections, args.paced)
@@ -205,7 +207,9 @@ def _report(args: argparse.Namespace, argv: list[str], workers: int, measured: d
     }
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     kind = "edge-overhead-bare" if args.bare else "edge-overhead-paced" if args.paced else "edge-overhead"
+    kind += "-h2c" if args.h2c else ""
     chain = "without any middleware" if args.bare else "with the chart's middleware chain"
+    chain += ", speaking h2c (HTTP/2 without TLS) to the service" if args.h2c else ""
     pace = (
         f", each connection pacing its requests to offer ~{args.paced:,.0f} req/s in all (below saturation)"
         if args.paced
@@ -253,6 +257,7 @@ def _report(args: argparse.Namespace, argv: list[str], workers: int, measured: d
     heading = {
         "edge-overhead-bare": f"{SECTION} (Traefik alone, no middleware)",
         "edge-overhead-paced": f"{SECTION} (paced)",
+        "edge-overhead-h2c": f"{SECTION} (h2c to the service)",
     }
     replace_section(args.docs, lines, heading.get(kind, SECTION))
     print(json.dumps(summary, indent=2))
