@@ -101,6 +101,9 @@ def test_syscalls_script_counts_the_workers_network_calls(sqlite_served: Served)
         for _ in range(40):
             client.get("/api/v1/lists").raise_for_status()
         wait_until(lambda: _answered(sqlite_served) >= before + 40, 30, "the worker counting 40 requests")
+        # The per-second line comes a second after attaching; on a quiet machine the 40 requests
+        # take less than that, so wait for it rather than stop before it could be printed.
+        assert tracer.wait_for(lambda line: "syscalls/s" in line, 10) is not None, tracer.text
         output = tracer.stop()
     calls = {key[0].rsplit("sys_enter_", 1)[1]: n for key, n in maps(output)["calls"].items()}
     received = sum(n for call, n in calls.items() if call in ("recvfrom", "recvmsg", "read"))
