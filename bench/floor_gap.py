@@ -59,10 +59,8 @@ _DSO = (
 )
 # The service's Python time by the innermost frame's file (first match wins).
 _MODULE = (
-    (
-        "garbage collector",
-        re.compile(r"observability/process\.py$"),
-    ),  # its gc callback runs right after each collection
+    # The collector's callback (GcWatch) is the first Python to run after each collection.
+    ("garbage collector", re.compile(r"observability/process\.py$")),
     ("granian, event loop", re.compile(r"/granian/|/asyncio/|/uvloop/")),
     ("Litestar", re.compile(r"/litestar/")),
     ("metrics, logs, probes", re.compile(r"todostack/(observability|ebpf)/|/prometheus_client/|/structlog/")),
@@ -115,6 +113,7 @@ def start_perf(pids: list[int], seconds: float, data: Path) -> subprocess.Popen[
 
 
 def _one_side(server: Server, script: Path, seconds: float, tmp: Path, profile: bool) -> dict[str, Any]:
+    load = round(os.getloadavg()[0], 2)
     run_wrk(server.url, script, connections=32, threads=2, seconds=2)
     workers = server.workers()
     before = sum(w.cpu_seconds for w in workers)
@@ -132,7 +131,7 @@ def _one_side(server: Server, script: Path, seconds: float, tmp: Path, profile: 
         "cpu_us_per_request": round(per_request_us, 1),
         "dso_shares": perf_split(data),
         "python_shares": pprof,
-        "load_average_before": round(os.getloadavg()[0], 2),
+        "load_average_before": load,
     }
 
 
