@@ -30,10 +30,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 
-from todostack.bench.machine import machine
+from todostack.bench.machine import fresh_postgres, machine
 from todostack.bench.report import replace_section
 from todostack.bench.run import _migrate
 from todostack.bench.seed import seed
@@ -147,16 +146,6 @@ def _cpu_profile(url: str, seconds: int) -> bytes:
     return answer.content
 
 
-async def _fresh(admin_url: str) -> str:
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        await conn.execute(f"CREATE DATABASE {DATABASE}")
-    finally:
-        await conn.close()
-    return f"{admin_url.rpartition('/')[0]}/{DATABASE}"
-
-
 def _median_split(rounds: list[dict[str, Any]], key: str) -> dict[str, float]:
     """Median µs per request of each group over the rounds (share times that round's CPU)."""
     groups = {g for r in rounds for g in (r[key] or {})}
@@ -176,7 +165,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     sizing = size_service(Settings.from_env(os.environ))
     workers, pool = sizing.workers, sizing.db_pool_size
-    database_url = asyncio.run(_fresh(args.postgres_url))
+    database_url, _ = asyncio.run(fresh_postgres(args.postgres_url, DATABASE))
     _migrate(database_url)
     env = {"TODOSTACK_AUTOPROF_ENABLED": "off", "TODOSTACK_ADMIN_TOKEN": ADMIN_TOKEN}
     baseline = Path(__file__).resolve().parent / "baseline_raw.py"

@@ -49,13 +49,14 @@ def versions(pg_version: str | None) -> dict[str, str]:
     return versions
 
 
-async def fresh_postgres(admin_url: str) -> tuple[str, str]:
+async def fresh_postgres(admin_url: str, name: str = BENCH_DATABASE) -> tuple[str, str]:
+    """Drop and create the database ``name`` on ``admin_url``'s server: its URL and the server's version."""
     conn = await asyncpg.connect(admin_url)
     try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        await conn.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await conn.execute(f"CREATE DATABASE {name}")
         version: str = await conn.fetchval("SHOW server_version")
     finally:
         await conn.close()
     base, _, _ = admin_url.rpartition("/")
-    return f"{base}/{BENCH_DATABASE}", version.split(" ", 1)[0]
+    return f"{base}/{name}", version.split(" ", 1)[0]
