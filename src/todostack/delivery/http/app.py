@@ -87,6 +87,13 @@ def _decorator(todobackend: bool) -> HeaderDecorator:
     return decorate
 
 
+def _build_openapi(app: Litestar) -> None:
+    """Build the OpenAPI document while the worker starts (~30 ms of CPU on a quiet machine, twice
+    that on a busy one): built on the first ``GET /api/openapi.json`` instead, it held that worker's
+    event loop, and every request queued behind it, for as long."""
+    _ = app.openapi_schema
+
+
 def _openapi() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="Todo Stack",
@@ -188,6 +195,7 @@ def create_http_app(
     app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
+        on_startup=[_build_openapi],
         exception_handlers=exception_handlers(tracing),
         before_request=validate_body,
         plugins=[StrictStructSchemaPlugin()],
