@@ -77,7 +77,7 @@ def test_every_operation_documents_429_500_and_its_headers() -> None:
 
 
 def test_the_document_is_built_while_the_worker_starts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Built on the first request instead, its ~30-60 ms of CPU held that worker's event loop."""
+    """Built on the first request instead, its 50-300 ms of CPU held that worker's event loop."""
     builds: list[int] = []
     build = OpenAPIConfig.to_openapi_schema
 
