@@ -85,5 +85,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     scale.add_argument(
         "--scale-database",
         default="todostack_bench_scale",
-        help="the database --scale drops and creates for each size (on --postgres-url's server)",
+        help="--scale drops and creates <this>_<rows> for each size (on --postgres-url's server)",
     )

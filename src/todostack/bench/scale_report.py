@@ -99,7 +99,16 @@ def write_scale_report(results: dict[str, Any], results_file: Path, docs: Path) 
     seeding = ", ".join(
         f"{s['seed_seconds']:.0f} s for {s['rows']:,} ({s.get('backend', 'postgresql')})" for s in results["sizes"]
     )
-    loads = ", ".join(f"{s['load']:.1f}" for s in results["sizes"] if "load" in s)
+    each = [r["load"] for r in results["runs"] if "load" in r]
+    if results.get("interleaved") and each:
+        loads = (
+            "The sizes took turns: a warm-up of each, then every repeat ran each size once, in an order"
+            " rotated from one repeat to the next. Load average (1 min) before the measured runs:"
+            f" {min(each):.1f} to {max(each):.1f}."
+        )
+    else:
+        started = ", ".join(f"{s['load']:.1f}" for s in results["sizes"] if "load" in s)
+        loads = f"Load average (1 min) when each size started: {started or 'not recorded'}."
     lines = [
         START,
         f"Run `{results['started_at']}`, {results['elapsed_seconds']:.0f} s in all, with:",
@@ -110,7 +119,7 @@ def write_scale_report(results: dict[str, Any], results_file: Path, docs: Path) 
         "PostgreSQL plans each statement with its arguments (`TODOSTACK_DB_PLAN_CACHE_MODE=force_custom_plan`); "
         f"seeding took {seeding};"
         " each seed ends vacuumed and analysed (PostgreSQL: `VACUUM (ANALYZE)` and `CHECKPOINT`; SQLite:"
-        f" `ANALYZE`). Load average (1 min) when each size started: {loads or 'not recorded'}."
+        f" `ANALYZE`). {loads}"
         f" Raw results: `{results_file.as_posix()}`.",
         "",
     ]
