@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import pytest
@@ -27,7 +26,7 @@ from todostack.adapters.postgres import PostgresDatabase
 from todostack.adapters.postgres.migrate import migrate_postgres
 from todostack.adapters.postgres.repositories import PgLists, PgUsers
 from todostack.adapters.postgres.todos import PgTodos
-from todostack.bench.bulk import BulkFacts, bulk_seed, feed_paused, settle
+from todostack.bench.bulk import BulkFacts, bulk_seed
 from todostack.domain import Priority, Todo
 from todostack.usecases.queries import Cursor, SortField, TodoFilter, TodoQuery, sort_key
 
@@ -67,39 +66,25 @@ async def _execute(url: str, sql: str) -> None:
         await conn.close()
 
 
-T = TypeVar("T")
-
-
-@contextmanager
-def _database(prefix: str, seed: Callable[[asyncpg.Connection[Any]], Awaitable[T]]) -> Iterator[tuple[str, T]]:
-    """A migrated database of its own, seeded by ``seed`` (no text codec for uuid there: COPY
-    sends binary), dropped afterwards."""
+@pytest.fixture(scope="module")
+def seeded() -> Iterator[tuple[str, BulkFacts]]:
     admin = require_postgres()
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    name = f"ts_plans_{uuid.uuid4().hex[:10]}"
     run_sync(_execute(admin, f"CREATE DATABASE {name}"))
     url = f"{admin.rsplit('/', 1)[0]}/{name}"
 
-    async def migrated_and_seeded() -> T:
+    async def seed() -> BulkFacts:
         await migrate_postgres(url)
         conn = await asyncpg.connect(url)
-        try:
-            return await seed(conn)
+        try:  # no text codec for uuid here: COPY sends binary
+            return await bulk_seed(conn, todos=120_000, heavy_todos=4_000, users=2_000, progress=None)
         finally:
             await conn.close()
 
     try:
-        yield url, run_sync(migrated_and_seeded())
+        yield url, run_sync(seed())
     finally:
         run_sync(_execute(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-
-
-@pytest.fixture(scope="module")
-def seeded() -> Iterator[tuple[str, BulkFacts]]:
-    async def seed(conn: asyncpg.Connection[Any]) -> BulkFacts:
-        return await bulk_seed(conn, todos=120_000, heavy_todos=4_000, users=2_000, progress=None)
-
-    with _database("ts_plans", seed) as made:
-        yield made
 
 
 @pytest.fixture
@@ -271,66 +256,3 @@ async def test_the_plan_cache_mode_reaches_the_services_connections(
             assert await uow.connection.fetchval("SHOW plan_cache_mode") == shown
     finally:
         await db.close()
-
-
-_SOLO, _CROWD = "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"
-
-
-@pytest.fixture(scope="module")
-def everywhere_tag() -> Iterator[str]:
-    """200,000 todos: one owner's 10,000, every 20th row, of which 59 carry the tags ``everywhere``
-    and ``mine``, and another owner's 190,000, which all carry ``everywhere``."""
-
-    async def seed(conn: asyncpg.Connection[Any]) -> None:
-        await conn.execute(
-            "INSERT INTO users SELECT u::uuid, u || '@example.test', 'x', now() FROM unnest($1::text[]) AS u",
-            [_SOLO, _CROWD],
-        )
-        await conn.execute("INSERT INTO todo_lists SELECT id, id, 'Inbox', now(), now(), 1 FROM users")
-        async with feed_paused(conn):
-            await conn.execute(
-                "INSERT INTO todos SELECT gen_random_uuid(), o, o, 't', '', false, NULL, NULL, 0,"
-                " CASE WHEN o = $2::uuid THEN ARRAY['everywhere'] WHEN i % 3340 = 0"
-                " THEN ARRAY['everywhere', 'mine'] ELSE ARRAY[]::text[] END,"
-                " i, now(), now(), 1"
-                " FROM generate_series(1, 200000) AS i,"
-                " LATERAL (SELECT CASE WHEN i % 20 = 0 THEN $1 ELSE $2 END::uuid AS o) AS who",
-                _SOLO,
-                _CROWD,
-            )
-        await settle(conn)
-
-    with _database("ts_tags", seed) as (url, _):
-        yield url
-
-
-def _buffers_scanned(plan: dict[str, Any]) -> int:
-    """The buffers of the plan's outermost scan, its index scans included (not the catalog reads
-    a connection's first statement of a kind adds at the top)."""
-    top = next(node for node in _nodes(plan) if node["Node Type"].endswith("Scan"))
-    return int(top.get("Shared Hit Blocks", 0)) + int(top.get("Shared Read Blocks", 0))
-
-
-async def test_a_tag_every_user_has_costs_an_owner_no_more_than_a_tag_only_they_have(everywhere_tag: str) -> None:
-    # The index of (owner, tag) pairs (PostgreSQL migration 0060). With the owner and the tags as
-    # separate keys (0041), neither the index nor the statistics knew which owner a tag is common
-    # for: `everywhere` is on 95 % of rows, so the planner walked the owner's 10,000 rows in
-    # order (3,526 buffers against 69 for `mine`), and where it did use the index, the owner's
-    # entries were intersected with every user's (at 5 M todos, 249 buffers for an ordinary
-    # owner's 9 `urgent` rows; docs/benchmarks.md, "Tag search by (owner, tag) pairs").
-    conn = await asyncpg.connect(everywhere_tag)
-    await conn.set_type_codec("uuid", encoder=str, decoder=str, schema="pg_catalog", format="text")
-    try:
-        rec = Recorder(conn)
-        todos = PgTodos(rec)  # type: ignore[arg-type]
-        for tag in ("everywhere", "mine"):
-            page = await todos.search(TodoQuery(_SOLO, TodoFilter(tag=tag), SortField.ORDER, False, 50, None))
-            assert len(page) == 51  # 59 match either way; the repository reads one more than the limit
-        read = []
-        for query, args in rec.statements:
-            [explained] = json.loads(await conn.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {query}", *args))
-            read.append((_buffers_scanned(explained["Plan"]), json.dumps(explained)))
-    finally:
-        await conn.close()
-    (common, common_plan), (own, _) = read
-    assert common <= own + 2, common_plan

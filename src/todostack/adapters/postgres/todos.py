@@ -215,9 +215,7 @@ def search_statement(query: TodoQuery) -> tuple[str, list[object]]:
     if f.due_after is not None:
         where.append(f"{_DUE} > {arg(f.due_after)} AND {_DUE} < 'infinity'::timestamptz")
     if f.tag is not None:
-        # The owner's tag as one key of the (owner, tag) pairs index (migration 0060): only the
-        # owner's matches are read, however common the tag is across all users.
-        where.append(f"todo_owner_tags(owner_id, tags) @> ARRAY[$1::uuid::text || ':' || {arg(f.tag)}::text]")
+        where.append(f"tags @> ARRAY[{arg(f.tag)}::text]")
     if f.text is not None:
         where.append(f"(title || ' ' || notes) ILIKE {arg('%' + _escape_like(f.text) + '%')}")
     expr = _SORT_EXPR[query.sort]
