@@ -62,8 +62,10 @@ class _Size:
     database_url: str
     server: Server
     prep: Prepared
+    directory: Path  # its wrk scripts
     scripts: dict[str, Path]
     facts: dict[str, Any]
+    vacuums_before: int | None = None
 
 
 def _start_size(args: argparse.Namespace, backend: str, todos: int, tmp: Path, stack: ExitStack) -> _Size:
@@ -79,17 +81,16 @@ def _start_size(args: argparse.Namespace, backend: str, todos: int, tmp: Path, s
     own = tmp / f"scripts-{backend}-{todos}"
     own.mkdir(exist_ok=True)
     facts = {"backend": backend, "rows": todos, "seed_seconds": prep["seed_seconds"]}
-    return _Size(backend, todos, database_url, server, prep, scripts(prep, own), facts)
+    return _Size(backend, todos, database_url, server, prep, own, scripts(prep, own), facts)
 
 
-def _measure(args: argparse.Namespace, size: _Size, scenario: str, round_: int | str, tmp: Path) -> WrkResult:
+def _measure(args: argparse.Namespace, size: _Size, scenario: str, round_: int | str) -> WrkResult:
     threads = max(1, min(os.cpu_count() or 1, 4))
     conns = int(args.connections.split(",")[0])
     if scenario == "patch":
         users = [(token, lst, size.prep["samples"][lst][:10]) for lst, token in size.prep["accounts"]]
         workload = asyncio.run(seed_patch_pool(size.server.url, Workload(users, []), max(2 * conns, 64)))
-        own = tmp / f"scripts-{size.backend}-{size.todos}"
-        script = script_for("patch", workload, threads, own)
+        script = script_for("patch", workload, threads, size.directory)
     else:
         script = size.scripts[scenario]
     seconds = args.warmup if round_ == "warmup" else args.duration
@@ -107,15 +108,15 @@ def _run_backend(
     with ExitStack() as stack:
         sizes = [_start_size(args, backend, todos, tmp, stack) for todos in todos_sizes]
         for size in sizes:
-            size.facts["vacuums_before"] = asyncio.run(_vacuums(size.database_url))
+            size.vacuums_before = asyncio.run(_vacuums(size.database_url))
         for scenario in args.scenarios_scale:
             for size in sizes:
-                _measure(args, size, scenario, "warmup", tmp)
+                _measure(args, size, scenario, "warmup")
             for round_ in range(1, args.repeats + 1):
                 shift = (round_ - 1) % len(sizes)
                 for size in sizes[shift:] + sizes[:shift]:
                     load = os.getloadavg()[0]
-                    result = _measure(args, size, scenario, round_, tmp)
+                    result = _measure(args, size, scenario, round_)
                     print(
                         f"  {size.todos:>9,} {scenario:<11} #{round_}: {result.rps:8.0f} req/s"
                         f"  p99 {result.p99_ms:7.2f} ms  p99.9 {result.p999_ms:7.2f} ms"
@@ -134,7 +135,8 @@ def _run_backend(
                         }
                     )
         for size in sizes:
-            before, after = size.facts.pop("vacuums_before"), asyncio.run(_vacuums(size.database_url))
+            after = asyncio.run(_vacuums(size.database_url))
+            before = size.vacuums_before
             size.facts["autovacuums"] = None if before is None or after is None else after - before
     return runs, [size.facts for size in sizes]
 
