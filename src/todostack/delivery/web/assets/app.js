@@ -82,6 +82,10 @@ function badge(className, text) {
   return el("span", { class: `badge ${className}`, dataset: { text } });
 }
 
+// What an item's element shows; while it stays the same, a render keeps the element (see placeItems).
+const drawn = new WeakMap(); // li -> looks(todo) it was built from
+const looks = (todo) => JSON.stringify([todo.title, todo.completed, todo.due, todo.priority, todo.tags]);
+
 function renderTodo(todo) {
   const id = changes.realId(todo.id);
   const titleId = `title-${todo.id}`;
@@ -100,12 +104,45 @@ function renderTodo(todo) {
   const summary = described(el("summary", { class: "details-toggle", "aria-label": "Details", title: "Due date and priority" }));
   const details = el("details", { class: "details" }, summary, el("span", { class: "controls" }, due, priority));
   details.open = openDetails.has(id);
-  details.addEventListener("toggle", () => { if (details.open) openDetails.add(id); else openDetails.delete(id); });
+  details.addEventListener("toggle", () => {
+    const now = changes.realId(li.dataset.id); // the element outlives a temporary id
+    if (details.open) openDetails.add(now); else openDetails.delete(now);
+  });
   const destroy = described(el("button", { class: "destroy", "aria-label": "Delete", title: "Delete" }));
   const view = el("div", { class: "view" }, toggle, label, meta, details, destroy);
   const edit = described(el("input", { class: "edit", value: todo.title, "aria-label": "Edit", dataset: { testid: "text-input" } }));
   li.append(view, edit);
+  drawn.set(li, looks(todo));
   return li;
+}
+
+// Brings a kept element up to date: the id the server gave a todo being created, and the values of
+// controls a refused change may have left showing what was not saved. The edit box being typed in
+// is left alone (render puts the draft back as it was).
+function refreshTodo(li, todo, edited) {
+  if (li.dataset.id !== todo.id) {
+    li.dataset.id = todo.id;
+    $("label", li).id = `title-${todo.id}`;
+    for (const node of li.querySelectorAll("[aria-describedby]")) node.setAttribute("aria-describedby", `title-${todo.id}`);
+  }
+  $(".toggle", li).checked = todo.completed;
+  $(".set-priority", li).value = todo.priority;
+  $(".set-due", li).value = todo.due ? todo.due.slice(0, 10) : "";
+  if (edited) return;
+  li.classList.remove("editing");
+  $(".edit", li).value = todo.title;
+}
+
+// Puts the items in the list in order, moving only elements that are out of place: an element left
+// where it is keeps focus and a key or click in progress (a Space pressed on a toggle as a save
+// lands must still toggle it on release, which a rebuilt checkbox would not).
+function placeItems(list, items) {
+  let at = list.firstChild;
+  for (const li of items) {
+    if (li === at) at = at.nextSibling;
+    else list.insertBefore(li, at);
+  }
+  while (at) { const next = at.nextSibling; at.remove(); at = next; }
 }
 
 function render() {
@@ -125,9 +162,19 @@ function render() {
   const draftBox = editing ? $(".todo-list li.editing .edit") : null;
   const draft = draftBox && { value: draftBox.value, start: draftBox.selectionStart, end: draftBox.selectionEnd, focused: draftBox === active };
 
-  const items = visibleTodos().map(renderTodo);
+  const todoList = $(".todo-list");
+  const shown = new Map([...todoList.children].map((li) => [changes.realId(li.dataset.id), li]));
+  const editedId = editing && changes.realId(editing.id);
+  const items = visibleTodos().map((todo) => {
+    const id = changes.realId(todo.id);
+    const li = shown.get(id);
+    shown.delete(id); // one element per todo, even while a created one shows under both its ids
+    if (!li || drawn.get(li) !== looks(todo)) return renderTodo(todo);
+    refreshTodo(li, todo, id === editedId);
+    return li;
+  });
   rendering = true;
-  try { $(".todo-list").replaceChildren(...items); } finally { rendering = false; }
+  try { placeItems(todoList, items); } finally { rendering = false; }
   const itemOf = (id) => items.find((li) => changes.realId(li.dataset.id) === changes.realId(id));
 
   // Whatever the person was doing survives a render: typing in an edit box, focus on a control.
