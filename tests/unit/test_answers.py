@@ -160,6 +160,37 @@ async def test_large_json_is_gzipped_when_asked(client: Client) -> None:
     assert "content-encoding" not in small.headers
 
 
+async def test_the_openapi_document_is_compressed_once(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """/api/openapi.json answers with the bytes it built once: their gzip is kept, not redone per request."""
+    from todostack.delivery.http.asgi import answers
+
+    made: list[int] = []
+    real = answers.zlib.compressobj
+
+    def counting(*args: Any) -> Any:
+        made.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(answers.zlib, "compressobj", counting)
+    gzip = {"Accept-Encoding": "gzip"}
+    first = await client.get("/api/openapi.json", headers=gzip)
+    second = await client.get("/api/openapi.json", headers=gzip)
+    assert first.headers["content-encoding"] == second.headers["content-encoding"] == "gzip"
+    assert first.content == second.content
+    assert first.json()["openapi"].startswith("3.")
+    assert len(made) == 1
+    # Another body is compressed afresh (not answered with the kept gzip), and the document after it once more.
+    auth = await _sign_in(client)
+    for i in range(30):
+        await client.post("/api/v1/todos", json={"title": f"todo number {i}", "notes": "n" * 40}, headers=auth)
+    todos = await client.get("/api/v1/todos", headers={**gzip, **auth})
+    assert todos.headers["content-encoding"] == "gzip"
+    assert len(todos.json()["items"]) == 30
+    third = await client.get("/api/openapi.json", headers=gzip)
+    assert third.content == first.content
+    assert len(made) == 3
+
+
 @pytest.mark.parametrize("path", ["/healthz", "/api/v1/todos", "/api/openapi.json", "/", "/api/v1/nothing"])
 async def test_head_answers_like_get_without_a_body(client: Client, path: str) -> None:
     auth = await _sign_in(client, f"{abs(hash(path))}@example.com")

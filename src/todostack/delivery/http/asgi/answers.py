@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from todostack.delivery.http.asgi.types import RawHeaders
 
@@ -95,6 +95,10 @@ class Compression:
 
     min_bytes: int = 1024
     level: int = 1
+    # The last body compressed and its gzip: a route that answers with the same bytes object each
+    # time (the ~200 KB /api/openapi.json, built once) is compressed once. bytes cannot change and
+    # the one kept stays alive, so ``is`` cannot match another body.
+    _last: list[tuple[bytes, bytes]] = field(default_factory=list, compare=False, repr=False)
 
     def eligible(self, status: int, headers: RawHeaders) -> bool:
         """Could this answer be compressed (its type, size and encoding allow it)?"""
@@ -114,9 +118,14 @@ class Compression:
         return media.partition(b";")[0].rstrip().endswith(b"+json")
 
     def compress(self, body: bytes) -> bytes:
+        last = self._last
+        if last and last[0][0] is body:
+            return last[0][1]
         # A gzip member (RFC 1952) from zlib directly: gzip.compress adds a BytesIO and a header writer.
         packer = zlib.compressobj(self.level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-        return packer.compress(body) + packer.flush()
+        packed = packer.compress(body) + packer.flush()
+        last[:] = [(body, packed)]
+        return packed
 
 
 def encoded(headers: RawHeaders, length: int) -> RawHeaders:
