@@ -1,4 +1,4 @@
-"""SQLite's ``q`` search: the trigram index (migration 0040) where the text is rare, the owner's
+"""SQLite's ``q`` search: the trigram index (migrations 0040, 0060) where the text is rare, the owner's
 own index where it is common, and the same pages either way.
 
 A big owner (3,000 todos, more than a page's walk) and a small one (200) share a file with
@@ -192,7 +192,7 @@ async def test_the_trigram_index_follows_edits_and_deletes(tmp_path: Path) -> No
             await uow.users.add(User("u1", "u1@example.com", "x", EPOCH))
             await uow.lists.add(TodoList("l1", "u1", "Inbox", EPOCH, EPOCH, 1))
             for i in range(WALK + 100):  # more than a page walks: the index answers
-                title = "Renew the PASSPORT" if i == 7 else f"todo {i}"
+                title = {7: "Renew the PASSPORT", 11: "pass the sport", 12: 'say "quote"'}.get(i, f"todo {i}")
                 await uow.todos.add(
                     Todo(f"t{i:04}", "u1", "l1", title, "", False, None, None, Priority.NONE, (), i, EPOCH, EPOCH, 1)
                 )
@@ -206,10 +206,46 @@ async def test_the_trigram_index_follows_edits_and_deletes(tmp_path: Path) -> No
         async with db() as uow:
             recorder = Recorder(uow.todos._c)
             todos = SqliteTodos(recorder)  # type: ignore[arg-type]
+            # "pass the sport" holds every trigram of "passport", not the word: the exact test drops it.
             found = await todos.search(_query("u1", "passport"))
             assert [t.id for t in found] == ["t0007", "t0008"]
             assert (await recorder.plans())[-1].startswith("SCAN todos_text VIRTUAL TABLE")
+            quoted = await todos.search(_query("u1", '"quote"'))  # FTS5's quote, escaped
+            assert [t.id for t in quoted] == ["t0012"]
             short = await todos.search(_query("u1", "SS"))  # under three characters: no index, still found
-            assert [t.id for t in short] == ["t0007", "t0008"]
+            assert [t.id for t in short] == ["t0007", "t0008", "t0011"]
     finally:
         await db.close()
+
+
+async def test_an_index_of_0040_is_rebuilt_lean_by_0060_with_the_rows_it_held(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file migrated before 0060 (positions kept) holds todos; 0060 rebuilds the index from them."""
+    from todostack.adapters.sqlite import migrate
+
+    url = f"sqlite:///{tmp_path}/upgrade.db"
+    shipped = migrate.load_migrations("sqlite")
+    monkeypatch.setattr(migrate, "load_migrations", lambda dialect: [m for m in shipped if m.version < 60])
+    await migrate_sqlite(url)
+    rows = _todos("big", WALK + 100)  # more than a page walks: the index answers
+    rows[5] = replace(rows[5], title="Renew the PASSPORT")
+    db = sqlite3.connect(tmp_path / "upgrade.db", isolation_level=None)
+    try:
+        db.execute("INSERT INTO users VALUES ('big', 'big@example.com', 'x', ?)", (EPOCH.isoformat(),))
+        db.execute("INSERT INTO todo_lists VALUES ('big-list', 'big', 'Inbox', 't', 't', 1)")
+        db.executemany(f"INSERT INTO todos ({TODO_COLUMNS}) VALUES ({', '.join('?' * 14)})", map(todo_values, rows))
+        assert db.execute("SELECT count(*) FROM todos_text WHERE todos_text MATCH '\"passport\"'").fetchone() == (1,)
+    finally:
+        db.close()
+    monkeypatch.undo()
+    assert [m.version for m in await migrate_sqlite(url)] == [60]
+    database = await SqliteDatabase.connect(url, size=1)
+    try:
+        async with database() as uow:
+            recorder = Recorder(uow.todos._c)
+            found = await SqliteTodos(recorder).search(_query("big", "passport"))  # type: ignore[arg-type]
+            assert [t.id for t in found] == ["big-00005"]
+            assert (await recorder.plans())[-1].startswith("SCAN todos_text VIRTUAL TABLE")
+    finally:
+        await database.close()

@@ -97,8 +97,7 @@ class SqliteTodos:
             return page
         # The index's candidates, each looked up by rowid; the exact test above still decides.
         source = f"SELECT {TODO_COLUMNS} FROM todos_text CROSS JOIN todos ON todos.rowid = todos_text.rowid"
-        phrase = '"' + f.text.replace('"', '""') + '"'  # one phrase: the substring
-        return await self._page(source, ["todos_text MATCH ?", *where], [phrase, *args], order, query.limit)
+        return await self._page(source, ["todos_text MATCH ?", *where], [_trigrams(f.text), *args], order, query.limit)
 
     async def _page(self, source: str, where: list[str], args: list[object], order: str, limit: int) -> list[Todo]:
         sql = f"{source} WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?"
@@ -138,6 +137,16 @@ class SqliteTodos:
             "DELETE FROM todos WHERE owner_id = ? AND list_id = ? AND completed", (owner_id, list_id)
         )
         return cur.rowcount
+
+
+def _trigrams(text: str) -> str:
+    """The FTS5 query for rows holding every trigram of ``text``, each a quoted string.
+
+    The index keeps no positions (migration 0060), so it cannot match the substring as a phrase:
+    it yields rows with all its trigrams anywhere, and the exact test narrows them to the substring.
+    """
+    grams = dict.fromkeys(text[i : i + _TRIGRAM] for i in range(len(text) - _TRIGRAM + 1))
+    return " ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
 
 
 def _placing(source: str) -> str:
