@@ -17,7 +17,7 @@ from todostack.usecases.queries import SortField, TodoQuery
 __all__ = ["SqliteTodos"]
 
 _SORT_EXPR = sort_expressions("COALESCE(due, 'z')")
-# FTS5's trigram index answers substrings of three characters or more (migration 0040).
+# FTS5's trigram index answers substrings of three characters or more (migrations 0040, 0060).
 _TRIGRAM = 3
 # Rows a text search walks per row of its page before it asks the trigram index instead.
 _WALK_PER_ROW = 20
