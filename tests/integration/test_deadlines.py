@@ -294,12 +294,14 @@ async def test_a_write_cancelled_while_it_begins_leaves_no_lock_behind(tmp_path:
 async def test_every_pooled_sqlite_connection_is_set_up_alike(tmp_path: Path) -> None:
     db = await SqliteDatabase.connect(f"sqlite:///{tmp_path}/pragmas.db", size=3)
     try:
+        pragmas = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout", "cache_size", "wal_autocheckpoint")
         for conn in db._all:
             settings = []
-            for pragma in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout", "cache_size"):
+            for pragma in pragmas:
                 [[value]] = await conn.execute_fetchall(f"PRAGMA {pragma}")
                 settings.append(value)
-            # WAL, NORMAL (1), foreign keys on, 5 s busy wait, a 1 MiB page cache (negative: KiB).
-            assert settings == ["wal", 1, 1, 5000, -1024]
+            # WAL, NORMAL (1), foreign keys on, 5 s busy wait, a 1 MiB page cache (negative: KiB), and
+            # checkpoints left to the pool's own task but past 10,000 pages of WAL.
+            assert settings == ["wal", 1, 1, 5000, -1024, 10_000]
     finally:
         await db.close()
