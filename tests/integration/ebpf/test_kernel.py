@@ -30,8 +30,8 @@ def _answered(served: Served) -> float:
 
 
 def test_fdatasync_script_sees_sqlite_sync_its_files(sqlite_served: Served) -> None:
-    # WAL with synchronous=NORMAL: commits do not sync, checkpoints (every 1000 WAL pages) do.
-    # Write until one comes, within a bound.
+    # WAL with synchronous=NORMAL: commits do not sync, checkpoints do (the pool's own, on a thread
+    # of the worker, within 0.1 s of a write). Write until one comes, within a bound.
     writes = 0
     with sqlite_served.client() as client, Tracer.run("fdatasync", sqlite_served.worker) as tracer:
         deadline = time.monotonic() + 240
