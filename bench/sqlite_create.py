@@ -11,7 +11,8 @@ up to 0050: the ``q`` index as 0040 made it. Each variant is a copy of that file
 - ``0060 index``: migration 0060 applied (no positions, no text lengths), same checkpoints;
 - ``0060 index, pool checkpoints``: as the service runs now, request connections at
   ``wal_autocheckpoint = WAL_BACKSTOP_PAGES`` and a thread checkpointing every
-  ``CHECKPOINT_SECONDS`` on a connection of its own;
+  ``CHECKPOINT_SECONDS`` on a connection of its own (passive, then restarting past
+  ``RESTART_FRAMES``);
 - ``no q index``: 0040's insert trigger dropped, for reference.
 
 A round runs ``--creates`` creates in each variant at each size, in an order rotated from round to
@@ -37,7 +38,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from todostack.adapters.migrations import load_migrations
-from todostack.adapters.sqlite.database import CHECKPOINT_SECONDS, WAL_BACKSTOP_PAGES
+from todostack.adapters.sqlite.database import (
+    CHECKPOINT_SECONDS,
+    RESTART_FRAMES,
+    RESTART_WAIT_MS,
+    WAL_BACKSTOP_PAGES,
+)
 from todostack.adapters.sqlite.todos import _OWN_LIST
 from todostack.bench.bulk_sqlite import bulk_seed_sqlite
 
@@ -104,8 +110,11 @@ def _round(path: Path, pool_checkpoints: bool, lists: list[tuple[str, str]], cre
     def checkpoints() -> None:
         conn = sqlite3.connect(path, isolation_level=None)
         try:
-            while not stop.wait(CHECKPOINT_SECONDS):
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            conn.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
+            while not stop.wait(CHECKPOINT_SECONDS):  # as SqliteDatabase._checkpoint_forever does
+                [(_, frames, _)] = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                if frames >= RESTART_FRAMES:
+                    conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
         finally:
             conn.close()
 

@@ -1,6 +1,7 @@
 """SQLite's checkpoints are the pool's own task, not a request's: a commit that takes the WAL past
 SQLite's 1,000 pages no longer copies it back into the database file (with an fsync, inside the
-pool's write lock) itself; the pool's checkpointer does, on its own connection, shortly after.
+pool's write lock) itself; the pool's checkpointer does, on its own connection, shortly after, and
+restarts the WAL once it has grown past RESTART_FRAMES.
 
 Whether a checkpoint ran is read from the database file's size: written pages reach the file only
 through one (until then they are in the WAL)."""
@@ -8,12 +9,14 @@ through one (until then they are in the WAL)."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from todostack.adapters.sqlite import SqliteDatabase
-from todostack.adapters.sqlite.database import WAL_BACKSTOP_PAGES
+from todostack.adapters.sqlite.database import RESTART_FRAMES, WAL_BACKSTOP_PAGES
 
 ROWS = 1_500  # a page each: past SQLite's own threshold (1,000 pages), far below the backstop
 FILL = (
@@ -62,3 +65,40 @@ async def test_who_checkpoints_a_big_commit(
         assert (path.stat().st_size >= GREW) is checkpointed_by_the_commit
     finally:
         await db.close()
+
+
+class _Checkpoints:
+    """Stands in for the checkpointer's connection: answers each checkpoint with the WAL's frames
+    as given, or an error, and records what was asked; the last answer stops the task."""
+
+    def __init__(self, answers: list[int | sqlite3.Error]) -> None:
+        self.answers = answers
+        self.asked: list[str] = []
+
+    async def execute_fetchall(self, sql: str) -> list[tuple[int, int, int]]:
+        self.asked.append(sql.removeprefix("PRAGMA wal_checkpoint(").removesuffix(")"))
+        if not self.answers:
+            raise asyncio.CancelledError
+        answer = self.answers.pop(0) if "PASSIVE" in sql else 0
+        if isinstance(answer, sqlite3.Error):
+            raise answer
+        return [(0, answer, answer)]
+
+
+async def test_past_restart_frames_a_passive_checkpoint_is_followed_by_a_restarting_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A passive checkpoint never catches up with a steady stream of writes, and the WAL starts
+    again from its beginning only after one that did: past RESTART_FRAMES the task restarts it."""
+    caplog.set_level(logging.INFO, "todostack.db.sqlite")
+    failure = sqlite3.OperationalError("disk I/O error")
+    conn = _Checkpoints([10, RESTART_FRAMES - 1, RESTART_FRAMES, failure, failure, 5])
+    with pytest.raises(asyncio.CancelledError):
+        await SqliteDatabase._checkpoint_forever(conn, 0)  # type: ignore[arg-type]
+    assert conn.asked == ["PASSIVE", "PASSIVE", "PASSIVE", "RESTART", "PASSIVE", "PASSIVE", "PASSIVE", "PASSIVE"]
+    # Two failures in a row are one warning; working again is said once.
+    failed = [r for r in caplog.records if "checkpoint failed" in r.getMessage()]
+    assert len(failed) == 1
+    assert [r.getMessage() for r in caplog.records if "works again" in r.getMessage()] == [
+        "sqlite checkpoint works again"
+    ]

@@ -20,7 +20,15 @@ from todostack.adapters.waiting import bounded_wait
 from todostack.observability.db_spans import Database
 from todostack.observability.tracing import Tracing
 
-__all__ = ["BUSY_TIMEOUT_MS", "CHECKPOINT_SECONDS", "WAL_BACKSTOP_PAGES", "SqliteDatabase", "sqlite_path"]
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "CHECKPOINT_SECONDS",
+    "RESTART_FRAMES",
+    "RESTART_WAIT_MS",
+    "WAL_BACKSTOP_PAGES",
+    "SqliteDatabase",
+    "sqlite_path",
+]
 
 log = logging.getLogger("todostack.db.sqlite")
 
@@ -31,10 +39,18 @@ CACHE_KIB = 1024
 # Copying the WAL back into the database file (a checkpoint) is the pool's own task, every
 # CHECKPOINT_SECONDS on a connection of its own. Left to SQLite, the commit that takes the WAL past
 # 1,000 pages does it, with an fsync, inside its request and inside the pool's write lock, while
-# every other write waits: a create cost 0.6 ms of SQLite without that and 1.0 ms with it at 1 M
-# todos, p99 1.2 against 21 ms (docs/benchmarks.md, "SQLite create at 1 M"). A request connection
-# checkpoints only if the WAL passes WAL_BACKSTOP_PAGES (40 MiB), should the task fall behind.
+# every other write waits: a create cost 0.6 ms of SQLite without that and 0.8 ms with it at 1 M
+# todos, p99 1.4 against 16 ms (docs/benchmarks.md, "SQLite create at 1 M").
+# A passive checkpoint waits for nobody, but under a steady stream of writes it never catches up
+# with the last commit, and the WAL only starts again from its beginning after one that did (passive
+# ones alone let it grow to the backstop under the create benchmark, 55 MB): past
+# RESTART_FRAMES the task follows it with a RESTART checkpoint, which holds writers back for what
+# the passive one left (a few pages and their sync) and until readers leave the WAL, at most
+# RESTART_WAIT_MS; busy, it tries again next turn. A request connection checkpoints only if the WAL
+# passes WAL_BACKSTOP_PAGES (40 MiB), should the task fall behind.
 CHECKPOINT_SECONDS = 0.1
+RESTART_FRAMES = 4000
+RESTART_WAIT_MS = 100
 WAL_BACKSTOP_PAGES = 10_000
 
 
@@ -123,7 +139,7 @@ class SqliteDatabase:
         checkpointer = None
         if checkpoints:
             checkpointer = await aiosqlite.connect(path, isolation_level=None)
-            await checkpointer.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            await checkpointer.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")  # passive ones never wait
         return cls(
             connections,
             acquire_timeout=acquire_timeout,
@@ -136,14 +152,16 @@ class SqliteDatabase:
 
     @staticmethod
     async def _checkpoint_forever(conn: aiosqlite.Connection, seconds: float) -> None:
-        """A passive checkpoint every ``seconds``: it copies what it can without waiting for anyone
-        (a reader still on old pages keeps them in the WAL until a later turn), in aiosqlite's thread.
+        """Every ``seconds``, a passive checkpoint (it copies what it can without waiting for anyone),
+        then a restarting one if the WAL has grown past ``RESTART_FRAMES``; in aiosqlite's thread.
         Another worker's checkpointer may be at it already: then this turn does nothing."""
         failing = False
         while True:
             await asyncio.sleep(seconds)
             try:
-                await conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+                [(_, frames, _)] = await conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+                if frames >= RESTART_FRAMES:
+                    await conn.execute_fetchall("PRAGMA wal_checkpoint(RESTART)")
             except sqlite3.Error as exc:  # a full disk, say: the WAL keeps the writes meanwhile
                 if not failing:
                     log.warning("sqlite checkpoint failed, retrying every %.1f s: %s", seconds, exc)
