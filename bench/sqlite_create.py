@@ -42,14 +42,13 @@ from todostack.adapters.sqlite.database import (
     CHECKPOINT_SECONDS,
     RESTART_FRAMES,
     RESTART_WAIT_MS,
-    WAL_BACKSTOP_PAGES,
+    connection_pragmas,
 )
 from todostack.adapters.sqlite.todos import _OWN_LIST
 from todostack.bench.bulk_sqlite import bulk_seed_sqlite
 
 VARIANTS = ("0040 index", "0060 index", "0060 index, pool checkpoints", "no q index")
 LEAN = next(m for m in load_migrations("sqlite") if m.version == 60)
-PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=5000", "cache_size=-1024")
 
 
 def _seed(directory: Path, todos: int) -> Path:
@@ -100,10 +99,9 @@ def _lists(path: Path) -> list[tuple[str, str]]:
 
 def _round(path: Path, pool_checkpoints: bool, lists: list[tuple[str, str]], creates: int) -> tuple[float, float]:
     """µs per create over the round, and the round's p99 in µs."""
-    extra = (f"wal_autocheckpoint={WAL_BACKSTOP_PAGES}",) if pool_checkpoints else ()
     conns = [sqlite3.connect(path, isolation_level=None) for _ in range(4)]
     for conn in conns:
-        for pragma in (*PRAGMAS, *extra):
+        for pragma in connection_pragmas(checkpoints=pool_checkpoints):
             conn.execute(f"PRAGMA {pragma}")
     stop = threading.Event()
 

@@ -27,6 +27,7 @@ __all__ = [
     "RESTART_WAIT_MS",
     "WAL_BACKSTOP_PAGES",
     "SqliteDatabase",
+    "connection_pragmas",
     "sqlite_path",
 ]
 
@@ -62,8 +63,9 @@ def sqlite_path(url: str) -> str:
     return rest.removeprefix("/") if not rest.startswith("//") else rest[1:]
 
 
-async def _prepare(conn: aiosqlite.Connection, *, checkpoints: bool) -> None:
-    pragmas = (
+def connection_pragmas(*, checkpoints: bool) -> tuple[str, ...]:
+    """The settings of every pooled connection; ``checkpoints``: the pool's task checkpoints."""
+    return (
         "journal_mode=WAL",
         "synchronous=NORMAL",
         "foreign_keys=ON",
@@ -71,7 +73,10 @@ async def _prepare(conn: aiosqlite.Connection, *, checkpoints: bool) -> None:
         f"cache_size=-{CACHE_KIB}",
         f"wal_autocheckpoint={WAL_BACKSTOP_PAGES if checkpoints else 1000}",  # 1000: SQLite's own
     )
-    for pragma in pragmas:
+
+
+async def _prepare(conn: aiosqlite.Connection, *, checkpoints: bool) -> None:
+    for pragma in connection_pragmas(checkpoints=checkpoints):
         await conn.execute(f"PRAGMA {pragma}")
     # Unicode-aware lower() for text search (SQLite's own folds ASCII only).
     await conn.create_function("py_lower", 1, str.lower, deterministic=True)
