@@ -39,6 +39,8 @@ _decode = msgspec.json.Decoder(dict[str, Any]).decode
 _JSON = [(b"content-type", b"application/json")]
 _NOT_FOUND = b'{"detail":"not found"}'
 _state: dict[str, Any] = {}
+# The account quota every create is checked against, in the statement, as the service's is.
+_QUOTA = int(os.environ["BASELINE_QUOTA_TODOS"])
 
 
 async def _init(conn: Any) -> None:
@@ -133,9 +135,9 @@ async def _create(conn: Any, owner: str, body: bytes) -> bytes:
         1,
     )
     if list_id is None:
-        r = await conn.fetchrow(PLACE_IN_OLDEST_LIST, *values)
+        r = await conn.fetchrow(PLACE_IN_OLDEST_LIST, *values, _QUOTA)
     else:
-        r = await conn.fetchrow(PLACE_IN_LIST, *values[:2], list_id, *values[2:])
+        r = await conn.fetchrow(PLACE_IN_LIST, *values[:2], list_id, *values[2:], _QUOTA)
     todo = {
         "id": values[0],
         "list_id": r[0],

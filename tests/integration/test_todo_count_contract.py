@@ -53,6 +53,26 @@ async def test_count_follows_adds_deletes_and_list_deletes(storage: Storage, ids
     assert await _counts(storage, user.id, other.id) == [2, 1]
 
 
+async def test_place_writes_only_below_the_count_it_is_given(storage: Storage, ids: SequentialIds) -> None:
+    user, inbox = await _user(storage, ids)
+    other, others = await _user(storage, ids)
+    await _add(storage, _todo(ids, user, inbox, order=0), _todo(ids, user, inbox, order=1))
+    async with storage.uow(write=True) as uow:
+        assert await uow.todos.place(_todo(ids, user, inbox), list_id=None, order=None, below=2) is None
+        assert await uow.todos.place(_todo(ids, user, inbox), list_id=inbox.id, order=None, below=1) is None
+        third = await uow.todos.place(_todo(ids, user, inbox), list_id=inbox.id, order=None, below=3)
+        assert third is not None
+        assert third.order == 2
+        assert await uow.todos.place(_todo(ids, user, inbox), list_id=None, order=None, below=3) is None
+        assert await uow.todos.place(_todo(ids, user, inbox), list_id=None, order=None, below=None) is not None
+        await uow.commit()
+    assert await _counts(storage, user.id, other.id) == [4, 0]
+    async with storage.uow(write=True) as uow:  # the quota is the owner's: the other starts at 0
+        assert await uow.todos.place(_todo(ids, other, others), list_id=None, order=None, below=1) is not None
+        await uow.commit()
+    assert await _counts(storage, user.id, other.id) == [4, 1]
+
+
 async def test_count_is_unchanged_by_moves_completions_and_rollbacks(storage: Storage, ids: SequentialIds) -> None:
     user, inbox = await _user(storage, ids)
     extra = TodoList(ids(), user.id, "more", T0, T0)

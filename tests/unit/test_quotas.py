@@ -54,6 +54,31 @@ async def test_an_account_holds_at_most_its_quota_of_todos_in_all_its_lists() ->
     await world.todos.create(me, NewTodo(title="room again"))
 
 
+async def test_a_create_within_the_quota_is_one_write_that_reads_the_count_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The insert compares the owner's count with the quota (``TodoRepository.place``'s ``below``):
+    # no separate count before it, one round trip to the database instead of two.
+    from todostack.adapters.memory.repositories import MemoryTodos
+
+    world = _world(Quotas(todos=2))
+    me = await _member(world)
+    counted: list[str] = []
+
+    async def count_for_owner(self: MemoryTodos, owner_id: str, up_to: int) -> int:
+        counted.append(owner_id)
+        return min(up_to, self._t.todo_counts.get(owner_id, 0))
+
+    monkeypatch.setattr(MemoryTodos, "count_for_owner", count_for_owner)
+    for title in ("a", "b"):
+        await world.todos.create(me, NewTodo(title=title))
+    assert counted == []
+    with pytest.raises(QuotaExceeded):  # refused by the insert, then told apart by the count
+        await world.todos.create(me, NewTodo(title="c"))
+    assert counted == [me.user_id]
+    assert [t.title for t in (await world.todos.search(me, TodoFilter())).items] == ["a", "b"]
+
+
 async def test_the_demo_list_has_its_cap_not_the_account_quota() -> None:
     world = _world(Quotas(todos=1))
     demo = TodoBackendService(world.db, world.todos, world.clock, capacity=3)

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 
 __all__ = [
+    "BENCH_QUOTA_TODOS",
     "Server",
     "WorkerUsage",
     "answered_counts",
@@ -31,6 +32,10 @@ __all__ = [
 _TICKS = os.sysconf("SC_CLK_TCK")
 _STATUS = re.compile(r'[{,]status="(\d+)"')
 BENCH_SECRET = "bench-secret-" + "x" * 32
+# Create scenarios add todos far past an account's default quota: the service and the floor both
+# get this one, and both send it with every insert (the service's repository compares it with the
+# owner's count in the same statement).
+BENCH_QUOTA_TODOS = 100_000_000
 
 
 def free_port() -> int:
@@ -134,12 +139,11 @@ def _service_env(database_url: str, port: int, workers: int | None, extra: Mappi
         "TODOSTACK_PORT": str(port),
         "TODOSTACK_TODOBACKEND": "on",
         "TODOSTACK_SHUTDOWN_DELAY_SECONDS": "0",
-        # The load generator counts answers from /metrics on the port it loads; create
-        # scenarios add todos far past an account's default quota.
+        # The load generator counts answers from /metrics on the port it loads.
         "TODOSTACK_METRICS_PUBLIC": "on",
         "TODOSTACK_METRICS_PORT": "0",
         "TODOSTACK_QUOTA_LISTS": "1000000",
-        "TODOSTACK_QUOTA_TODOS": "100000000",
+        "TODOSTACK_QUOTA_TODOS": str(BENCH_QUOTA_TODOS),
         **extra,
     }
     if workers is not None:
@@ -186,6 +190,7 @@ def serve_baseline(
         "BASELINE_DATABASE_URL": database_url,
         "BASELINE_POOL_SIZE": str(pool_size),
         "BASELINE_SECRET_KEY": BENCH_SECRET,
+        "BASELINE_QUOTA_TODOS": str(BENCH_QUOTA_TODOS),
     }
     with _process(command, env, log, "/healthz", port) as server:
         yield server

@@ -54,17 +54,15 @@ class TodoService:
         """Create a todo; without ``list_id`` it goes to the owner's first list."""
         draft = self._draft(principal, cmd)
         if idempotency_key is None:
-            # The common case is one statement: no transaction around it (the quota's count is a
-            # read before it; see ``check_todos`` for what that means under concurrency).
+            # The common case is one statement, no transaction around it: the insert reads the
+            # quota's count itself (without a lock, as ``check_todos`` does).
             async with self._uow(write=True, autocommit=True) as uow:
-                await check_todos(uow, self._quotas, principal.user_id)
-                placed = await uow.todos.place(draft, list_id=cmd.list_id, order=cmd.order)
+                placed = await uow.todos.place(draft, list_id=cmd.list_id, order=cmd.order, below=self._quotas.todos)
                 await uow.commit()
             if placed is not None:
                 return Created(placed)
-            if cmd.list_id is not None:
-                raise NotFound(f"list {cmd.list_id} not found")
-            # An account with no list yet: the path below makes its inbox first.
+            # Nothing written: the quota is full, the list is not the owner's, or the account has
+            # no list yet. The path below tells which (and makes the inbox of the last).
         async with self._uow(write=True) as uow:
 
             async def create() -> Todo:

@@ -98,7 +98,11 @@ class MemoryTodos:
         self._t.count_todos(todo.owner_id, 1)
         self._t.record(Entity.TODO, todo, ChangeKind.CREATED)
 
-    async def place(self, todo: Todo, *, list_id: str | None, order: int | None) -> Todo | None:
+    async def place(
+        self, todo: Todo, *, list_id: str | None, order: int | None, below: int | None = None
+    ) -> Todo | None:
+        if below is not None and self._t.todo_counts.get(todo.owner_id, 0) >= below:
+            return None
         lists = MemoryLists(self._t)
         target = await (lists.oldest(todo.owner_id) if list_id is None else lists.get(todo.owner_id, list_id))
         if target is None:

@@ -75,17 +75,19 @@ class PgTodos:
         except asyncpg.ForeignKeyViolationError:
             raise NotFound(f"list {todo.list_id} not found") from None
 
-    async def place(self, todo: Todo, *, list_id: str | None, order: int | None) -> Todo | None:
-        # One round trip instead of three (find the list, find its highest position, insert);
-        # run outside a transaction, one instead of five. Like the three statements, it does not
-        # lock the list: two todos appended to a list at the same moment may share a position,
-        # and the id then orders them.
+    async def place(
+        self, todo: Todo, *, list_id: str | None, order: int | None, below: int | None = None
+    ) -> Todo | None:
+        # One round trip instead of four (the quota's count, find the list, find its highest
+        # position, insert); run outside a transaction, one instead of six. Like the separate
+        # statements, it does not lock the list: two todos appended to a list at the same moment
+        # may share a position, and the id then orders them.
         values = _todo_values(todo)
         args: tuple[object, ...]
         if list_id is None:
-            source, args = PLACE_IN_OLDEST_LIST, (*values[:2], *values[3:10], order, *values[11:])
+            source, args = PLACE_IN_OLDEST_LIST, (*values[:2], *values[3:10], order, *values[11:], below)
         else:
-            source, args = PLACE_IN_LIST, (*values[:2], list_id, *values[3:10], order, *values[11:])
+            source, args = PLACE_IN_LIST, (*values[:2], list_id, *values[3:10], order, *values[11:], below)
         try:
             r = await self._c.fetchrow(source, *args)
         except asyncpg.UniqueViolationError:
@@ -159,14 +161,18 @@ class PgTodos:
 
 def _placing(list_param: str, source: str) -> str:
     # $1 id, $2 owner, then the list (if named), the fields from title to tags, the order
-    # (NULL: one past the highest), created_at, updated_at, version.
+    # (NULL: one past the highest), created_at, updated_at, version, and the quota (NULL: none),
+    # compared with the owner's count as TODO_COUNT reads it.
     n = 3 if list_param else 2
-    p = [f"${i}" for i in range(n + 1, n + 12)]
+    p = [f"${i}" for i in range(n + 1, n + 13)]
     return (
         f"INSERT INTO todos ({TODO_COLUMNS}) SELECT $1, $2, l.id, {', '.join(p[:7])},"
         f" COALESCE({p[7]}::bigint, (SELECT t.position + 1 FROM todos t WHERE t.owner_id = $2"
         " AND t.list_id = l.id ORDER BY t.position DESC LIMIT 1), 0),"
-        f" {', '.join(p[8:])} FROM ({source}) l RETURNING list_id, position"
+        f" {', '.join(p[8:11])} FROM ({source}) l"
+        f" WHERE {p[11]}::bigint IS NULL"
+        f" OR COALESCE((SELECT sum(c.todos) FROM todo_counts c WHERE c.owner_id = $2), 0) < {p[11]}::bigint"
+        " RETURNING list_id, position"
     )
 
 

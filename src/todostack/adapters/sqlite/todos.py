@@ -41,11 +41,13 @@ class SqliteTodos:
                 raise NotFound(f"list {todo.list_id} not found") from None
             raise Conflict("todo id already exists") from None
 
-    async def place(self, todo: Todo, *, list_id: str | None, order: int | None) -> Todo | None:
+    async def place(
+        self, todo: Todo, *, list_id: str | None, order: int | None, below: int | None = None
+    ) -> Todo | None:
         v = todo_values(todo)
         source = _OLDEST_LIST if list_id is None else _OWN_LIST
         try:
-            r = await self._c.fetchone(source, (*v[:2], list_id, *v[3:10], order, *v[11:]))
+            r = await self._c.fetchone(source, (*v[:2], list_id, *v[3:10], order, *v[11:], below))
         except aiosqlite.IntegrityError:
             raise Conflict("todo id already exists") from None
         return None if r is None else replace(todo, list_id=r[0], order=r[1])
@@ -151,11 +153,14 @@ def _trigrams(text: str) -> str:
 
 def _placing(source: str) -> str:
     # Parameters: id, owner, list (NULL for the oldest), title … tags, order (NULL: one past the
-    # highest), created_at, updated_at, version. ?2 and ?3 are named by number: each is used twice.
+    # highest), created_at, updated_at, version, the quota (NULL: none; compared with the owner's
+    # count, migration 0050). Named by number: ?2, ?3 and ?15 are each used more than once.
     return (
         f"INSERT INTO todos ({TODO_COLUMNS}) SELECT ?1, ?2, l.id, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
         " COALESCE(?11, (SELECT max(t.position) + 1 FROM todos t WHERE t.owner_id = ?2 AND t.list_id = l.id), 0),"
-        f" ?12, ?13, ?14 FROM ({source}) l RETURNING list_id, position"
+        f" ?12, ?13, ?14 FROM ({source}) l"
+        " WHERE ?15 IS NULL OR COALESCE((SELECT c.todos FROM todo_counts c WHERE c.owner_id = ?2), 0) < ?15"
+        " RETURNING list_id, position"
     )
 
 

@@ -60,13 +60,17 @@ class ListRepository(Protocol):
 class TodoRepository(Protocol):
     async def add(self, todo: Todo) -> None: ...
 
-    async def place(self, todo: Todo, *, list_id: str | None, order: int | None) -> Todo | None:
+    async def place(
+        self, todo: Todo, *, list_id: str | None, order: int | None, below: int | None = None
+    ) -> Todo | None:
         """Insert ``todo`` in one statement, choosing its list and order as it goes.
 
         The list is the owner's ``list_id``, or the owner's oldest list when that is None; the
         order is ``order``, or one past the list's highest (0 in an empty list) when that is None.
-        ``todo.list_id`` and ``todo.order`` are ignored. Returns the todo as stored, or None when
-        there is no such list (nothing is written then).
+        ``todo.list_id`` and ``todo.order`` are ignored. With ``below``, the todo is written only
+        while the owner holds fewer todos than that (the count of ``count_for_owner``, read by the
+        same statement). Returns the todo as stored, or None when there is no such list or the
+        owner already holds ``below`` todos (nothing is written then).
         """
 
     async def get(self, owner_id: str, todo_id: str, *, for_update: bool = False) -> Todo | None: ...
