@@ -1,0 +1,39 @@
+"""What a worker imports when it builds its app: nothing it will not use.
+
+Every module a worker imports costs start-up time and memory in each worker (granian forks them
+after the app's modules are loaded, and reference counts then touch those pages in each). The
+redis client, for one, was a third of the app's import time and is used only with
+``TODOSTACK_REDIS_URL``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+_BUILD = """
+import json, sys
+from todostack.entrypoints.asgi import app_from_env
+app_from_env()
+print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+
+
+def _top_level_modules_after_building(env: dict[str, str]) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _BUILD],
+        env={k: v for k, v in os.environ.items() if not k.startswith("TODOSTACK_")} | env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_a_worker_without_redis_settings_never_imports_the_redis_client() -> None:
+    loaded = _top_level_modules_after_building({"TODOSTACK_DATABASE_URL": "memory://"})
+    assert "litestar" in loaded  # the app was built
+    assert "redis" not in loaded
