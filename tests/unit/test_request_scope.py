@@ -141,6 +141,18 @@ async def test_draining_turns_readiness_to_503_but_keeps_serving(client: Client)
     assert (await client.get("/__test__/sleep?seconds=0.01")).status_code == 200
 
 
+async def test_while_draining_every_answer_closes_its_connection(client: Client) -> None:
+    # Else a client sends its next request on a kept-alive connection just as the server closes
+    # it, and loses it (a read error, nothing served); with the header it connects anew, to a
+    # pod that stays or, once the listener has closed, gets a refusal it can retry at once.
+    for path in ("/healthz", "/api/v1/lists", "/nowhere"):
+        assert "connection" not in (await client.get(path)).headers
+    _lifecycle(client).policy = replace(_lifecycle(client).policy, pre_stop_seconds=60)
+    _lifecycle(client).begin_drain("test")
+    for path in ("/healthz", "/readyz", "/api/v1/lists", "/nowhere", "/__test__/sleep?seconds=0.01"):
+        assert (await client.get(path)).headers["connection"] == "close", path
+
+
 async def test_requests_left_when_the_grace_period_ends_are_cancelled_with_cause_shutdown(client: Client) -> None:
     pending = asyncio.create_task(client.get("/__test__/sleep?seconds=5"))
     while _lifecycle(client).inflight < 1:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import msgspec
 
@@ -25,6 +26,7 @@ class Exchange:
     __slots__ = (
         "_compression",
         "_decorate",
+        "_draining",
         "_gzip",
         "_head",
         "_held",
@@ -47,8 +49,10 @@ class Exchange:
         head: bool = False,
         gzip: bool = False,
         compression: Compression | None = None,
+        draining: Callable[[], bool] | None = None,
     ) -> None:
         self._send = send
+        self._draining = draining
         self.request_id = request_id
         self._path = path
         self._decorate = decorate
@@ -68,6 +72,10 @@ class Exchange:
             headers = [*message.get("headers", ()), (b"x-request-id", self.request_id.encode())]
             if self._decorate is not None:
                 headers = self._decorate(self._path, headers)
+            if self._draining is not None and self._draining():
+                # Shutting down: the client opens a new connection (to a pod that stays) for its
+                # next request, instead of sending it on this one as the server closes it.
+                headers.append((b"connection", b"close"))
             message["headers"] = finish_headers(headers, self._https)
             compression = self._compression
             if compression is not None and compression.eligible(self.status, message["headers"]):

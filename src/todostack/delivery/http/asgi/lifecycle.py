@@ -91,6 +91,9 @@ class Lifecycle:
     def inflight(self) -> int:
         return len(self.active)
 
+    def is_draining(self) -> bool:
+        return self.draining
+
     def full(self) -> bool:
         return len(self.active) >= self.max_inflight
 

@@ -118,6 +118,7 @@ class RequestScopeMiddleware:
             head=head,
             gzip=gzip,
             compression=self.compression,
+            draining=self.lifecycle.is_draining,
         )
         span = None
         # Tracing off: one comparison. Probes and scrapes are not traced.
