@@ -186,24 +186,20 @@ def main() -> None:
                 )
                 print(f"round {r + 1}: {name}, {todos:,}: {runs[(name, todos)][-1]}", file=sys.stderr, flush=True)
     small, big = sizes[0], sizes[-1]
-    lines = (
-        []
-        if not args.rounds
-        else [
+    table = {}
+    if args.rounds:  # with --rounds 0, only the migration's times above
+        lines = [
             f"| variant | µs per create, {small:,} | {big:,} | p99 µs, {small:,} | {big:,} | p99 {big:,} ÷ {small:,} |",
             "| --- | --- | --- | --- | --- | --- |",
         ]
-    )
-    table = {}
-    for name in VARIANTS if args.rounds else ():
-        us = {t: statistics.median(x[0] for x in runs[(name, t)]) for t in sizes}
-        p99 = {t: statistics.median(x[1] for x in runs[(name, t)]) for t in sizes}
-        table[name] = {"us_per_create": us, "p99_us": p99}
-        lines.append(
-            f"| {name} | {us[small]:,.0f} | {us[big]:,.0f} | {p99[small]:,.0f} | {p99[big]:,.0f}"
-            f" | {p99[big] / p99[small]:.2f} |"
-        )
-    if lines:
+        for name in VARIANTS:
+            us = {t: statistics.median(x[0] for x in runs[(name, t)]) for t in sizes}
+            p99 = {t: statistics.median(x[1] for x in runs[(name, t)]) for t in sizes}
+            table[name] = {"us_per_create": us, "p99_us": p99}
+            lines.append(
+                f"| {name} | {us[small]:,.0f} | {us[big]:,.0f} | {p99[small]:,.0f} | {p99[big]:,.0f}"
+                f" | {p99[big] / p99[small]:.2f} |"
+            )
         print("\n".join(lines))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     args.results_dir.mkdir(parents=True, exist_ok=True)
