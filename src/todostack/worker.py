@@ -135,7 +135,7 @@ class Worker:
         return watch_server(
             server,
             drain=lambda: self.lifecycle.begin_drain("server process gone", pre_stop_seconds=0),
-            exit_after=self.settings.requests.shutdown_grace_seconds + 5,
+            exit_after=self.settings.requests.stop_seconds_after_close(),
             hard_exit=lambda code: _exit_now(self.logs, code),
         )
 

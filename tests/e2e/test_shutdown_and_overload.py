@@ -11,6 +11,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,7 +75,18 @@ def _rss_kib(pid: int) -> int:
 
 @pytest.fixture
 def draining_server(tmp_path: Path) -> Iterator[RunningServer]:
-    env = {**TEST_ROUTES, "TODOSTACK_SHUTDOWN_DELAY_SECONDS": "1", "TODOSTACK_SHUTDOWN_GRACE_SECONDS": "3"}
+    with _draining_server(tmp_path, header_read_timeout=3) as running:
+        yield running
+
+
+@contextmanager
+def _draining_server(tmp_path: Path, *, header_read_timeout: float) -> Iterator[RunningServer]:
+    env = {
+        **TEST_ROUTES,
+        "TODOSTACK_SHUTDOWN_DELAY_SECONDS": "1",
+        "TODOSTACK_SHUTDOWN_GRACE_SECONDS": "3",
+        "TODOSTACK_HEADER_READ_TIMEOUT_SECONDS": str(header_read_timeout),
+    }
     with run_postgres_server(tmp_path, workers=2, env=env) as running:
         yield running
 
@@ -162,6 +174,35 @@ def test_sigterm_under_load_fails_nothing_that_was_accepted_and_exits_0(draining
     assert "Granian shutdown completed" in log
     # Each worker stopped on its own once drained: granian did not have to kill it.
     assert "refused to gracefully stop" not in log
+
+
+def test_a_request_head_still_arriving_at_sigterm_holds_the_stop_only_until_the_header_timeout(
+    tmp_path: Path,
+) -> None:
+    # A client that has sent part of its request's headers (slowloris, or a client starved of CPU)
+    # keeps the server's stop waiting until the header read timeout closes its connection. Longer
+    # than the grace period here, so the worker's stop budget must cover it: each worker stops on
+    # its own (its lifespan closes the pools), and none is killed. Before the header read timeout
+    # was set and counted, granian's 30 s default held the stop past the kill, and the lifespan
+    # never ran.
+    with _draining_server(tmp_path, header_read_timeout=4) as server:
+        host, port = server.url.removeprefix("http://").rsplit(":", 1)
+        partial = [socket.create_connection((host, int(port))) for _ in range(6)]
+        for conn in partial:
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: todostack\r\n")  # no blank line: the head goes on
+        time.sleep(0.3)
+        server.process.send_signal(signal.SIGTERM)
+        exit_code = server.process.wait(timeout=30)
+        answers = []
+        for conn in partial:
+            conn.settimeout(5)
+            answers.append(conn.recv(1024))
+            conn.close()
+        log = server.log.read_text()
+        assert exit_code == 0
+        assert "refused to gracefully stop" not in log
+        assert log.count("services closed") == 2, "a worker's lifespan did not run to its end"
+        assert all(not a.startswith(b"HTTP/1.1 200") for a in answers), "a half-sent request was answered"
 
 
 def test_requests_still_running_when_the_grace_period_ends_answer_503_shutdown(

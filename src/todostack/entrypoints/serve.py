@@ -35,6 +35,15 @@ __all__ = ["serve"]
 
 log = logging.getLogger("todostack.serve")
 
+# granian's own lines (a worker started, stopping, stopped or killed) go to the root handler that
+# ``configure_logging`` set, so they are JSON with a timestamp like every other line: a slow stop
+# can be read off the log.
+GRANIAN_LOGS = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "loggers": {"_granian": {"handlers": [], "propagate": True}},
+}
+
 
 def serve(settings: Settings, logs: LogSink) -> int:
     metrics_dir = None
@@ -55,6 +64,7 @@ def serve(settings: Settings, logs: LogSink) -> int:
 
 def _serve(settings: Settings, peers_dir: str, logs: LogSink) -> int:
     from granian.constants import Interfaces, Loops
+    from granian.http import HTTP1Settings
     from granian.server import Server
 
     problems = settings.problems_for_start()
@@ -120,9 +130,8 @@ def _serve(settings: Settings, peers_dir: str, logs: LogSink) -> int:
     if settings.runtime.gc_freeze:
         gc.collect()
         gc.freeze()
-    # A worker gets its pre-stop delay and grace period to drain; past those (and a margin for
-    # closing its pools) it is killed.
-    kill_after = math.ceil(settings.requests.shutdown_delay_seconds + settings.requests.shutdown_grace_seconds + 5)
+    # Past this, a stopping worker is killed: its pre-stop delay, then its time to stop.
+    kill_after = math.ceil(settings.requests.shutdown_delay_seconds + settings.requests.stop_seconds_after_close())
     if settings.server.asgi_server == "uvicorn":
         return _serve_uvicorn(settings, plan, kill_after)
     Server(
@@ -134,9 +143,11 @@ def _serve(settings: Settings, peers_dir: str, logs: LogSink) -> int:
         loop=Loops(settings.server.event_loop),
         factory=True,
         log_enabled=True,
+        log_dictconfig=GRANIAN_LOGS,
         log_access=False,
         respawn_failed_workers=True,
         workers_kill_timeout=kill_after,
+        http1_settings=HTTP1Settings(header_read_timeout=round(settings.requests.header_read_timeout_seconds * 1000)),
     ).serve(target_loader=partial(worker_app, settings, plan, logs), wrap_loader=False)
     return 0
 
@@ -182,6 +193,7 @@ def _serve_uvicorn(settings: Settings, plan: WorkerPlan, kill_after: int) -> int
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=kill_after,
+        timeout_keep_alive=math.ceil(settings.requests.header_read_timeout_seconds),
     )
     family = socket.AF_INET6 if ":" in settings.server.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)

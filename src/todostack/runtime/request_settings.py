@@ -51,6 +51,14 @@ class RequestSettings:
         0,
         3600,
     )
+    header_read_timeout_seconds: float = _seconds(
+        "TODOSTACK_HEADER_READ_TIMEOUT_SECONDS",
+        15.0,
+        "longest a client may take to send a request's headers, and how long an idle keep-alive "
+        "connection stays open (the server has one timer for both); also bounds a worker's stop",
+        1,
+        3600,
+    )
     alert_webhook_url: str | None = setting(
         "TODOSTACK_ALERT_WEBHOOK_URL",
         None,
@@ -63,6 +71,13 @@ class RequestSettings:
         "gzip JSON, HTML, JS and CSS answers of at least this many bytes when the client accepts it (0: never)",
         whole(0, 1 << 30),
     )
+
+    def stop_seconds_after_close(self) -> float:
+        """How long a worker may take to stop once its listener has closed, before it is killed:
+        the longer of the grace period and the header read timeout (a connection still sending
+        its request's headers holds the server's stop until that timeout closes it), and 5 s to
+        close the pools."""
+        return max(self.shutdown_grace_seconds, self.header_read_timeout_seconds) + 5
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,6 +81,9 @@ def test_every_ci_scenario_is_covered(rendered: dict[str, Objects]) -> None:
             {"traefik": {"enabled": True, "retry": {"status": ["503"]}}}, "/traefik/retry/status/0", id="retry-503"
         ),
         pytest.param({"app": {"trustedProxies": ["everyone"]}}, "/app/trustedProxies/0", id="trusted-not-cidr"),
+        pytest.param(
+            {"app": {"headerReadTimeoutSeconds": 40}}, "the longer of app.shutdownGraceSeconds", id="stop-outlasts-pod"
+        ),
     ],
 )
 def test_bad_values_are_refused(values: dict[str, Any], reason: str) -> None:
@@ -200,7 +203,9 @@ def test_the_service_pod_probes_drains_and_writes_only_to_volumes(rendered: dict
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["TODOSTACK_ENV"] == "production"
-    drain = float(env["TODOSTACK_SHUTDOWN_DELAY_SECONDS"]) + float(env["TODOSTACK_SHUTDOWN_GRACE_SECONDS"])
+    # A stopping worker waits for its requests (grace) and for heads still arriving (header read timeout).
+    held = max(float(env["TODOSTACK_SHUTDOWN_GRACE_SECONDS"]), float(env["TODOSTACK_HEADER_READ_TIMEOUT_SECONDS"]))
+    drain = float(env["TODOSTACK_SHUTDOWN_DELAY_SECONDS"]) + held
     assert spec["terminationGracePeriodSeconds"] > drain
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     assert set(mounts) == {"/tmp", "/data"}

@@ -82,9 +82,9 @@ Refusals of combinations the schema cannot express; rendered by every template t
 {{- if and .Values.secret.existingSecret .Values.secret.secretKey }}
 {{- fail "secret.secretKey goes into the chart-made Secret: with secret.existingSecret, put the key in that Secret instead." }}
 {{- end }}
-{{- $needed := add .Values.app.shutdownDelaySeconds .Values.app.shutdownGraceSeconds }}
+{{- $needed := add .Values.app.shutdownDelaySeconds (max .Values.app.shutdownGraceSeconds .Values.app.headerReadTimeoutSeconds) }}
 {{- if le (int .Values.terminationGracePeriodSeconds) (int $needed) }}
-{{- fail (printf "terminationGracePeriodSeconds (%d) must exceed app.shutdownDelaySeconds + app.shutdownGraceSeconds (%d), or the kubelet kills requests the service would have finished." (int .Values.terminationGracePeriodSeconds) (int $needed)) }}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must exceed app.shutdownDelaySeconds + the longer of app.shutdownGraceSeconds and app.headerReadTimeoutSeconds (%d), or the kubelet kills requests the service would have finished." (int .Values.terminationGracePeriodSeconds) (int $needed)) }}
 {{- end }}
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
 {{- fail "autoscaling.minReplicas must not exceed autoscaling.maxReplicas." }}

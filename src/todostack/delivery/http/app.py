@@ -158,6 +158,7 @@ def create_http_app(
                 yield
             finally:
                 await lifecycle.settle()  # the pools close only after the requests using them
+        lifecycle.log_stop_step("services closed")
 
     public_handlers = [auth.register, auth.token, auth.revoke_token, auth.open_session, auth.close_session]
     private_handlers = [

@@ -84,6 +84,7 @@ class Lifecycle:
         self.close_streams: Callable[[], None] | None = None
         self._server_stop: Callable[[], object] | None = None
         self._grace_ends: float | None = None
+        self._drain_began: float | None = None  # loop time of the signal, for the stop's timings
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -150,6 +151,7 @@ class Lifecycle:
         self.draining = True
         delay = self.policy.pre_stop_seconds if pre_stop_seconds is None else pre_stop_seconds
         loop = asyncio.get_running_loop()
+        self._drain_began = loop.time()
         log.info(
             "%s: draining (readiness 503); stop accepting in %.1f s, cancel what is left %.1f s later",
             reason,
@@ -187,6 +189,12 @@ class Lifecycle:
             await asyncio.sleep(0.02)
         for ctx in list(self.streams):
             ctx.cancel(Cause.SHUTDOWN)
+        self.log_stop_step("requests settled")
+
+    def log_stop_step(self, step: str) -> None:
+        """Say how long after the signal a step of the stop ended: where a slow stop spends its time."""
+        if self._drain_began is not None:
+            log.info("%s %.2f s after the drain began", step, asyncio.get_running_loop().time() - self._drain_began)
 
     async def _wait_idle(self, seconds: float) -> bool:
         try:
