@@ -80,6 +80,7 @@ class RequestScopeMiddleware:
         self.stream_paths = stream_paths
         self.budgets = budgets
         self.lifecycle = lifecycle
+        self._is_draining = lifecycle.is_draining  # bound once, not per request
         self.on_done = on_done
         self.decorate = decorate
         self.compression = compression
@@ -118,7 +119,7 @@ class RequestScopeMiddleware:
             head=head,
             gzip=gzip,
             compression=self.compression,
-            draining=self.lifecycle.is_draining,
+            draining=self._is_draining,
         )
         span = None
         # Tracing off: one comparison. Probes and scrapes are not traced.
