@@ -17,6 +17,7 @@ import socket
 import socketserver
 import threading
 from pathlib import Path
+from typing import Any
 
 from todostack.profiling.pprof import encode
 from todostack.profiling.profiler import Profiler
@@ -26,6 +27,7 @@ __all__ = ["PEER_DIR_ENV", "PeerError", "PeerServer", "ask_peer", "peer_pids"]
 PEER_DIR_ENV = "TODOSTACK_PROFILE_PEERS_DIR"
 log = logging.getLogger("todostack.autoprof")
 _MAX_SECONDS = 600.0
+_WAKE_TIMEOUT_SECONDS = 2.0
 
 
 class PeerError(RuntimeError):
@@ -95,20 +97,43 @@ class _Handler(socketserver.StreamRequestHandler):
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     profiler: Profiler
+    stopping = False
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        return not self.stopping  # the stop's own wake-up connection is closed unanswered
 
 
 class PeerServer:
+    """The worker's profile socket, served by a thread that sleeps in ``accept`` until a
+    connection comes (no polling). ``stop`` wakes it with a connection of its own, so it returns
+    at once: ``socketserver``'s ``shutdown`` waits for a 0.5 s poll, which blocked the worker's
+    event loop for up to that long at every stop."""
+
     def __init__(self, directory: Path, profiler: Profiler) -> None:
         self.path = _socket_path(directory, os.getpid())
         self.path.unlink(missing_ok=True)
         self._server = _Server(str(self.path), _Handler)
         self._server.profiler = profiler
-        self._thread = threading.Thread(target=self._server.serve_forever, name="todostack-profile-peer", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="todostack-profile-peer", daemon=True)
+
+    def _serve(self) -> None:
+        server = self._server
+        while not server.stopping:
+            server.handle_request()  # waits without a timeout (``server.timeout`` is None)
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        self._server.stopping = True
+        if self._thread.is_alive():
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as wake:
+                    wake.settimeout(_WAKE_TIMEOUT_SECONDS)
+                    wake.connect(str(self.path))
+            except OSError as exc:  # its socket file was removed: the daemon thread ends with the process
+                log.warning("autoprof: could not wake the profile socket's thread to stop it: %s", exc)
+            else:
+                self._thread.join(_WAKE_TIMEOUT_SECONDS)
         self._server.server_close()
         self.path.unlink(missing_ok=True)
