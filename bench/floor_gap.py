@@ -30,8 +30,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from todostack.bench.machine import fresh_postgres, machine
 from todostack.bench.report import replace_section
 from todostack.bench.run import _migrate
@@ -119,7 +117,7 @@ def _one_side(server: Server, script: Path, seconds: float, tmp: Path, profile: 
     data = tmp / "perf.data"
     perf = start_perf([w.pid for w in workers], seconds, data)
     with ThreadPoolExecutor(1) as pool:
-        fetch = pool.submit(_cpu_profile, server.url, max(1, int(seconds) - 1)) if profile else None
+        fetch = pool.submit(server.cpu_profile, max(1, int(seconds) - 1), ADMIN_TOKEN) if profile else None
         result = run_wrk(server.url, script, connections=32, threads=2, seconds=seconds)
         perf.wait()
         cpu = sum(w.cpu_seconds for w in server.workers()) - before
@@ -132,18 +130,6 @@ def _one_side(server: Server, script: Path, seconds: float, tmp: Path, profile: 
         "python_shares": pprof,
         "load_average_before": load,
     }
-
-
-def _cpu_profile(url: str, seconds: int) -> bytes:
-    """Every worker's CPU profile over ``seconds``, from the service's ``/debug/pprof``."""
-    answer = httpx.get(
-        f"{url}/debug/pprof/profile",
-        params={"seconds": seconds, "pid": "all"},
-        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-        timeout=seconds + 60,
-    )
-    answer.raise_for_status()
-    return answer.content
 
 
 def _median_split(rounds: list[dict[str, Any]], key: str) -> dict[str, float]:

@@ -25,8 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from todostack.bench.machine import fresh_postgres, machine
 from todostack.bench.report import replace_section
 from todostack.bench.run import _migrate
@@ -41,28 +39,16 @@ SECTION = "autoprof while a profile runs, live"
 SIDES = ("idle", "profiling")
 
 
-def _profile(url: str, seconds: int) -> int:
-    """Every worker's CPU profile over ``seconds``; the size of the gzipped pprof answer."""
-    answer = httpx.get(
-        f"{url}/debug/pprof/profile",
-        params={"seconds": seconds, "pid": "all"},
-        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-        timeout=seconds + 60,
-    )
-    answer.raise_for_status()
-    return len(answer.content)
-
-
 def _one_side(server: Server, script: Path, seconds: float, profiling: bool, connections: int) -> dict[str, Any]:
     load = round(os.getloadavg()[0], 2)
     run_wrk(server.url, script, connections=connections, threads=2, seconds=2)
     with ThreadPoolExecutor(1) as pool:
         # The profile spans the measured run: asked for first, it outlasts wrk by a second.
-        fetch = pool.submit(_profile, server.url, int(seconds) + 1) if profiling else None
+        fetch = pool.submit(server.cpu_profile, int(seconds) + 1, ADMIN_TOKEN) if profiling else None
         before = sum(w.cpu_seconds for w in server.workers())
         result = run_wrk(server.url, script, connections=connections, threads=2, seconds=seconds)
         cpu = sum(w.cpu_seconds for w in server.workers()) - before
-        profile_bytes = fetch.result() if fetch is not None else None
+        profile_bytes = len(fetch.result()) if fetch is not None else None
     return {
         "rps": round(result.rps, 1),
         "p99_ms": result.p99_ms,

@@ -82,6 +82,18 @@ class Server:
             return {}
         return answered_counts(response.text) if response.status_code == 200 else {}
 
+    def cpu_profile(self, seconds: int, admin_token: str) -> bytes:
+        """Every worker's CPU profile over ``seconds`` (gzipped pprof), from ``/debug/pprof``;
+        the server must run with ``TODOSTACK_ADMIN_TOKEN=admin_token``."""
+        answer = httpx.get(
+            f"{self.url}/debug/pprof/profile",
+            params={"seconds": seconds, "pid": "all"},
+            headers={"Authorization": f"Bearer {admin_token}"},
+            timeout=seconds + 60,
+        )
+        answer.raise_for_status()
+        return answer.content
+
 
 def answered_counts(exposition: str) -> dict[str, int]:
     """``todostack_http_requests_total`` summed per status from a Prometheus text exposition."""
