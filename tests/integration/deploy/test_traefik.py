@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -129,3 +130,34 @@ def test_a_spoofed_forwarded_for_is_ignored_and_traefiks_own_are_believed(app: R
     assert _access_line(app, request_id)["client"] == "127.0.0.2"
     # Traefik's X-Forwarded-Proto/-Host (plain HTTP, the Host the client used), not the spoofed ones.
     assert created.json()["url"].startswith(f"http://{HOST}/todobackend/")
+
+
+def _established_to(port: int) -> int:
+    """TCP connections established to 127.0.0.1:``port`` (their server side), from /proc/net/tcp."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            count += 1
+    return count
+
+
+def test_traefik_drops_an_idle_connection_to_the_app_before_the_app_would(tmp_path: Path) -> None:
+    """The app closes a keep-alive connection idle for its header read timeout; a request Traefik writes on it at
+    that instant is lost (a 502 for a POST). Traefik's idleConnTimeout, set below the app's timeout, closes it
+    first. The app here keeps idle connections for 60 s, so only Traefik can have closed this one."""
+    env = {"TODOSTACK_HEADER_READ_TIMEOUT_SECONDS": "60"}
+    with run_server(f"sqlite:///{tmp_path}/todo.db", tmp_path, workers=1, env=env) as app:
+        dynamic = dynamic_config(rendered(VALUES), app.url, health_check=False)  # no checks keeping it busy
+        with traefik(tmp_path / "traefik", dynamic, idle_conn_timeout="3s") as proxy:
+            port = urlsplit(app.url).port
+            assert port is not None
+            with proxy.client() as client:
+                assert client.get("/healthz").status_code == 200
+                assert _established_to(port) >= 1, "Traefik did not keep its connection to the app"
+                deadline = time.monotonic() + 30
+                while _established_to(port):
+                    assert time.monotonic() < deadline, "Traefik kept an idle connection to the app for 30 s"
+                    time.sleep(0.2)
+                # The next request opens a new connection and is answered.
+                assert client.get("/healthz").status_code == 200

@@ -14,11 +14,12 @@ from typing import Any
 
 import httpx
 
-from tests.deploy_tools import ROOT, chart_check_json, need, traefik_env
+from tests.deploy_tools import ROOT, chart_check_json, compose_traefik_flag, need, traefik_env
 from tests.server import free_port
 
 TRAEFIK = ROOT / ".tools" / "deploy" / "bin" / "traefik"
 HOST = "todo.test"
+IDLE_CONN_TIMEOUT_FLAG = "serversTransport.forwardingTimeouts.idleConnTimeout"
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,14 @@ def dynamic_config(objects: list[dict[str, Any]], *backends: str, health_check: 
 
 
 @contextmanager
-def traefik(tmp: Path, dynamic: dict[str, Any], *, wait_for_routers: bool = True) -> Iterator[Proxy]:
+def traefik(
+    tmp: Path, dynamic: dict[str, Any], *, wait_for_routers: bool = True, idle_conn_timeout: str | None = None
+) -> Iterator[Proxy]:
+    """``idle_conn_timeout``: how long Traefik keeps an idle connection to a backend (default: what
+    deploy/compose.yaml gives it)."""
     need(TRAEFIK.exists(), f"Traefik is missing ({TRAEFIK}): run `make deploy-tools`")
+    if idle_conn_timeout is None:
+        idle_conn_timeout = compose_traefik_flag(IDLE_CONN_TIMEOUT_FLAG)
     tmp.mkdir(parents=True, exist_ok=True)
     port, api_port = free_port(), free_port()
     (tmp / "dynamic.yaml").write_text(json.dumps(dynamic))  # JSON is YAML
@@ -77,6 +84,7 @@ def traefik(tmp: Path, dynamic: dict[str, Any], *, wait_for_routers: bool = True
         },
         "api": {"insecure": True},
         "providers": {"file": {"filename": str(tmp / "dynamic.yaml")}},
+        "serversTransport": {"forwardingTimeouts": {"idleConnTimeout": idle_conn_timeout}},
         "log": {"level": os.environ.get("TRAEFIK_LOG_LEVEL", "INFO"), "filePath": str(tmp / "traefik.log")},
         # Every answer and how many tries it took: what a failing test shows about the requests that failed.
         "accessLog": {"filePath": str(tmp / "access.log"), "format": "json", "bufferingSize": 0},

@@ -82,6 +82,11 @@ def test_every_ci_scenario_is_covered(rendered: dict[str, Objects]) -> None:
         ),
         pytest.param({"app": {"trustedProxies": ["everyone"]}}, "/app/trustedProxies/0", id="trusted-not-cidr"),
         pytest.param(
+            {"traefik": {"enabled": True, "serversTransport": "Not_A_Name"}},
+            "/traefik/serversTransport",
+            id="servers-transport-not-a-name",
+        ),
+        pytest.param(
             {"app": {"headerReadTimeoutSeconds": 40}}, "the longer of app.shutdownGraceSeconds", id="stop-outlasts-pod"
         ),
     ],
@@ -259,7 +264,9 @@ def test_traefik_objects_only_when_enabled(rendered: dict[str, Objects]) -> None
     assert "todostack-auth-ratelimit" not in [m["name"] for m in general["middlewares"]]
     for r in (auth, general):
         assert r["middlewares"][-1]["name"] == "todostack-circuitbreaker"
-        assert r["services"] == [{"kind": "Service", "name": "todostack", "port": "http"}]
+        assert r["services"] == [
+            {"kind": "Service", "name": "todostack", "port": "http", "serversTransport": "todostack-backend"}
+        ]
     assert route["spec"]["tls"] == {"secretName": "todo-example-com-tls"}
     # The service believes X-Forwarded-* from Traefik's pods only.
     [deployment] = kinds["Deployment"]
