@@ -2,8 +2,9 @@
 
 A difference of a few per cent is below the noise between two separate ``todostack bench`` runs on
 a shared machine (±15 %), so this alternates A and B (fresh server each time, same data, same
-warm-up), and reports each side's median and the median of the per-round ratios B/A. Writes
-JSON to bench/results/ and a section of docs/benchmarks.md named by ``--section``.
+warm-up), and reports each side's medians (req/s, p99, worker RSS after the run, start time) and
+the median of the per-round ratios B/A. Writes JSON to bench/results/ and a section of
+docs/benchmarks.md named by ``--section``.
 
     .venv/bin/python bench/ab.py --section "autoprof idle overhead" \\
         --a autoprof-on:TODOSTACK_AUTOPROF_ENABLED=on --b autoprof-off:TODOSTACK_AUTOPROF_ENABLED=off
@@ -21,6 +22,7 @@ import shlex
 import statistics
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -83,13 +85,26 @@ def _compare(
             order = variants if n % 2 else variants[::-1]
             row: dict[str, Any] = {"round": n, "load_average_before": round(os.getloadavg()[0], 2)}
             for name, env in order:
+                spawned = time.monotonic()
                 with serve_todostack(database_url, tmp / f"{name}.log", workers=workers, extra=env) as server:
+                    ready_s = time.monotonic() - spawned  # spawn to the first 200 on /readyz
                     run_wrk(server.url, script, connections=args.connections, threads=threads, seconds=2)
                     result = run_wrk(
                         server.url, script, connections=args.connections, threads=threads, seconds=args.seconds
                     )
-                row[name] = {"rps": round(result.rps, 1), "p99_ms": result.p99_ms, "errors": result.errors}
-                print(f"round {n} {name:>14}: {result.rps:8.0f} req/s  p99 {result.p99_ms:.1f} ms", file=sys.stderr)
+                    rss_mib = max(w.rss_bytes for w in server.workers()) / 2**20
+                row[name] = {
+                    "rps": round(result.rps, 1),
+                    "p99_ms": result.p99_ms,
+                    "errors": result.errors,
+                    "worker_rss_mib": round(rss_mib, 1),
+                    "ready_s": round(ready_s, 2),
+                }
+                print(
+                    f"round {n} {name:>14}: {result.rps:8.0f} req/s  p99 {result.p99_ms:.1f} ms  "
+                    f"RSS {rss_mib:.1f} MiB  ready {ready_s:.2f} s",
+                    file=sys.stderr,
+                )
             rounds.append(row)
     (a, _), (b, _) = variants
     ratios = [r[b]["rps"] / r[a]["rps"] for r in rounds]
@@ -98,6 +113,8 @@ def _compare(
         "b": b,
         "median_rps": {v: statistics.median(r[v]["rps"] for r in rounds) for v in (a, b)},
         "median_p99_ms": {v: statistics.median(r[v]["p99_ms"] for r in rounds) for v in (a, b)},
+        "median_worker_rss_mib": {v: statistics.median(r[v]["worker_rss_mib"] for r in rounds) for v in (a, b)},
+        "median_ready_s": {v: statistics.median(r[v]["ready_s"] for r in rounds) for v in (a, b)},
         "median_ratio_b_over_a": round(statistics.median(ratios), 4),
         "ratios": [round(x, 4) for x in ratios],
     }
@@ -123,15 +140,17 @@ def _compare(
         f"connections, {args.seconds:g} s each after a 2 s warm-up, {workers} worker(s), a fresh server per run. "
         f"Raw: `{out.as_posix()}`.",
         "",
-        "| variant | environment | req/s per round | median req/s | median p99 ms |",
-        "| --- | --- | --- | --- | --- |",
+        "| variant | environment | req/s per round | median req/s | median p99 ms | median worker RSS MiB "
+        "after the run | median start s |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, env in shown:
         listed = ", ".join(f"`{k}={v}`" for k, v in env.items()) or "default"
         per_round = " / ".join(f"{r[name]['rps']:,.0f}" for r in rounds)
         lines.append(
             f"| {name} | {listed} | {per_round} | {summary['median_rps'][name]:,.0f} "
-            f"| {summary['median_p99_ms'][name]:.1f} |"
+            f"| {summary['median_p99_ms'][name]:.1f} | {summary['median_worker_rss_mib'][name]:.1f} "
+            f"| {summary['median_ready_s'][name]:.2f} |"
         )
     lines += [
         "",

@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-import structlog
 
 from todostack import context
+from todostack.observability.lean_structlog import structlog
 
 __all__ = ["AccessLog", "LogSink", "access_logger", "configure_logging", "logging_configured"]
 
