@@ -16,9 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version as package_version
-from typing import Any
-
-from opentelemetry.sdk.trace.export import SpanExporter
+from typing import TYPE_CHECKING, Any
 
 from todostack.adapters.storage import Storage
 from todostack.changefeed import feed_running
@@ -37,6 +35,9 @@ from todostack.runtime.memory import GuardStep, MemoryGuard, scavenge_forever
 from todostack.runtime.parent import watch_server
 from todostack.runtime.plan import WorkerPlan
 from todostack.runtime.readings import read_runtime
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter  # the SDK loads only when tracing is on
 
 __all__ = ["Worker", "guard_alert", "worker_storage"]
 

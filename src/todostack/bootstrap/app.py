@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from litestar import Litestar
-from opentelemetry.sdk.trace.export import SpanExporter
 
 from todostack.adapters.attempts import DatabaseAttempts
 from todostack.adapters.clock import new_id, utc_now
@@ -42,6 +41,8 @@ from todostack.usecases.signin_throttle import SignInThrottle, ThrottlePolicy
 from todostack.worker import Worker, worker_storage
 
 if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
+
     from todostack.adapters.redis_attempts import RedisAttempts
 
 __all__ = ["create_app", "open_services"]

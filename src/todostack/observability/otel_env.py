@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-from opentelemetry.sdk.resources import Resource
+from typing import TYPE_CHECKING
 
 from todostack import __version__
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.resources import Resource
 
 __all__ = ["otlp_endpoint", "otlp_protocol", "resource", "tracing_disabled"]
 
@@ -26,6 +28,9 @@ def otlp_protocol(env: Mapping[str, str], signal: str) -> str:
 
 
 def resource(env: Mapping[str, str]) -> Resource:
+    """Imports the SDK: call it only when traces or metrics are exported."""
+    from opentelemetry.sdk.resources import Resource
+
     # Resource.create adds OTEL_RESOURCE_ATTRIBUTES, and OTEL_SERVICE_NAME wins over both.
     return Resource.create(
         {"service.name": env.get("OTEL_SERVICE_NAME") or "todostack", "service.version": __version__}

@@ -19,15 +19,18 @@ call), ``db_spans`` (one per statement).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from opentelemetry.trace import Tracer
 
 from todostack import __version__
 from todostack.observability.otel_env import otlp_endpoint, otlp_protocol, resource, tracing_disabled
+
+if TYPE_CHECKING:
+    # The SDK (2 MiB of every worker's RSS) is imported by ``setup_tracing``, only when tracing is on.
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 __all__ = ["TRACE_ID_LIMIT", "Tracing", "current_ids", "setup_tracing"]
 
@@ -106,6 +109,10 @@ def setup_tracing(
     if tracing_disabled(env) or (exporter is None and otlp_endpoint(env, "traces") is None):
         tracing.use(None)
         return None
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
+
     ratio = _root_ratio(env)
     # With the default sampler the ratio is applied to new traces in ``start_server_span``; what
     # reaches the SDK is either sampled already or has a caller's context to follow.
