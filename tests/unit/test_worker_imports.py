@@ -3,7 +3,7 @@
 Every module a worker imports costs start-up time and memory in each worker (granian forks them
 after the app's modules are loaded, and reference counts then touch those pages in each). The
 redis client, for one, was a third of the app's import time and is used only with
-``TODOSTACK_REDIS_URL``; the OpenTelemetry SDK (metrics 0.1-0.2 s, traces 2 MiB), only with an OTLP endpoint;
+``TODOSTACK_REDIS_URL``; the OpenTelemetry SDK (its metrics 0.1-0.2 s), only with an OTLP endpoint;
 rich and pygments, which structlog would load for its console renderer, never.
 """
 
@@ -49,7 +49,7 @@ def test_a_worker_without_redis_settings_never_imports_the_redis_client() -> Non
 def test_a_worker_without_an_otlp_endpoint_never_imports_the_sdk() -> None:
     loaded = _modules_after_building({"TODOSTACK_DATABASE_URL": "memory://"})
     assert {"litestar", "opentelemetry.trace"} <= loaded  # the API, which the spans' code calls, is there
-    # Neither the metrics nor the traces of the SDK (2 MiB of RSS): tracing starts in the worker, with an endpoint.
+    # Neither the SDK's metrics nor its traces: tracing starts in the worker, and only with an endpoint.
     assert not {"opentelemetry.sdk.metrics", "opentelemetry.sdk.trace", "opentelemetry.sdk.resources"} & loaded
     with_endpoint = _modules_after_building(
         {"TODOSTACK_DATABASE_URL": "memory://", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}

@@ -104,8 +104,8 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
 
 class PeerServer:
-    """The worker's profile socket, served by a thread that sleeps in ``accept`` until a
-    connection comes (no polling). ``stop`` wakes it with a connection of its own, so it returns
+    """The worker's profile socket, served by a thread that waits in ``select`` without a timeout
+    until a connection comes (no polling). ``stop`` wakes it with a connection of its own, so it returns
     at once: ``socketserver``'s ``shutdown`` waits for a 0.5 s poll, which blocked the worker's
     event loop for up to that long at every stop."""
 
