@@ -169,12 +169,12 @@ function render() {
     const id = changes.realId(todo.id);
     const li = shown.get(id);
     shown.delete(id); // one element per todo, even while a created one shows under both its ids
-    if (li && drawn.get(li) !== looks(todo)) {
+    if (!li || drawn.get(li) !== looks(todo)) {
       // The element's details as they are now: its "toggle" event, which records them, comes a task
       // later, and a render in between (a change saved right after a click) would close them.
-      if ($(".details", li).open) openDetails.add(id); else openDetails.delete(id);
+      if (li) { if ($(".details", li).open) openDetails.add(id); else openDetails.delete(id); }
+      return renderTodo(todo);
     }
-    if (!li || drawn.get(li) !== looks(todo)) return renderTodo(todo);
     refreshTodo(li, todo, id === editedId);
     return li;
   });
