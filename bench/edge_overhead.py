@@ -9,13 +9,17 @@ section "Traefik in front: overhead" of docs/benchmarks.md.
     .venv/bin/python bench/edge_overhead.py --rounds 4 --seconds 10
 
 On one 2-core machine Traefik takes its CPU from the same two cores as the service and wrk: the figure is an
-upper bound of what a proxy on its own nodes costs.
+upper bound of what a proxy on its own nodes costs. With ``--proxy-core`` the machine is cut in two, as a cluster
+is: the service's workers and the PostgreSQL backends of its database get all cores but the last; wrk (the
+clients) and Traefik get the last, in both arms. The service has the same CPU direct and behind the proxy, its
+clients never run on its cores, and the proxy takes none of them, as when Traefik runs on nodes of its own.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shlex
@@ -73,6 +77,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--docs", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument("--bare", action="store_true", help="Traefik without the middlewares: what the hop alone costs")
     parser.add_argument("--h2c", action="store_true", help="Traefik speaks HTTP/2 without TLS (h2c) to the service")
+    parser.add_argument(
+        "--proxy-core",
+        action="store_true",
+        help="wrk and Traefik on the last core; the service and its PostgreSQL backends on the others",
+    )
     parser.add_argument("--perf", action="store_true", help="split the service's CPU by shared object (perf)")
     parser.add_argument(
         "--paced",
@@ -81,6 +90,9 @@ def main(argv: list[str]) -> int:
         help="offer about this many req/s in all (each connection waits between requests) instead of saturating",
     )
     args = parser.parse_args(argv)
+    cores = _split_cores() if args.proxy_core else None
+    if cores is not None:
+        os.sched_setaffinity(0, cores[0])  # inherited by the server and its workers
     workers = size_service(Settings.from_env(os.environ)).workers
     threads = max(1, min(os.cpu_count() or 1, 4))
     name = f"edge_bench_{uuid.uuid4().hex[:8]}"
@@ -98,6 +110,8 @@ def main(argv: list[str]) -> int:
             tmp = Path(tmp_name)
             workload = asyncio.run(seed(server.url, users=10, todos_per_user=200))
             backend = server.url.replace("http://", "h2c://", 1) if args.h2c else server.url
+            if cores is not None:
+                os.sched_setaffinity(0, cores[1])  # the client side: inherited by Traefik, wrk and perf
             with _traefik(backend, tmp, bare=args.bare) as (proxied, traefik_pid):
                 paths = {"direct": server.url, "traefik": proxied}
                 for scenario in scenarios:
@@ -107,6 +121,8 @@ def main(argv: list[str]) -> int:
                         row: dict[str, Any] = {"round": n, "load_average_before": round(os.getloadavg()[0], 2)}
                         for path in order:
                             run_wrk(paths[path], script, connections=args.connections, threads=threads, seconds=2)
+                            if cores is not None:  # the pool's connections, once they are all open
+                                asyncio.run(_pin_backends(database_url, name, cores[0]))
                             cpu_before = _cpu_seconds(traefik_pid)
                             service_before = sum(w.cpu_seconds for w in server.workers())
                             data = tmp / "perf.data"
@@ -145,6 +161,27 @@ def main(argv: list[str]) -> int:
     finally:
         asyncio.run(_database(args.postgres_url, name, drop=True))
     return _report(args, argv, workers, measured)
+
+
+def _split_cores() -> tuple[set[int], set[int]]:
+    """(the server side's cores, the client side's core: the last)."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        raise SystemExit("--proxy-core needs two cores or more")
+    return set(cores[:-1]), {cores[-1]}
+
+
+async def _pin_backends(database_url: str, name: str, cores: set[int]) -> None:
+    """The PostgreSQL backends serving this benchmark's own database onto ``cores`` (only those: the cluster is
+    shared, its other backends and its own processes are left as they are)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        pids = [r[0] for r in await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", name)]
+    finally:
+        await conn.close()
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(pid, cores)
 
 
 def _split_us(rounds: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
@@ -208,6 +245,7 @@ def _report(args: argparse.Namespace, argv: list[str], workers: int, measured: d
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     kind = "edge-overhead-bare" if args.bare else "edge-overhead-paced" if args.paced else "edge-overhead"
     kind += "-h2c" if args.h2c else ""
+    kind += "-proxy-core" if args.proxy_core else ""
     chain = "without any middleware" if args.bare else "with the chart's middleware chain"
     chain += ", speaking h2c (HTTP/2 without TLS) to the service" if args.h2c else ""
     pace = (
@@ -220,7 +258,8 @@ def _report(args: argparse.Namespace, argv: list[str], workers: int, measured: d
     out.write_text(json.dumps(results, indent=2) + "\n")
     lines = [
         f"<!-- {kind}:start (regenerated by bench/edge_overhead.py) -->",
-        f"`{results['command']}`: one server ({workers} workers, PostgreSQL), Traefik {_traefik_version()} in front "
+        f"`{results['command']}`: one server ({workers} worker{'' if workers == 1 else 's'}, PostgreSQL), "
+        f"Traefik {_traefik_version()} in front "
         f"{chain}, Prometheus metrics on, Go runtime from `deploy/traefik.env` ({runtime}); {args.rounds} rounds "
         "per scenario alternating direct and through "
         f"Traefik, {args.connections} connections{pace}, {args.seconds:g} s each after a 2 s warm-up. Raw: "
@@ -250,14 +289,23 @@ def _report(args: argparse.Namespace, argv: list[str], workers: int, measured: d
     lines += [
         "",
         "Throughput cost and p99 added are the medians of the per-round differences (same round, same load). The "
-        "target is ≤ 25 % and ≤ 5 ms at 32 connections. Traefik runs on the same two cores as the service and wrk "
-        "here, so its CPU comes out of the service's: a proxy on nodes of its own costs less.",
+        "target is ≤ 25 % and ≤ 5 ms at 32 connections. "
+        + (
+            "The machine was cut in two, in both arms: the service and the PostgreSQL backends of its database on "
+            "one core, wrk and Traefik on the other. The service had the same CPU direct and behind Traefik, its "
+            "clients did not run on it, and the proxy took none of it, as when Traefik runs on nodes of its own "
+            "(PostgreSQL's own processes and other databases' backends were left unpinned)."
+            if args.proxy_core
+            else "Traefik runs on the same two cores as the service and wrk here, so its CPU comes out of the "
+            "service's: a proxy on nodes of its own costs less."
+        ),
         f"<!-- {kind}:end -->",
     ]
     heading = {
         "edge-overhead-bare": f"{SECTION} (Traefik alone, no middleware)",
         "edge-overhead-paced": f"{SECTION} (paced)",
         "edge-overhead-h2c": f"{SECTION} (h2c to the service)",
+        "edge-overhead-proxy-core": f"{SECTION} (service and proxy on cores of their own)",
     }
     replace_section(args.docs, lines, heading.get(kind, SECTION))
     print(json.dumps(summary, indent=2))
