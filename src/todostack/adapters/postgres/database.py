@@ -13,6 +13,7 @@ from todostack import context
 from todostack.adapters.postgres.deadlines import postgres_timer
 from todostack.adapters.postgres.feed import sequence
 from todostack.adapters.postgres.pool import Connection, ConnectionPool
+from todostack.adapters.postgres.todos import OwnerSizes
 from todostack.adapters.postgres.unavailable import is_unavailable, keep_alive, unavailable
 from todostack.adapters.postgres.unit_of_work import PostgresUnitOfWork
 from todostack.adapters.storage import StatementObserver
@@ -56,6 +57,7 @@ class PostgresDatabase:
         # Set when a write unit of work commits: this worker's change-feed sequencer waits on it
         # (writes do not NOTIFY; see migration 0031).
         self.wrote = asyncio.Event()
+        self.owner_sizes = OwnerSizes()  # for the searches' choice of plan (PgTodos.search)
 
     def pool_state(self) -> PoolState:
         pool = self._pool

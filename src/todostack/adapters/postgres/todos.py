@@ -3,6 +3,8 @@ keyset pages. The statements are module-level names: ``bench/baseline_raw.py`` s
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
@@ -13,7 +15,16 @@ from todostack.adapters.sql import TODO_COLUMNS, after_cursor, page_order, sort_
 from todostack.domain import Conflict, NotFound, Priority, Todo
 from todostack.usecases.queries import SortField, TodoQuery
 
-__all__ = ["PLACE_IN_LIST", "PLACE_IN_OLDEST_LIST", "TODO_BY_ID", "TODO_COUNT", "PgTodos", "search_statement"]
+__all__ = [
+    "PLACE_IN_LIST",
+    "PLACE_IN_OLDEST_LIST",
+    "TODO_BY_ID",
+    "TODO_COUNT",
+    "WALK_PER_ROW",
+    "OwnerSizes",
+    "PgTodos",
+    "search_statement",
+]
 
 _DUE = "COALESCE(due, 'infinity'::timestamptz)"
 _SORT_EXPR = sort_expressions(_DUE)
@@ -53,15 +64,44 @@ _TODO_FOR_UPDATE = f"{TODO_BY_ID} FOR UPDATE"
 _UPDATE = f"UPDATE todos SET {todo_assignments([f'${i}' for i in range(3, 15)])} WHERE id = $1 AND owner_id = $2"
 _UPDATE_IF = f"{_UPDATE} AND version = $15"
 TODO_COUNT = "SELECT sum(todos)::bigint FROM todo_counts WHERE owner_id = $1"
+# A tag or text search walks the owner's todos, rather than ask an index, when the owner has at
+# most this many per row of the page (SQLite's text search walks as far: adapters/sqlite/todos.py).
+WALK_PER_ROW = 20
 
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+class OwnerSizes:
+    """How many todos recent owners have, as this process last read them: what a search needs to
+    choose how to read (``PgTodos.search``), never what a rule decides on (the quota reads the
+    counter itself). Read at most once a ``ttl`` per owner: the read is a round trip, and a
+    search that paid it cost 15 % more (docs/benchmarks.md, "Small owners walk their todos")."""
+
+    def __init__(self, *, ttl: float = 60.0, capacity: int = 10_000, clock: Callable[[], float] = time.monotonic):
+        self._ttl = ttl
+        self._capacity = capacity
+        self._clock = clock
+        self._known: dict[str, tuple[int, float]] = {}  # owner -> (todos, read at)
+
+    def get(self, owner_id: str) -> int | None:
+        known = self._known.get(owner_id)
+        if known is None or self._clock() - known[1] >= self._ttl:
+            return None
+        return known[0]
+
+    def put(self, owner_id: str, todos: int) -> None:
+        if len(self._known) >= self._capacity and owner_id not in self._known:
+            del self._known[next(iter(self._known))]  # the one read longest ago
+        self._known.pop(owner_id, None)
+        self._known[owner_id] = (todos, self._clock())
+
+
 class PgTodos:
-    def __init__(self, conn: TimedConnection) -> None:
+    def __init__(self, conn: TimedConnection, sizes: OwnerSizes | None = None) -> None:
         self._c = conn
+        self._sizes = sizes or OwnerSizes(ttl=0)
 
     async def add(self, todo: Todo) -> None:
         try:
@@ -119,7 +159,20 @@ class PgTodos:
         await self._c.execute("DELETE FROM todos WHERE id = $1 AND owner_id = $2", todo_id, owner_id)
 
     async def search(self, query: TodoQuery) -> list[Todo]:
-        sql, args = search_statement(query)
+        f = query.filter
+        walk = False
+        if f.text is not None or f.tag is not None:
+            # An owner with few todos: walking them in the page's order costs less than the
+            # owner-first GIN indexes, which decode the posting lists of every user's rows near
+            # the owner's (the planner does not count that CPU, and picks the index once the
+            # table is large). At 5 M rows the bitmap cost the database twice the CPU per search
+            # and the service its p99 (docs/benchmarks.md, "Small owners walk their todos").
+            n = self._sizes.get(query.owner_id)
+            if n is None:
+                n = await self._c.fetchval(TODO_COUNT, query.owner_id) or 0
+                self._sizes.put(query.owner_id, n)
+            walk = n <= WALK_PER_ROW * (query.limit + 1)
+        sql, args = search_statement(query, walk=walk)
         return [_todo(r) for r in await self._c.fetch(sql, *args)]
 
     async def count_for_owner(self, owner_id: str, up_to: int) -> int:
@@ -199,8 +252,12 @@ def _todo_values(t: Todo) -> tuple[object, ...]:
     )
 
 
-def search_statement(query: TodoQuery) -> tuple[str, list[object]]:
-    """The statement of one page of a search, and its arguments."""
+def search_statement(query: TodoQuery, *, walk: bool = False) -> tuple[str, list[object]]:
+    """The statement of one page of a search, and its arguments.
+
+    ``walk``: the tag and text tests in forms no index serves (the same rows: ``$k = ANY(tags)``
+    for ``tags @> ARRAY[$k]``, a case-folded substring for ``ILIKE '%…%'``), so that the planner
+    walks the owner's rows in the page's order, testing each, and stops at a full page."""
     f = query.filter
     args: list[object] = [query.owner_id]
     where = ["owner_id = $1"]
@@ -221,8 +278,10 @@ def search_statement(query: TodoQuery) -> tuple[str, list[object]]:
     if f.due_after is not None:
         where.append(f"{_DUE} > {arg(f.due_after)} AND {_DUE} < 'infinity'::timestamptz")
     if f.tag is not None:
-        where.append(f"tags @> ARRAY[{arg(f.tag)}::text]")
-    if f.text is not None:
+        where.append(f"{arg(f.tag)}::text = ANY(tags)" if walk else f"tags @> ARRAY[{arg(f.tag)}::text]")
+    if f.text is not None and walk:
+        where.append(f"strpos(lower(title || ' ' || notes), lower({arg(f.text)}::text)) > 0")
+    elif f.text is not None:
         where.append(f"(title || ' ' || notes) ILIKE {arg('%' + _escape_like(f.text) + '%')}")
     expr = _SORT_EXPR[query.sort]
     if query.after is not None:

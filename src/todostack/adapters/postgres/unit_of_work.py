@@ -73,7 +73,7 @@ class PostgresUnitOfWork:
         self.connection = conn = TimedConnection(self._conn, self._db.timer)
         self.users = PgUsers(conn)
         self.lists = PgLists(conn)
-        self.todos = PgTodos(conn)
+        self.todos = PgTodos(conn, self._db.owner_sizes)
         self.idempotency = PgIdempotency(conn)
         self.sessions = PgSessions(conn)
         self.attempts = PgAttempts(conn)
