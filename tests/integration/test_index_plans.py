@@ -57,6 +57,10 @@ class Recorder:
         self.statements.append((query, args))
         return await self.raw.fetchval(query, *args)
 
+    def searches(self) -> list[tuple[str, tuple[Any, ...]]]:
+        """The statements but the owner's count, which a tag or text search reads first."""
+        return [(query, args) for query, args in self.statements if query != TODO_COUNT]
+
 
 async def _execute(url: str, sql: str) -> None:
     conn = await asyncpg.connect(url)
@@ -180,8 +184,7 @@ async def test_a_search_reads_no_more_rows_than_its_owner_has(
     owners = (facts.heavy_owner, facts.owners[0][0])
     for owner in owners:
         await todos.search(TodoQuery(owner, found, SortField.ORDER, False, 50, None))
-    searches = [(q, a) for q, a in recorder.statements if q != TODO_COUNT]  # each search reads the owner's count first
-    for (query, args), owner in zip(searches, owners, strict=True):
+    for (query, args), owner in zip(recorder.searches(), owners, strict=True):
         held = await recorder.raw.fetchval("SELECT count(*) FROM todos WHERE owner_id = $1", owner)
         [explained] = json.loads(await recorder.raw.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {query}", *args))
         assert _rows_read(explained["Plan"]) <= held, json.dumps(explained)
@@ -207,7 +210,7 @@ async def test_a_small_owners_tag_and_text_searches_walk_its_todos(
     # texts and tags are the ones the planner sends to those indexes.
     owner = seeded[1].owners[0][0]  # 58 todos
     await PgTodos(recorder).search(TodoQuery(owner, found, SortField.ORDER, False, 50, None))  # type: ignore[arg-type]
-    [(query, args)] = [(q, a) for q, a in recorder.statements if q != TODO_COUNT]
+    [(query, args)] = recorder.searches()
     [explained] = json.loads(await recorder.raw.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {query}", *args))
     held = await recorder.raw.fetchval("SELECT count(*) FROM todos WHERE owner_id = $1", owner)
     assert _gin_scans(explained["Plan"]) == [], json.dumps(explained)
@@ -219,7 +222,7 @@ async def test_the_heavy_owners_rare_text_still_asks_the_index(
 ) -> None:
     query = TodoQuery(seeded[1].heavy_owner, TodoFilter(text="pay pay"), SortField.ORDER, False, 50, None)
     await PgTodos(recorder).search(query)  # type: ignore[arg-type]
-    [(sql, args)] = [(q, a) for q, a in recorder.statements if q != TODO_COUNT]
+    [(sql, args)] = recorder.searches()
     [explained] = json.loads(await recorder.raw.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", *args))
     assert _gin_scans(explained["Plan"]) == ["todos_owner_text_idx"], json.dumps(explained)
 
@@ -253,6 +256,7 @@ async def test_the_walk_and_the_index_find_the_same_todos(recorder: Recorder, se
     facts = seeded[1]
     owner, list_id = facts.owners[0]
     now = datetime.now(UTC)
+    todos = PgTodos(recorder)  # type: ignore[arg-type]
     for i, title in enumerate(_ODD_TITLES):
         todo = Todo(
             str(uuid.uuid4()),
@@ -270,7 +274,7 @@ async def test_the_walk_and_the_index_find_the_same_todos(recorder: Recorder, se
             now,
             1,
         )
-        await PgTodos(recorder).add(todo)  # type: ignore[arg-type]
+        await todos.add(todo)
     filters = [TodoFilter(text=t) for t in (*_ODD_TEXTS, "été")] + [
         TodoFilter(tag=t) for t in ("x_y", "x%y", "50%", "Tag", "tag", "urgent")
     ]

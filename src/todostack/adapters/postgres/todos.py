@@ -169,16 +169,19 @@ class PgTodos:
             # and the service its p99 (docs/benchmarks.md, "Small owners walk their todos").
             n = self._sizes.get(query.owner_id)
             if n is None:
-                n = await self._c.fetchval(TODO_COUNT, query.owner_id) or 0
+                n = await self._todos_of(query.owner_id)
                 self._sizes.put(query.owner_id, n)
             walk = n <= WALK_PER_ROW * (query.limit + 1)
         sql, args = search_statement(query, walk=walk)
         return [_todo(r) for r in await self._c.fetch(sql, *args)]
 
     async def count_for_owner(self, owner_id: str, up_to: int) -> int:
+        return min(await self._todos_of(owner_id), up_to)
+
+    async def _todos_of(self, owner_id: str) -> int:
         # The owner's slots (at most 16) kept by the triggers of migration 0050; none: no todo yet.
         n: int | None = await self._c.fetchval(TODO_COUNT, owner_id)
-        return min(n or 0, up_to)
+        return n or 0
 
     async def count_in_list(self, owner_id: str, list_id: str) -> int:
         n: int = await self._c.fetchval(
