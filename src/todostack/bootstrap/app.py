@@ -149,6 +149,7 @@ def create_app(
         handle_signals=handle_signals,
         admin_token=settings.profiling.admin_token,
         compression=Compression(min_bytes=rq.compress_min_bytes),
+        hot_routes=rq.hot_routes,
         metrics_public=settings.limits.metrics_public,
         trusted_proxies=settings.server.trusted_proxies,
         feed=FeedOptions(settings.feed.heartbeat_seconds, settings.feed.retry_ms, settings.feed.max_streams),

@@ -18,6 +18,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from todostack import __version__
 from todostack.delivery.http.api.auth import BearerAuthMiddleware
+from todostack.delivery.http.api.hot import HotRoutes
 from todostack.delivery.http.api.openapi import CompletedJsonRenderPlugin
 from todostack.delivery.http.api.paths import API_PREFIX, OPENAPI_PATH, SWAGGER_ASSETS
 from todostack.delivery.http.api.problems import exception_handlers
@@ -195,11 +196,12 @@ def create_http_app(
     if config.todobackend_enabled:
         handlers.append(todobackend_router())
 
+    errors = exception_handlers(tracing)
     app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
         on_startup=[_build_openapi],
-        exception_handlers=exception_handlers(tracing),
+        exception_handlers=errors,
         before_request=validate_body,
         plugins=[StrictStructSchemaPlugin()],
         openapi_config=_openapi(),
@@ -210,10 +212,14 @@ def create_http_app(
         # For tools and tests that look at a running app; handlers use ``request.handed``.
         state=State({"lifecycle": lifecycle, "metrics": metrics, "alerts": alerts, "profiles": profiles}),
     )
+    inner: Any = app.asgi_handler
+    if config.hot_routes:
+        # Inside the request scope (every request keeps its id, deadline, metrics and access line).
+        inner = HotRoutes(inner, handed, errors, app.request_class)
     # Outside Litestar's own stack (which starts after routing), so that every answer, 404s
     # included, runs in a request context and carries the request id.
     app.asgi_handler = RequestScopeMiddleware(  # type: ignore[assignment]
-        app.asgi_handler,  # type: ignore[arg-type]
+        inner,
         budgets=config.budgets,
         lifecycle=lifecycle,
         on_done=RequestReporter(metrics, alerts, AccessLog(logs if logs is not None else LogSink())),
