@@ -74,8 +74,9 @@ class RequestSettings:
     hot_routes: bool = setting(
         "TODOSTACK_HOT_ROUTES",
         True,
-        "answer `GET /api/v1/todos/{id}` with a bearer token without the framework's per-request "
-        "machinery (same answers; 1.36x the throughput, docs/benchmarks.md); off: every request through Litestar",
+        "answer `GET /api/v1/todos/{id}`, `POST /api/v1/todos` and `GET /api/v1/todos` pages (by list, "
+        "limit and cursor) with a bearer token without the framework's per-request machinery (same answers, "
+        "more of them per CPU: docs/benchmarks.md); off: every request through Litestar",
         switch,
         show=on_off,
     )

@@ -215,7 +215,7 @@ def create_http_app(
     inner: Any = app.asgi_handler
     if config.hot_routes:
         # Inside the request scope (every request keeps its id, deadline, metrics and access line).
-        inner = HotRoutes(inner, handed, errors, app.request_class)
+        inner = HotRoutes(inner, handed, errors, app.request_class, config.max_body_bytes)
     # Outside Litestar's own stack (which starts after routing), so that every answer, 404s
     # included, runs in a request context and carries the request id.
     app.asgi_handler = RequestScopeMiddleware(  # type: ignore[assignment]

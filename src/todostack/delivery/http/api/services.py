@@ -56,5 +56,5 @@ class HttpConfig:
     trusted_proxies: tuple[str, ...] = ()
     compression: Compression = field(default_factory=Compression)
     feed: FeedOptions = FeedOptions()
-    # TODOSTACK_HOT_ROUTES: the hottest route answered without Litestar's machinery (``api.hot``).
+    # TODOSTACK_HOT_ROUTES: the hottest routes answered without Litestar's machinery (``api.hot``).
     hot_routes: bool = True

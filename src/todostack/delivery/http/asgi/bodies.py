@@ -20,7 +20,7 @@ from litestar.exceptions import HTTPException
 
 from todostack.domain import FieldError, Invalid
 
-__all__ = ["MAX_NESTING", "nests_deeper_than", "validate_body"]
+__all__ = ["MAX_NESTING", "is_json", "nests_deeper_than", "validate_body"]
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 MAX_NESTING = 32
@@ -48,7 +48,7 @@ def nests_deeper_than(body: bytes, limit: int) -> bool:
     return False
 
 
-def _is_json(content_type: str) -> bool:
+def is_json(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
@@ -81,7 +81,7 @@ async def validate_body(request: Request[Any, Any, Any]) -> None:
         return
     struct = data.annotation
     has_body = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
-    if has_body and not _is_json(request.headers.get("content-type", "")):
+    if has_body and not is_json(request.headers.get("content-type", "")):
         raise HTTPException(
             status_code=415, detail="send the body as application/json", headers={"Accept-Post": "application/json"}
         )

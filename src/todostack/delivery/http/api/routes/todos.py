@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
@@ -37,12 +38,13 @@ from todostack.domain import FieldError, Invalid, Todo
 from todostack.usecases import UNSET as KEEP
 from todostack.usecases import NewTodo, SortField, TodoChanges, TodoFilter
 
-__all__ = ["handlers"]
+__all__ = ["LIST_LIMIT", "handlers", "new_todo", "next_link_as_sent"]
 
 # What RFC 3986 allows in a query (percent-escapes included): safe to copy into a Link header.
 _URI_QUERY = re.compile(r"[A-Za-z0-9\-._~%!$'()*+,;=:@/?&]*")
 SORT_PATTERN = r"^[-+]?(order|due|created|created_at|priority)(:(asc|desc))?$"
 # Query strings are parsed here, not by Litestar, which also takes bare numbers as timestamps.
+LIST_LIMIT = 200  # the most todos one page holds
 Timestamp = Annotated[str | None, QueryParameter(format="date-time", max_length=64)]
 
 
@@ -60,25 +62,26 @@ def _one(todo: Todo, status: int = 200, extra: dict[str, str] | None = None) -> 
     return JsonResponse(TodoOut.of(todo), status_code=status, headers=headers)
 
 
-def _next_link(request: Request[Any, Any, Any], cursor: str) -> str:
-    """``Link: rel=next``: this request's query string with ``cursor`` replaced.
-
-    The other parameters stay as the client encoded them (the raw query string, 1 µs, where
-    parsing and encoding them again took 8 µs); a query string with characters a URI may not
-    hold is encoded again.
-    """
-    scope = request.scope
-    path = scope.get("root_path", "") + scope["path"]
+def next_link_as_sent(scope: Mapping[str, Any], cursor: str) -> str | None:
+    """``Link: rel=next``: this request's query string with ``cursor`` replaced, the other
+    parameters as the client encoded them (the raw query string, 1 µs, where parsing and encoding
+    them again took 8 µs); ``None`` when the query string holds characters a URI may not."""
     raw = scope["query_string"].decode("latin-1")
-    if _URI_QUERY.fullmatch(raw):
-        kept = [part for part in raw.split("&") if part and part.partition("=")[0] != "cursor"]
-        kept.append("cursor=" + quote(cursor, safe=""))
-        query = "&".join(kept)
-    else:
-        params = [(k, v) for k, v in request.query_params.items() if k != "cursor"]
-        params.append(("cursor", cursor))
-        query = urlencode(params)
-    return f'<{path}?{query}>; rel="next"'
+    if not _URI_QUERY.fullmatch(raw):
+        return None
+    kept = [part for part in raw.split("&") if part and part.partition("=")[0] != "cursor"]
+    kept.append("cursor=" + quote(cursor, safe=""))
+    return f'<{scope.get("root_path", "")}{scope["path"]}?{"&".join(kept)}>; rel="next"'
+
+
+def _next_link(request: Request[Any, Any, Any], cursor: str) -> str:
+    """``Link: rel=next``: as sent when it can be (``next_link_as_sent``), else encoded again."""
+    link = next_link_as_sent(request.scope, cursor)
+    if link is not None:
+        return link
+    params = [(k, v) for k, v in request.query_params.items() if k != "cursor"]
+    params.append(("cursor", cursor))
+    return f'<{request.scope.get("root_path", "")}{request.scope["path"]}?{urlencode(params)}>; rel="next"'
 
 
 def _parse_sort(sort: str, direction: str | None) -> tuple[SortField, bool]:
@@ -91,7 +94,7 @@ def _parse_sort(sort: str, direction: str | None) -> tuple[SortField, bool]:
     return SortField("created" if name == "created_at" else name), descending
 
 
-def _new_todo(data: JSONBody[TodoCreate] | TodoReplace) -> NewTodo:
+def new_todo(data: JSONBody[TodoCreate] | TodoReplace) -> NewTodo:
     return NewTodo(
         title=data.title,
         list_id=None if data.list_id is None else str(data.list_id),
@@ -132,7 +135,7 @@ async def search_todos(
         ),
     ] = "order",
     direction: FromQuery[Literal["asc", "desc"] | None] = None,
-    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+    limit: Annotated[int, QueryParameter(ge=1, le=LIST_LIMIT)] = 50,
     cursor: Annotated[str | None, QueryParameter(max_length=1000)] = None,
 ) -> Response[TodoPage]:
     services = request.services
@@ -167,7 +170,7 @@ async def create_todo(
 ) -> Response[TodoOut]:
     services = request.services
     principal = request.principal
-    created = await services.todos.create(principal, _new_todo(data), idempotency_key)
+    created = await services.todos.create(principal, new_todo(data), idempotency_key)
     extra = {"Location": f"{API_PREFIX}/todos/{created.value.id}"}
     if created.replayed:
         extra["Idempotent-Replayed"] = "true"
@@ -220,7 +223,7 @@ async def replace_todo(
 ) -> Response[TodoOut]:
     services = request.services
     principal = request.principal
-    todo = await services.todos.replace(principal, parse_id(todo_id, "todo"), _new_todo(data), parse_if_match(if_match))
+    todo = await services.todos.replace(principal, parse_id(todo_id, "todo"), new_todo(data), parse_if_match(if_match))
     return _one(todo)
 
 
