@@ -68,17 +68,21 @@ class Taken:
         self.count = 0
 
 
-@pytest.fixture
-def taken(monkeypatch: pytest.MonkeyPatch) -> Taken:
+def _counting(monkeypatch: pytest.MonkeyPatch, method: str) -> Taken:
     seen = Taken()
-    original = hot.HotRoutes._one_todo
+    original = getattr(hot.HotRoutes, method)
 
     async def counting(self: hot.HotRoutes, *args: Any) -> None:
         seen.count += 1
         await original(self, *args)
 
-    monkeypatch.setattr(hot.HotRoutes, "_one_todo", counting)
+    monkeypatch.setattr(hot.HotRoutes, method, counting)
     return seen
+
+
+@pytest.fixture
+def taken(monkeypatch: pytest.MonkeyPatch) -> Taken:
+    return _counting(monkeypatch, "_one_todo")
 
 
 @pytest.fixture
@@ -305,15 +309,7 @@ def _fresh() -> Storage:
 
 @pytest.fixture
 def created(monkeypatch: pytest.MonkeyPatch) -> Taken:
-    seen = Taken()
-    original = hot.HotRoutes._create_todo
-
-    async def counting(self: hot.HotRoutes, *args: Any) -> None:
-        seen.count += 1
-        await original(self, *args)
-
-    monkeypatch.setattr(hot.HotRoutes, "_create_todo", counting)
-    return seen
+    return _counting(monkeypatch, "_create_todo")
 
 
 def test_a_plain_create_is_answered_by_the_hot_path_as_the_route_would(twins: Twins, created: Taken) -> None:
@@ -483,15 +479,7 @@ async def test_a_body_that_breaks_off_reaches_the_framework_as_it_broke() -> Non
 
 @pytest.fixture
 def listed(monkeypatch: pytest.MonkeyPatch) -> Taken:
-    seen = Taken()
-    original = hot.HotRoutes._list_page
-
-    async def counting(self: hot.HotRoutes, *args: Any) -> None:
-        seen.count += 1
-        await original(self, *args)
-
-    monkeypatch.setattr(hot.HotRoutes, "_list_page", counting)
-    return seen
+    return _counting(monkeypatch, "_list_page")
 
 
 @pytest.fixture
