@@ -58,17 +58,28 @@ def cpu_file(directory: Path, report: dict[str, object]) -> Path:
     return directory / found
 
 
+def _ok_checks(http: httpx.Client) -> float:
+    """autoprof's checks so far, all workers together (``/metrics``)."""
+    prefix = 'todostack_autoprof_checks_total{result="ok"} '
+    lines = [line for line in http.get("/metrics").text.splitlines() if line.startswith(prefix)]
+    return float(lines[0][len(prefix) :]) if lines else 0.0
+
+
 def test_a_cpu_burn_is_profiled_in_the_burning_worker_and_reported_once(
     tmp_path: Path, webhook: tuple[str, list[dict[str, object]]]
 ) -> None:
     url, posts = webhook
     profiles = tmp_path / "profiles"
-    # 60 % of one core: one burning thread is over it, an idle worker far below.
-    threshold = 0.6 / affinity_cpus()
+    # 30 % of one core: one burning thread is over it even when it shares each core with two
+    # other busy processes (CI under load: 60 % failed there), an idle worker far below (~1 %).
+    threshold = 0.3 / affinity_cpus()
     env = fast_autoprof(
         profiles, TODOSTACK_AUTOPROF_CPU_THRESHOLD=f"{threshold:.3f}", TODOSTACK_AUTOPROF_WEBHOOK_URL=url
     )
     with run_server(f"sqlite:///{tmp_path}/db.sqlite", tmp_path, workers=2, env=env) as server, server.client() as http:
+        # Six checks a worker (3 s) first: the workers' start-up work is out of every window.
+        wait_for(lambda: _ok_checks(http) >= 12, 30, "autoprof checks", server.log)
+        assert reports(profiles) == []
         burned = http.post("/__test__/burn", params={"seconds": 5}).json()
         wait_for(lambda: len(reports(profiles)) >= 1, 20, "no CPU report", server.log)
         [report] = reports(profiles)
