@@ -40,7 +40,7 @@ from todostack import context
 from todostack.delivery.http.api.paths import API_PREFIX
 from todostack.delivery.http.api.preconditions import etag, parse_id
 from todostack.delivery.http.api.request import Handed
-from todostack.delivery.http.api.routes.todos import LIST_LIMIT, new_todo, next_link_as_sent
+from todostack.delivery.http.api.routes.todos import LIST_DEFAULT, LIST_LIMIT, new_todo, next_link_as_sent
 from todostack.delivery.http.api.schemas import TodoCreate, TodoOut, TodoPage
 from todostack.delivery.http.asgi.bodies import MAX_NESTING, is_json, nests_deeper_than
 from todostack.delivery.http.asgi.types import ASGIApp, RawHeaders, Receive, Scope, Send
@@ -253,7 +253,7 @@ def _page_query(raw: bytes) -> tuple[str | None, int, str | None] | None:
     in its plain form (a canonical UUID, a limit from 1 to ``LIST_LIMIT``, a cursor as the service
     writes it); any other parameter, repetition or spelling is the framework's to read."""
     list_id = cursor = None
-    limit = 50
+    limit = LIST_DEFAULT
     seen: set[bytes] = set()
     for part in raw.split(b"&") if raw else ():
         name, _, value = part.partition(b"=")

@@ -38,13 +38,14 @@ from todostack.domain import FieldError, Invalid, Todo
 from todostack.usecases import UNSET as KEEP
 from todostack.usecases import NewTodo, SortField, TodoChanges, TodoFilter
 
-__all__ = ["LIST_LIMIT", "handlers", "new_todo", "next_link_as_sent"]
+__all__ = ["LIST_DEFAULT", "LIST_LIMIT", "handlers", "new_todo", "next_link_as_sent"]
 
 # What RFC 3986 allows in a query (percent-escapes included): safe to copy into a Link header.
 _URI_QUERY = re.compile(r"[A-Za-z0-9\-._~%!$'()*+,;=:@/?&]*")
 SORT_PATTERN = r"^[-+]?(order|due|created|created_at|priority)(:(asc|desc))?$"
-# Query strings are parsed here, not by Litestar, which also takes bare numbers as timestamps.
 LIST_LIMIT = 200  # the most todos one page holds
+LIST_DEFAULT = 50  # a page without a limit
+# Query strings are parsed here, not by Litestar, which also takes bare numbers as timestamps.
 Timestamp = Annotated[str | None, QueryParameter(format="date-time", max_length=64)]
 
 
@@ -135,7 +136,7 @@ async def search_todos(
         ),
     ] = "order",
     direction: FromQuery[Literal["asc", "desc"] | None] = None,
-    limit: Annotated[int, QueryParameter(ge=1, le=LIST_LIMIT)] = 50,
+    limit: Annotated[int, QueryParameter(ge=1, le=LIST_LIMIT)] = LIST_DEFAULT,
     cursor: Annotated[str | None, QueryParameter(max_length=1000)] = None,
 ) -> Response[TodoPage]:
     services = request.services
