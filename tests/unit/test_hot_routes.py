@@ -1,10 +1,12 @@
-"""The hot route (``api.hot``) answers exactly as the framework's route does.
+"""The hot routes (``api.hot``) answer exactly as the framework's routes do.
 
-Two apps share one in-memory database and one signing key: one with ``TODOSTACK_HOT_ROUTES`` on
-(the default), one with it off. Every request is sent to both, and the answers must match in
-status, headers (but the request id) and bytes, errors included; the route label that metrics
-and the access line carry must match too. A spy proves the hot app really took its own path
-where it should, and left the rest to Litestar.
+Reads: two apps share one in-memory database and one signing key, one with
+``TODOSTACK_HOT_ROUTES`` on (the default), one with it off; every request goes to both, and the
+answers must match in status, headers (all but ``date``) and bytes, errors included, and so must
+the route label that metrics and the access line carry. Creates: twin apps with databases of their
+own get the same sequence of bodies; answers and what each stored must match but for ids and
+times. Counters prove the hot app took its own path where it should, and left the rest to
+Litestar.
 """
 
 from __future__ import annotations
