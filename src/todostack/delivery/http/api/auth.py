@@ -14,7 +14,7 @@ from todostack import context
 from todostack.delivery.http.api.request import Handed
 from todostack.domain import AuthenticationFailed
 
-__all__ = ["SESSION_COOKIE", "BearerAuthMiddleware", "presented_token", "same_origin"]
+__all__ = ["SESSION_COOKIE", "BearerAuthMiddleware", "bearer_token", "presented_token", "same_origin"]
 
 
 SESSION_COOKIE = "todostack_session"
@@ -43,12 +43,17 @@ def _authorization(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
     return None
 
 
+def bearer_token(header: str) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header; ``None`` for any other form."""
+    scheme, _, token = header.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
 def presented_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     """The token the caller sent (``Authorization: Bearer`` first, else the session cookie)."""
     header = _authorization(connection.scope["headers"])
     if header:
-        scheme, _, token = header.partition(" ")
-        return token.strip() or None if scheme.lower() == "bearer" else None
+        return bearer_token(header)
     return connection.cookies.get(SESSION_COOKIE) or None
 
 
@@ -68,9 +73,10 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         header = _authorization(connection.scope["headers"])
         from_cookie = False
         if header:
-            scheme, _, token = header.partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
+            bearer = bearer_token(header)
+            if bearer is None:
                 raise NotAuthorizedException("the Authorization header must be 'Bearer <token>'")
+            token = bearer
         elif SESSION_COOKIE in connection.cookies:
             token, from_cookie = connection.cookies[SESSION_COOKIE], True
         else:

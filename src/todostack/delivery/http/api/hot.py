@@ -37,6 +37,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.types import ExceptionHandlersMap
 
 from todostack import context
+from todostack.delivery.http.api.auth import bearer_token
 from todostack.delivery.http.api.paths import API_PREFIX
 from todostack.delivery.http.api.preconditions import etag, parse_id
 from todostack.delivery.http.api.request import Handed
@@ -280,9 +281,8 @@ def _plain(scope: Scope) -> tuple[str, bool, str | None] | None:
     for name, value in scope["headers"]:
         if name == b"authorization":
             if token is None:  # the first one counts, as BearerAuthMiddleware reads it
-                scheme, _, rest = value.decode("latin-1").partition(" ")
-                token = rest.strip()
-                if scheme.lower() != "bearer" or not token:
+                token = bearer_token(value.decode("latin-1"))
+                if token is None:
                     return None
         elif name == b"content-type":
             json = is_json(value.decode("latin-1"))
