@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 import httpx
 from litestar import Litestar
 
+from tests.loopwatch import setting_up
+
 __all__ = ["Client", "serving"]
 
 
@@ -45,11 +47,13 @@ async def serving(app: Litestar) -> AsyncIterator[Client]:
             started.set()
             await stop.wait()
 
-    runner = asyncio.create_task(lifespan())
-    await started.wait()
+    with setting_up():  # the blocked-loop check watches requests, not start-up and shut-down
+        runner = asyncio.create_task(lifespan())
+        await started.wait()
     try:
         async with Client(app) as http:
             yield http
     finally:
         stop.set()
-        await runner
+        with setting_up():
+            await runner

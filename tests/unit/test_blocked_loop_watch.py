@@ -6,10 +6,10 @@ import asyncio
 import gc
 import time
 
-from tests.conftest import BlockedLoopWatch
+from tests.loopwatch import BlockedLoopWatch, setting_up
 
 
-def _run_callbacks(watch: BlockedLoopWatch, hold: float, *, collect: float = 0.0) -> None:
+def _run_callbacks(watch: BlockedLoopWatch, hold: float, *, collect: float = 0.0, set_up: bool = False) -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         done = loop.create_future()
@@ -21,7 +21,11 @@ def _run_callbacks(watch: BlockedLoopWatch, hold: float, *, collect: float = 0.0
             done.set_result(None)
 
         loop.call_soon(callback)
-        await done
+        if set_up:
+            with setting_up():
+                await done
+        else:
+            await done
 
     with watch.watching():
         asyncio.run(main())
@@ -65,6 +69,15 @@ def test_a_garbage_collection_inside_a_callback_is_not_the_callbacks_fault() -> 
 def test_blocking_beside_a_collection_is_still_reported() -> None:
     watch = BlockedLoopWatch(limit=0.05)
     _run_callbacks(watch, hold=0.2, collect=0.2)
+    assert len(watch.seen) == 1
+
+
+def test_a_step_taken_while_an_app_starts_or_stops_is_set_up_not_the_test() -> None:
+    watch = BlockedLoopWatch(limit=0.05)
+    _run_callbacks(watch, hold=0.2, set_up=True)
+    assert watch.seen == []
+    # ... and only while it does.
+    _run_callbacks(watch, hold=0.2)
     assert len(watch.seen) == 1
 
 
