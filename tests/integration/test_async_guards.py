@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-CONFTEST = Path(__file__).parents[1] / "conftest.py"
+TESTS = Path(__file__).parents[1]
 
 INNER_TESTS = """
 import asyncio
@@ -42,7 +42,10 @@ addopts = -p no:cacheprovider
 
 
 def test_blocking_and_unawaited_coroutines_fail_the_run(tmp_path: Path) -> None:
-    shutil.copy(CONFTEST, tmp_path / "conftest.py")
+    shutil.copy(TESTS / "conftest.py", tmp_path / "conftest.py")
+    (tmp_path / "tests").mkdir()  # what the conftest imports, as `tests.loopwatch`
+    (tmp_path / "tests" / "__init__.py").write_text("")
+    shutil.copy(TESTS / "loopwatch.py", tmp_path / "tests" / "loopwatch.py")
     (tmp_path / "test_inner.py").write_text(INNER_TESTS)
     (tmp_path / "pytest.ini").write_text(INI)
     done = subprocess.run(
