@@ -4,6 +4,7 @@ or break off: in-process, through the whole app."""
 from __future__ import annotations
 
 import asyncio
+import time
 import zlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -268,3 +269,22 @@ async def test_a_client_that_stalls_mid_body_gets_408(client: Client) -> None:
     )
     assert status == 408
     assert b"request-timeout" in body
+
+
+def test_a_deadline_that_finds_the_worker_stalled_is_a_504_not_the_clients_408() -> None:
+    # A sync test with a loop of its own: it stalls that loop on purpose, as the kernel stalls a
+    # worker in memory reclaim, and the blocked-loop check would rightly fail an async test for it.
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"100"), (b"request-timeout", b"0.3")]
+
+    async def main() -> tuple[int, bytes]:
+        app = create_app(SETTINGS)
+        async with serving(app):
+            loop = asyncio.get_running_loop()
+            loop.call_later(0.2, time.sleep, 0.9)  # the worker does not run from 0.2 s to 1.1 s
+            return await _call(
+                app, {"headers": headers}, [{"type": "http.request", "body": b'{"email": "a', "more_body": True}]
+            )
+
+    status, body = asyncio.run(main())
+    assert status == 504, body
+    assert b"deadline_exceeded" in body

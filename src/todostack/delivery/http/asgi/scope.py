@@ -42,6 +42,10 @@ __all__ = ["UNTIMED_PATHS", "Finished", "HeaderDecorator", "RawHeaders", "Reques
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 # Probes and scrapes: never shed, never counted as in flight (a drain must not hide them).
 UNTIMED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# A deadline that fires this long after it passed found the worker not running (the process
+# stalled: starved of CPU, or waiting on the kernel's memory reclaim). A body still awaited then
+# may well be in the socket already: the time went on our side, and the answer is a 504, not a 408.
+_STALLED_SECONDS = 0.5
 
 
 class Finished(NamedTuple):
@@ -224,7 +228,12 @@ class RequestScopeMiddleware:
             if cause is None:
                 raise  # not ours: the server is cancelling this task
             task.uncancel()
-            if not exchange.started and cause is Cause.DEADLINE_EXCEEDED and watch.awaiting_body:
+            if (
+                not exchange.started
+                and cause is Cause.DEADLINE_EXCEEDED
+                and watch.awaiting_body
+                and loop.time() - (ctx.deadline or 0.0) < _STALLED_SECONDS
+            ):
                 # The time went waiting for the client's body: its slowness, not ours.
                 await exchange.problem(scope, 408, "the request body did not arrive within the time budget")
             elif not exchange.started and cause is not Cause.CLIENT_DISCONNECTED:
