@@ -128,14 +128,20 @@ def _cpu_cgroup_of(pid: int) -> Path:
 
 @contextmanager
 def _throttled_beside_a_busy_loop(pid: int) -> Iterator[Path]:
-    """``pid`` moved into a new v1 cgroup of 0.1 CPU that a busy loop shares; put back afterwards."""
+    """``pid`` moved into a new v1 cgroup of 0.3 CPU that a busy loop shares; put back afterwards.
+
+    The busy loop spends the quota every period, so the group is throttled and ``pid`` waits tens of
+    ms at a time, whatever the quota. At 0.1 CPU, with the rest of the machine busy too, one request
+    crosses so many throttled periods (granian's threads, the loop, SQLite's thread) that requests
+    took 1-4 s; one ran past its budget (a 504, in a clean-clone CI run beside two busy loops) and
+    one past the client's 30 s. At 0.3 CPU in the same conditions: 0.1-0.6 s."""
     home = _cpu_cgroup_of(pid)
     cgroup = CPU_V1 / f"todostack-ebpf-{uuid.uuid4().hex[:8]}"
     cgroup.mkdir()
     busy = None
     try:
         (cgroup / "cpu.cfs_period_us").write_text("100000")
-        (cgroup / "cpu.cfs_quota_us").write_text("10000")
+        (cgroup / "cpu.cfs_quota_us").write_text("30000")
         busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
         (cgroup / "cgroup.procs").write_text(str(busy.pid))
         (cgroup / "cgroup.procs").write_text(str(pid))
